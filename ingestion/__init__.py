@@ -1,0 +1,1 @@
+"""Ingestion: telemetry sources, the Event Hubs Capture file format and the lander."""

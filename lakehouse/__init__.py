@@ -1,0 +1,1 @@
+"""Telemetry lakehouse: local lake layout, Spark session, dbt runner and the CLI."""

@@ -1,0 +1,202 @@
+"""`lakehouse`: simulate or replay telemetry, land Capture files, build the lake with dbt.
+
+Every command works on one lake: --lake, else $LAKEHOUSE_ROOT, else ./lake.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from ingestion.capture_store import LocalCaptureStore
+from ingestion.lander import CaptureLander, CaptureSettings, LandingReport
+from ingestion.simulator import FaultRates, SimulatorConfig, simulate
+from lakehouse.durations import Duration
+from lakehouse.metastore_lock import MetastoreBusy, metastore_lock
+from lakehouse.paths import Lake
+
+log = logging.getLogger("lakehouse")
+
+
+def _lake(ctx: click.Context) -> Lake:
+    return ctx.obj["lake"]
+
+
+def _capture_options(func):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--namespace", default="telemetry-ns", show_default=True, help="Event Hubs namespace (first path level)."),
+        click.option("--event-hub", default="telemetry", show_default=True, help="Event hub name (second path level)."),
+        click.option("--partitions", default=4, show_default=True, help="Partitions of the hub; events route by device id."),
+        click.option("--window", "window_seconds", default=300, show_default=True, help="Capture window in seconds (Azure: 60..900)."),
+        click.option("--max-file-mb", default=300, show_default=True, help="Size limit that closes a Capture file early (Azure: 10..500)."),
+        click.option("--codec", type=click.Choice(["deflate", "null"]), default="deflate", show_default=True),
+        click.option("--empty-files/--no-empty-files", default=True, show_default=True, help="Write header-only files for empty windows, as Azure does."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(kw: dict) -> CaptureSettings:
+    return CaptureSettings(
+        namespace=kw.pop("namespace"),
+        event_hub=kw.pop("event_hub"),
+        partitions=kw.pop("partitions"),
+        window_seconds=kw.pop("window_seconds"),
+        max_file_bytes=kw.pop("max_file_mb") * 1024 * 1024,
+        codec=kw.pop("codec"),
+        write_empty_files=kw.pop("empty_files"),
+    )
+
+
+def _default_start(duration: timedelta) -> datetime:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return now - timedelta(minutes=now.minute % 5) - duration
+
+
+def _say_landing(report: LandingReport, seconds: float) -> None:
+    click.echo(
+        f"landed {report.records_written:,} records in {report.files_written:,} Capture files "
+        f"({report.empty_files_written:,} empty, {report.bytes_written / 1e6:.1f} MB) in {seconds:.1f} s"
+        + (f"; {report.events_already_landed:,} events were already landed and skipped" if report.events_already_landed else "")
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--lake", type=click.Path(file_okay=False, path_type=Path), envvar="LAKEHOUSE_ROOT",
+              help="Lake root folder (default: ./lake in the repository).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def cli(ctx: click.Context, lake: Path | None, verbose: bool) -> None:
+    """Telemetry lakehouse: Event Hubs Capture files -> bronze -> silver -> gold, with dbt on Spark.
+
+    \b
+    Start here:
+      lakehouse demo                      simulate an hour, land it, dbt build, report
+      lakehouse simulate --devices 500    land simulated telemetry into the lake
+      lakehouse replay-csv readings.csv   land a CSV's rows as telemetry events
+      lakehouse dbt build                 run any dbt command on the lake
+    """
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"lake": Lake.from_env(lake)}
+
+
+@cli.command("simulate")
+@click.option("--devices", default=10_000, show_default=True, help="Fleet size (the reference plant has 10,000).")
+@click.option("--interval", type=Duration(), default="30s", show_default=True, help="Reporting interval per device.")
+@click.option("--duration", type=Duration(), default="1h", show_default=True, help="Simulated period.")
+@click.option("--start", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+              help="Period start, UTC (default: the last whole 5 minutes minus --duration).")
+@click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same bytes.")
+@click.option("--faults/--no-faults", default=True, show_default=True, help="Inject resends, late and bad events at the default rates.")
+@_capture_options
+@click.pass_context
+def simulate_command(ctx: click.Context, devices: int, interval: timedelta, duration: timedelta,
+                     start: datetime | None, seed: int, faults: bool, **capture: object) -> None:
+    """Simulate the device fleet and land the events as Capture files in the lake."""
+    lake = _lake(ctx)
+    settings = _settings(capture)
+    start_utc = start.replace(tzinfo=UTC) if start else _default_start(duration)
+    config = SimulatorConfig(start=start_utc, duration=duration, devices=devices, interval=interval, seed=seed,
+                             faults=FaultRates() if faults else FaultRates.none())
+    land_simulation(lake, config, settings)
+
+
+def land_simulation(lake: Lake, config: SimulatorConfig, settings: CaptureSettings) -> LandingReport:
+    t0 = time.monotonic()
+    sim = simulate(config)
+    click.echo(f"simulated {sim.readings:,} readings from {config.devices:,} devices, {config.start:%Y-%m-%d %H:%M} "
+               f"to {config.end:%H:%M} UTC: {sim.sends:,} sends, faults {dict(sorted(sim.faults.items()))} "
+               f"({time.monotonic() - t0:.1f} s)")
+    t1 = time.monotonic()
+    report = CaptureLander(LocalCaptureStore(lake.capture), settings).land(
+        sim.events, start=config.start, end=config.end, progress=True)
+    _say_landing(report, time.monotonic() - t1)
+    return report
+
+
+@cli.command("replay-csv")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--timestamp-column", default="ts", show_default=True, help="Column with the event time (ISO-8601).")
+@click.option("--device-column", default="device_id", show_default=True, help="Column with the device id.")
+@click.option("--speedup", type=float, help="Pace the replay in wall-clock time, N times faster than real.")
+@_capture_options
+@click.pass_context
+def replay_csv_command(ctx: click.Context, csv_file: Path, timestamp_column: str, device_column: str,
+                       speedup: float | None, **capture: object) -> None:
+    """Replay a CSV's rows, in event-time order, as telemetry events landed in the lake."""
+    from ingestion.csv_replay import CsvReplayError, replay_csv
+
+    settings = _settings(capture)
+    t0 = time.monotonic()
+    try:
+        events = list(replay_csv(csv_file, timestamp_column=timestamp_column, device_column=device_column, speedup=speedup))
+    except CsvReplayError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = CaptureLander(LocalCaptureStore(_lake(ctx).capture), settings).land(events, progress=True)
+    _say_landing(report, time.monotonic() - t0)
+
+
+@cli.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
+    """Run a dbt command (build, test, docs generate, ...) on the lake, in this process.
+
+    Example: lakehouse dbt build --select bronze
+    """
+    from lakehouse.dbt_runner import DbtFailed, run_dbt
+
+    lake = _lake(ctx)
+    with metastore_lock(lake.metastore):
+        try:
+            run_dbt(list(dbt_args) or ["build"], lake)
+        except DbtFailed as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@cli.command("demo")
+@click.option("--devices", default=50, show_default=True, help="Fleet size.")
+@click.option("--duration", type=Duration(), default="1h", show_default=True, help="Simulated period.")
+@click.option("--seed", default=7, show_default=True)
+@click.pass_context
+def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: int) -> None:
+    """The main job end to end: simulate, land, dbt build, and report what happened."""
+    from lakehouse.dbt_runner import DbtFailed, run_dbt
+    from lakehouse.lake_report import table_states
+
+    lake = _lake(ctx)
+    timings: dict[str, float] = {}
+    with ExitStack() as stack:
+        stack.enter_context(metastore_lock(lake.metastore))
+        t0 = time.monotonic()
+        config = SimulatorConfig(start=_default_start(duration), duration=duration, devices=devices, seed=seed)
+        report = land_simulation(lake, config, CaptureSettings(write_empty_files=True))
+        timings["simulate + land"] = time.monotonic() - t0
+        t1 = time.monotonic()
+        try:
+            run_dbt(["build"], lake)
+        except DbtFailed as exc:
+            raise click.ClickException(str(exc)) from exc
+        timings["dbt build"] = time.monotonic() - t1
+        states = table_states(lake)
+    click.echo("")
+    click.echo(f"lake: {lake.root}")
+    click.echo(f"capture files landed this run: {report.files_written:,} ({report.records_written:,} records)")
+    for state in states:
+        click.echo(f"  {state.layer:<7} {state.model:<32} {state.rows:>10,} rows  (Delta version {state.version})")
+    click.echo("timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()))
+
+
+def main() -> None:
+    try:
+        cli(prog_name="lakehouse")
+    except MetastoreBusy as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(3)

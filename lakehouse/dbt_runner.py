@@ -1,0 +1,34 @@
+"""Run dbt in this process, against this repository's project and profile.
+
+In-process means one Spark session (dbt-spark's session method reuses the one a
+Python job already started) and one holder of the Derby metastore.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+from lakehouse.paths import PROJECT_DIR, Lake
+
+log = logging.getLogger(__name__)
+
+
+class DbtFailed(RuntimeError):
+    """A dbt command did not succeed; dbt's own log says which node and why."""
+
+
+def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) -> object:
+    """Invoke `dbt <args>` for `lake`; returns dbt's result, raises DbtFailed on failure."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(lake.env())
+    full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    if target_path:
+        full += ["--target-path", target_path]
+    log.info("dbt %s", " ".join(args))
+    result = dbtRunner().invoke(full)
+    if not result.success:
+        raise DbtFailed(f"`dbt {' '.join(args)}` failed: {result.exception or 'see the dbt log above'}")
+    return result.result

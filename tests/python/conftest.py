@@ -1,0 +1,53 @@
+"""Shared fixtures: one lake, one Spark session and one dbt target for the whole run.
+
+Spark's embedded Derby metastore belongs to one JVM, so every Spark test works on
+the same lake, in order; tests that add data land it under their own event hub
+name and assert on their own rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse.metastore_lock import metastore_lock
+from lakehouse.paths import Lake
+
+RunDbt = Callable[..., object]
+
+
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    lake = Lake.from_env(tmp_path_factory.mktemp("lake"))
+    os.environ.update(lake.env())
+    return lake
+
+
+@pytest.fixture(scope="session")
+def spark(lake: Lake) -> Iterator[object]:
+    from lakehouse.spark_session import spark_session
+
+    with metastore_lock(lake.metastore):
+        yield spark_session()
+
+
+@pytest.fixture(scope="session")
+def run_dbt(lake: Lake, spark: object, tmp_path_factory: pytest.TempPathFactory) -> RunDbt:
+    """`run_dbt("build", "--select", "bronze")` on the test lake, in this process."""
+    from lakehouse.dbt_runner import run_dbt as invoke
+
+    target = str(tmp_path_factory.mktemp("dbt-target"))
+
+    def run(*args: str) -> object:
+        return invoke(list(args), lake, target_path=target)
+
+    return run
+
+
+@pytest.fixture
+def capture_dir(tmp_path: Path) -> Path:
+    """A scratch capture root for tests that do not need Spark."""
+    return tmp_path / "capture"

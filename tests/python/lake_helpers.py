@@ -1,0 +1,34 @@
+"""Helpers for tests that land data into the shared test lake and read tables back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ingestion.capture_store import LocalCaptureStore
+from ingestion.lander import CaptureLander, CaptureSettings, LandingReport, landed_records
+from ingestion.simulator import FaultRates, Simulation, SimulatorConfig, simulate
+from lakehouse.paths import Lake
+
+
+def land_simulation(
+    lake: Lake, *, hub: str, start: datetime, duration: timedelta, devices: int = 20,
+    faults: FaultRates | None = None, seed: int = 7, partitions: int = 2,
+) -> tuple[Simulation, LandingReport]:
+    config = SimulatorConfig(start=start, duration=duration, devices=devices, seed=seed,
+                             faults=faults if faults is not None else FaultRates.none())
+    sim = simulate(config)
+    settings = CaptureSettings(event_hub=hub, partitions=partitions, window_seconds=300, write_empty_files=True)
+    report = CaptureLander(LocalCaptureStore(lake.capture), settings).land(sim.events, start=config.start, end=config.end)
+    return sim, report
+
+
+def capture_records(lake: Lake, hub: str) -> list[tuple[str, dict]]:
+    """Every record of the hub's Capture files, read with fastavro (not Spark)."""
+    return list(landed_records(LocalCaptureStore(lake.capture), f"telemetry-ns/{hub}/"))
+
+
+def bronze_keys(spark: object, hub: str) -> list[tuple[int, int]]:
+    rows = spark.sql(  # type: ignore[attr-defined]
+        f"select partition_id, sequence_number from bronze.bronze_capture_events where event_hub = '{hub}'"
+    ).collect()
+    return sorted((r.partition_id, r.sequence_number) for r in rows)
