@@ -194,6 +194,17 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
     click.echo("timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()))
 
 
+def _register_groups() -> None:
+    from ingestion.azure_cli import azure
+    from serving.cli import serve
+
+    cli.add_command(azure)
+    cli.add_command(serve)
+
+
+_register_groups()
+
+
 def main() -> None:
     try:
         cli(prog_name="lakehouse")

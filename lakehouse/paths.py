@@ -37,4 +37,8 @@ class Lake:
 
     def env(self) -> dict[str, str]:
         """Environment that points dbt and Spark at this lake."""
-        return {LAKE_ROOT_ENV: str(self.root), "LAKEHOUSE_PROJECT_DIR": str(PROJECT_DIR)}
+        return {
+            LAKE_ROOT_ENV: str(self.root),
+            "LAKEHOUSE_PROJECT_DIR": str(PROJECT_DIR),
+            "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        }

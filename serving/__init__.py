@@ -1,0 +1,1 @@
+"""Serving: gold to Cosmos DB (from the Delta change feed) and Synapse serverless SQL views."""
