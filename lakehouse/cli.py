@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -165,32 +164,46 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 @click.option("--devices", default=50, show_default=True, help="Fleet size.")
 @click.option("--duration", type=Duration(), default="1h", show_default=True, help="Simulated period.")
 @click.option("--seed", default=7, show_default=True)
+@click.option("--docs/--no-docs", default=True, show_default=True, help="Generate the dbt docs site (lineage) after the build.")
 @click.pass_context
-def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: int) -> None:
-    """The main job end to end: simulate, land, dbt build, and report what happened."""
+def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: int, docs: bool) -> None:
+    """The main job end to end: simulate (faults on), land, dbt build, docs, report.
+
+    Run it again later and it lands the newer telemetry only and builds incrementally.
+    """
     from lakehouse.dbt_runner import DbtFailed, run_dbt
-    from lakehouse.lake_report import table_states
+    from lakehouse.lake_report import reconciliation, table_states
+    from lakehouse.spark_session import spark_session
 
     lake = _lake(ctx)
     timings: dict[str, float] = {}
-    with ExitStack() as stack:
-        stack.enter_context(metastore_lock(lake.metastore))
+    with metastore_lock(lake.metastore):
         t0 = time.monotonic()
         config = SimulatorConfig(start=_default_start(duration), duration=duration, devices=devices, seed=seed)
         report = land_simulation(lake, config, CaptureSettings(write_empty_files=True))
         timings["simulate + land"] = time.monotonic() - t0
-        t1 = time.monotonic()
         try:
-            run_dbt(["build"], lake)
+            for step, args in (("dbt build", ["build"]), ("dbt docs generate", ["docs", "generate"] if docs else None)):
+                if args:
+                    t1 = time.monotonic()
+                    run_dbt(args, lake)
+                    timings[step] = time.monotonic() - t1
         except DbtFailed as exc:
             raise click.ClickException(str(exc)) from exc
-        timings["dbt build"] = time.monotonic() - t1
         states = table_states(lake)
+        counts = reconciliation(spark_session())
     click.echo("")
     click.echo(f"lake: {lake.root}")
     click.echo(f"capture files landed this run: {report.files_written:,} ({report.records_written:,} records)")
     for state in states:
         click.echo(f"  {state.layer:<7} {state.model:<32} {state.rows:>10,} rows  (Delta version {state.version})")
+    click.echo(
+        f"reconciliation: bronze {counts['bronze']:,} = silver {counts['silver']:,} + quarantine "
+        f"{counts['quarantine']:,} + duplicates {counts['duplicates']:,}"
+        + ("" if counts["bronze"] == counts["silver"] + counts["quarantine"] + counts["duplicates"] else "  MISMATCH")
+    )
+    if docs:
+        click.echo("docs site: target/index.html (serve it with: bin/lakehouse dbt docs serve)")
     click.echo("timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()))
 
 

@@ -17,15 +17,15 @@ with
 capture_records as (
 
     select
-        _metadata.file_path as capture_file_path,
-        _metadata.file_modification_time as capture_file_modified_at,
-        sequencenumber as sequence_number,
-        offset as capture_offset,
-        enqueuedtimeutc as enqueued_time_utc,
-        systemproperties as system_properties,
-        properties,
-        body
-    from {{ source('event_hubs_capture', 'capture_files') }}
+        capture_files._metadata.file_path as capture_file_path,
+        capture_files._metadata.file_modification_time as capture_file_modified_at,
+        capture_files.sequencenumber as sequence_number,
+        capture_files.offset as capture_offset,
+        capture_files.enqueuedtimeutc as enqueued_time_utc,
+        capture_files.systemproperties as system_properties,
+        capture_files.properties,
+        capture_files.body
+    from {{ source('event_hubs_capture', 'capture_files') }} as capture_files
 
 ),
 
@@ -69,16 +69,16 @@ new_records as (
     select located.*
     from located
     {% if is_incremental() %}
-        left anti join loaded_files
-            on
-                located.capture_file_path = loaded_files.capture_file_path
-                and located.capture_file_modified_at = loaded_files.capture_file_modified_at
-        left anti join loaded_keys
-            on
-                located.namespace = loaded_keys.namespace
-                and located.event_hub = loaded_keys.event_hub
-                and located.partition_id = loaded_keys.partition_id
-                and located.sequence_number = loaded_keys.sequence_number
+    left anti join loaded_files
+        on
+            located.capture_file_path = loaded_files.capture_file_path
+            and located.capture_file_modified_at = loaded_files.capture_file_modified_at
+    left anti join loaded_keys
+        on
+            located.namespace = loaded_keys.namespace
+            and located.event_hub = loaded_keys.event_hub
+            and located.partition_id = loaded_keys.partition_id
+            and located.sequence_number = loaded_keys.sequence_number
     {% endif %}
 
 )

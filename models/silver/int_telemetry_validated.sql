@@ -68,7 +68,8 @@ checked as (
                 {%- for name in ['event_id', 'device_id', 'ts'] %}
                 case when is_object and {{ json_is_missing('doc', name) }} then 'missing_{{ name }}' end,
                 case
-                    when is_object and not {{ json_is_missing('doc', name) }}
+                    when
+                        is_object and not {{ json_is_missing('doc', name) }}
                         and {{ json_type('doc', name) }} != 'STRING'
                         then 'wrong_type:{{ name }}'
                 end,
@@ -78,40 +79,46 @@ checked as (
                 end,
                 {%- for name, bounds in measures.items() %}
                 case
-                    when is_object and not {{ json_is_missing('doc', name) }}
+                    when
+                        is_object and not {{ json_is_missing('doc', name) }}
                         and not {{ json_is_number('doc', name) }}
                         then 'wrong_type:{{ name }}'
                 end,
                 case
-                    when {{ json_is_number('doc', name) }}
+                    when
+                        {{ json_is_number('doc', name) }}
                         and not {{ name }} between {{ bounds[0] }} and {{ bounds[1] }}
                         then 'out_of_range:{{ name }}'
                 end,
                 {%- endfor %}
                 {%- for name in ['site_id', 'status'] %}
                 case
-                    when is_object and not {{ json_is_missing('doc', name) }}
+                    when
+                        is_object and not {{ json_is_missing('doc', name) }}
                         and {{ json_type('doc', name) }} != 'STRING'
                         then 'wrong_type:{{ name }}'
                 end,
                 {%- endfor %}
                 case
-                    when {{ json_type('doc', 'status') }} = 'STRING'
+                    when
+                        {{ json_type('doc', 'status') }} = 'STRING'
                         and status not in ('ok', 'warn', 'error')
                         then 'bad_status'
                 end,
                 case
-                    when is_object and not {{ json_is_missing('doc', 'schema_version') }}
+                    when
+                        is_object and not {{ json_is_missing('doc', 'schema_version') }}
                         and {{ json_type('doc', 'schema_version') }} not in ('TINYINT', 'SMALLINT', 'INT', 'BIGINT')
                         then 'wrong_type:schema_version'
                 end,
                 case
-                    when {{ json_type('doc', 'schema_version') }} in ('TINYINT', 'SMALLINT', 'INT', 'BIGINT')
+                    when
+                        {{ json_type('doc', 'schema_version') }} in ('TINYINT', 'SMALLINT', 'INT', 'BIGINT')
                         and try_variant_get(doc, '$.schema_version', 'bigint') != 1
                         then 'bad_schema_version'
                 end
             ),
-            reason -> reason is not null
+            broken_rule -> broken_rule is not null
         ) as reasons
     from typed
 
@@ -142,7 +149,10 @@ select
         to_json(
             map_filter(
                 fields,
-                (field_name, field_value) -> field_name not in ('{{ telemetry_contract_fields() | join("', '") }}')
+                (field_name, field_value)
+                -> field_name not in (
+                    '{{ telemetry_contract_fields() | join("', '") }}'  -- noqa: LT05
+                )
             )
         ),
         '{}'

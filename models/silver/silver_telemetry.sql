@@ -65,12 +65,12 @@ winners as (
     select earliest_in_batch.*
     from earliest_in_batch
     {% if is_incremental() %}
-        left join already_in_silver
-            on earliest_in_batch.event_id = already_in_silver.event_id
-        where
-            already_in_silver.event_id is null
-            or struct(earliest_in_batch.enqueued_at, earliest_in_batch.partition_id, earliest_in_batch.sequence_number)
-            < struct(already_in_silver.enqueued_at, already_in_silver.partition_id, already_in_silver.sequence_number)
+    left join already_in_silver
+        on earliest_in_batch.event_id = already_in_silver.event_id
+    where
+        already_in_silver.event_id is null
+        or struct(earliest_in_batch.enqueued_at, earliest_in_batch.partition_id, earliest_in_batch.sequence_number)
+        < struct(already_in_silver.enqueued_at, already_in_silver.partition_id, already_in_silver.sequence_number)
     {% endif %}
 
 ),

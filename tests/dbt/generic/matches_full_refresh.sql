@@ -15,7 +15,7 @@ events as (
 
 full_refresh as (
 
-    {%- if grain == 'device' %}
+{%- if grain == 'device' %}
     {{ device_window_metrics('events', minutes) }}
     {%- else %}
     {{ site_window_metrics('events', minutes) }}

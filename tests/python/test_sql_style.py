@@ -1,0 +1,18 @@
+"""The dbt SQL is lower-case and linted by sqlfluff (jinja templater, .sqlfluff)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from lakehouse.paths import PROJECT_DIR
+
+
+def test_sqlfluff_lint_passes() -> None:
+    sqlfluff = Path(sys.executable).with_name("sqlfluff")
+    result = subprocess.run(
+        [str(sqlfluff), "lint", "models", "tests/dbt", "--nocolor"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
