@@ -12,6 +12,18 @@ from pathlib import Path
 from typing import Protocol
 
 
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write a file so that readers see all of it or none: a temp file, fsync, rename.
+    The dot-prefixed temp name is ignored by Spark's file listing and by list_files."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
+
+
 class CaptureStore(Protocol):
     """The few operations the lander needs from a file system or a Blob container."""
 
@@ -48,15 +60,7 @@ class LocalCaptureStore:
         return (self.root / path).read_bytes()
 
     def write_file(self, path: str, data: bytes) -> None:
-        target = self.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Dot-prefixed temp names are ignored by Spark's file listing and by list_files.
-        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        write_atomic(self.root / path, data)
 
     def describe(self, path: str) -> str:
         return str(self.root / path)

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from tqdm import tqdm
 
 from ingestion.capture_format import CapturePath, CaptureRecord, Codec, decode_capture_file, encode_capture_file
-from ingestion.capture_format import parse_enqueued_time
 from ingestion.capture_store import CaptureStore
 from ingestion.events import Event, utc
 
@@ -232,5 +231,3 @@ def landed_records(store: CaptureStore, prefix: str = "") -> Iterator[tuple[str,
         for record in decode_capture_file(store.read_file(path)):
             yield path, record
 
-
-__all__ = ["CaptureLander", "CaptureSettings", "LandingReport", "landed_records", "parse_enqueued_time"]

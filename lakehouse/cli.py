@@ -8,14 +8,16 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ingestion.capture_store import LocalCaptureStore
 from ingestion.lander import CaptureLander, CaptureSettings, LandingReport
-from ingestion.simulator import FaultRates, SimulatorConfig, simulate
+from ingestion.simulator import SimulatorConfig, simulate
+from lakehouse.cli_options import capture_options, capture_settings, default_start, simulator_config, simulator_options
 from lakehouse.durations import Duration
 from lakehouse.metastore_lock import MetastoreBusy, metastore_lock
 from lakehouse.paths import Lake
@@ -25,38 +27,6 @@ log = logging.getLogger("lakehouse")
 
 def _lake(ctx: click.Context) -> Lake:
     return ctx.obj["lake"]
-
-
-def _capture_options(func):  # type: ignore[no-untyped-def]
-    options = [
-        click.option("--namespace", default="telemetry-ns", show_default=True, help="Event Hubs namespace (first path level)."),
-        click.option("--event-hub", default="telemetry", show_default=True, help="Event hub name (second path level)."),
-        click.option("--partitions", default=4, show_default=True, help="Partitions of the hub; events route by device id."),
-        click.option("--window", "window_seconds", default=300, show_default=True, help="Capture window in seconds (Azure: 60..900)."),
-        click.option("--max-file-mb", default=300, show_default=True, help="Size limit that closes a Capture file early (Azure: 10..500)."),
-        click.option("--codec", type=click.Choice(["deflate", "null"]), default="deflate", show_default=True),
-        click.option("--empty-files/--no-empty-files", default=True, show_default=True, help="Write header-only files for empty windows, as Azure does."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _settings(kw: dict) -> CaptureSettings:
-    return CaptureSettings(
-        namespace=kw.pop("namespace"),
-        event_hub=kw.pop("event_hub"),
-        partitions=kw.pop("partitions"),
-        window_seconds=kw.pop("window_seconds"),
-        max_file_bytes=kw.pop("max_file_mb") * 1024 * 1024,
-        codec=kw.pop("codec"),
-        write_empty_files=kw.pop("empty_files"),
-    )
-
-
-def _default_start(duration: timedelta) -> datetime:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    return now - timedelta(minutes=now.minute % 5) - duration
 
 
 def _say_landing(report: LandingReport, seconds: float) -> None:
@@ -87,24 +57,19 @@ def cli(ctx: click.Context, lake: Path | None, verbose: bool) -> None:
 
 
 @cli.command("simulate")
-@click.option("--devices", default=10_000, show_default=True, help="Fleet size (the reference plant has 10,000).")
-@click.option("--interval", type=Duration(), default="30s", show_default=True, help="Reporting interval per device.")
-@click.option("--duration", type=Duration(), default="1h", show_default=True, help="Simulated period.")
-@click.option("--start", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
-              help="Period start, UTC (default: the last whole 5 minutes minus --duration).")
-@click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same bytes.")
-@click.option("--faults/--no-faults", default=True, show_default=True, help="Inject resends, late and bad events at the default rates.")
-@_capture_options
+@simulator_options
+@capture_options
 @click.pass_context
-def simulate_command(ctx: click.Context, devices: int, interval: timedelta, duration: timedelta,
-                     start: datetime | None, seed: int, faults: bool, **capture: object) -> None:
-    """Simulate the device fleet and land the events as Capture files in the lake."""
-    lake = _lake(ctx)
-    settings = _settings(capture)
-    start_utc = start.replace(tzinfo=UTC) if start else _default_start(duration)
-    config = SimulatorConfig(start=start_utc, duration=duration, devices=devices, interval=interval, seed=seed,
-                             faults=FaultRates() if faults else FaultRates.none())
-    land_simulation(lake, config, settings)
+def simulate_command(ctx: click.Context, **kw: Any) -> None:
+    """Simulate the device fleet and land the events as Capture files in the lake.
+
+    \b
+    Examples:
+      lakehouse simulate --devices 500 --duration 1h
+      lakehouse simulate --devices 50 --start 2026-11-22T06:00 --duration 3h --no-faults
+    """
+    config = simulator_config(kw)
+    land_simulation(_lake(ctx), config, capture_settings(kw))
 
 
 def land_simulation(lake: Lake, config: SimulatorConfig, settings: CaptureSettings) -> LandingReport:
@@ -125,14 +90,18 @@ def land_simulation(lake: Lake, config: SimulatorConfig, settings: CaptureSettin
 @click.option("--timestamp-column", default="ts", show_default=True, help="Column with the event time (ISO-8601).")
 @click.option("--device-column", default="device_id", show_default=True, help="Column with the device id.")
 @click.option("--speedup", type=float, help="Pace the replay in wall-clock time, N times faster than real.")
-@_capture_options
+@capture_options
 @click.pass_context
 def replay_csv_command(ctx: click.Context, csv_file: Path, timestamp_column: str, device_column: str,
-                       speedup: float | None, **capture: object) -> None:
-    """Replay a CSV's rows, in event-time order, as telemetry events landed in the lake."""
+                       speedup: float | None, **capture: Any) -> None:
+    """Replay a CSV's rows, in event-time order, as telemetry events landed in the lake.
+
+    Columns map to the telemetry body by name (device_id, temperature_c, ...);
+    others are kept as extra fields. Example: lakehouse replay-csv readings.csv --speedup 60
+    """
     from ingestion.csv_replay import CsvReplayError, replay_csv
 
-    settings = _settings(capture)
+    settings = capture_settings(capture)
     t0 = time.monotonic()
     try:
         events = list(replay_csv(csv_file, timestamp_column=timestamp_column, device_column=device_column, speedup=speedup))
@@ -179,7 +148,7 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
     timings: dict[str, float] = {}
     with metastore_lock(lake.metastore):
         t0 = time.monotonic()
-        config = SimulatorConfig(start=_default_start(duration), duration=duration, devices=devices, seed=seed)
+        config = SimulatorConfig(start=default_start(duration), duration=duration, devices=devices, seed=seed)
         report = land_simulation(lake, config, CaptureSettings(write_empty_files=True))
         timings["simulate + land"] = time.monotonic() - t0
         try:

@@ -52,7 +52,7 @@ def test_azure_format_file_loads_with_the_right_timestamp(lake: Lake, run_dbt) -
     target = lake.capture / "azurens/azurehub/1/2016/11/16/16/45/00.avro"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(buffer.getvalue())
-    run_dbt("build", "--select", "bronze_capture_events")
+    run_dbt("build", "--select", "bronze_capture_events", "--indirect-selection", "cautious")
     from lakehouse.spark_session import spark_session
 
     row = spark_session().sql(
@@ -71,12 +71,12 @@ def test_bronze_is_incremental_by_file_and_never_duplicates(lake: Lake, spark, r
     start = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
     _, first = land_simulation(lake, hub=HUB, start=start, duration=timedelta(minutes=30))
     assert first.records_written == 20 * 60
-    run_dbt("build", "--select", "bronze_capture_events")
+    run_dbt("build", "--select", "bronze_capture_events", "--indirect-selection", "cautious")
     keys = bronze_keys(spark, HUB)
     assert keys == _expected_keys(lake, HUB) and len(keys) == first.records_written
 
     # Build again: nothing new.
-    run_dbt("build", "--select", "bronze_capture_events")
+    run_dbt("build", "--select", "bronze_capture_events", "--indirect-selection", "cautious")
     assert bronze_keys(spark, HUB) == keys
 
     # Land a file again (same bytes, new modification time): still nothing new.
@@ -85,12 +85,12 @@ def test_bronze_is_incremental_by_file_and_never_duplicates(lake: Lake, spark, r
     landed.unlink()
     landed.write_bytes(data)
     os.utime(landed, (landed.stat().st_atime + 60, landed.stat().st_mtime + 60))
-    run_dbt("build", "--select", "bronze_capture_events")
+    run_dbt("build", "--select", "bronze_capture_events", "--indirect-selection", "cautious")
     assert bronze_keys(spark, HUB) == keys
 
     # Land more: only the new records are added.
     _, second = land_simulation(lake, hub=HUB, start=start + timedelta(minutes=30), duration=timedelta(minutes=15))
-    run_dbt("build", "--select", "bronze_capture_events")
+    run_dbt("build", "--select", "bronze_capture_events", "--indirect-selection", "cautious")
     after = bronze_keys(spark, HUB)
     assert len(after) == first.records_written + second.records_written
     assert after == _expected_keys(lake, HUB)

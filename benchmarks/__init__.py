@@ -1,0 +1,1 @@
+"""Benchmark harnesses: long runs that print figures (not tests)."""

@@ -1,0 +1,566 @@
+"""Capture files in Azure Blob storage / ADLS Gen2, landed so that faults lose nothing.
+
+`BlobCaptureStore` is the `CaptureStore` the lander writes through when the lake is
+a Blob container: blob names are the Capture paths, so writing a window again
+replaces it with the same bytes (idempotent), and every blob carries its content
+MD5 so `sync_to_lake` can skip what a laptop already has.
+
+Faults, in the order they are handled:
+
+1. Transient errors (connection refused or reset, timeouts, 408/429/5xx) are
+   retried by azure-core's `RetryPolicy` with exponential backoff, honouring
+   `Retry-After`. The settings (`RetrySettings`) are short in tests; the SDK's
+   storage defaults would wait well over a minute.
+2. A file that still cannot be written goes to quarantine with the reason: to the
+   `<container>-quarantine` container (blob metadata: reason, time, target) when
+   the service answers but refuses, or to a local folder (the file plus a JSON
+   sidecar) when storage itself is unreachable. Either way it is durable, the
+   lander carries on, and `redrive` moves it to its real path later.
+3. The lander's view of the store includes quarantined files (`list_files`,
+   `read_file`), so a later landing resumes after them instead of renumbering
+   sequence numbers that a quarantined file already used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.policies import RetryPolicy
+from azure.storage.blob import ContainerClient, ContentSettings
+from tqdm import tqdm
+
+from ingestion.capture_store import LocalCaptureStore, write_atomic
+
+log = logging.getLogger(__name__)
+QUARANTINE_SUFFIX = "-quarantine"
+SIDECAR_SUFFIX = ".quarantine.json"
+CAPTURE_CONTENT_TYPE = "avro/binary"
+QUARANTINE_DIR_ENV = "LAKEHOUSE_QUARANTINE_DIR"
+
+
+class BlobStoreError(RuntimeError):
+    """Blob storage could not be reached or refused an operation after all retries."""
+
+
+# --------------------------------------------------------------------------- retries
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """One retry the policy decided on: what failed and how long it waited."""
+
+    at: float  # time.monotonic()
+    method: str
+    path: str
+    cause: str
+    delay_seconds: float
+    attempt: int
+
+
+@dataclass
+class RetryLog:
+    """Every retry of a client's requests, for logs, reports and tests."""
+
+    events: list[RetryEvent] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, event: RetryEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+
+class LoggedStorageRetryPolicy(RetryPolicy):
+    """azure-core's `RetryPolicy` (exponential backoff; connect/read errors, 408, 429,
+    5xx; honours Retry-After) fitted into the storage SDK's pipeline.
+
+    Why not the storage SDK's own `ExponentialRetry`: it neither retries 429 nor
+    honours Retry-After. The storage pipeline puts location options (`hosts`,
+    `location_mode`, ...) into the request context that only its own retry policy
+    consumes; this policy consumes them the same way (primary location only) and
+    tags the response with the location mode, as the SDK expects. Each retry is
+    logged and recorded in `retry_log`.
+    """
+
+    def __init__(self, *, retry_log: RetryLog | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retry_log = retry_log if retry_log is not None else RetryLog()
+
+    def send(self, request):  # type: ignore[no-untyped-def,override]
+        options = request.context.options
+        mode = options.pop("location_mode", "primary")
+        for key in ("hosts", "retry_to_secondary", "retry_hook"):
+            options.pop(key, None)
+        response = super().send(request)
+        response.http_response.location_mode = mode
+        return response
+
+    def sleep(self, settings, transport, response=None):  # type: ignore[no-untyped-def,override]
+        history = settings["history"]
+        last = history[-1] if history else None
+        if last is not None and last.error is not None:
+            cause = f"{type(last.error).__name__}: {str(last.error).splitlines()[0][:160]}"
+        elif last is not None and last.http_response is not None:
+            cause = f"HTTP {last.http_response.status_code}"
+        else:
+            cause = "unknown"
+        retry_after = self.get_retry_after(response) if response is not None else None
+        delay = retry_after if retry_after else self.get_backoff_time(settings)
+        request = last.http_request if last is not None else None
+        method = request.method if request is not None else "?"
+        path = _short_url(request.url) if request is not None else "?"
+        self.retry_log.add(RetryEvent(time.monotonic(), method, path, cause, float(delay), len(history)))
+        log.warning("retry %d: %s %s failed (%s); next attempt in %.2f s%s", len(history), method, path, cause,
+                    delay, " (Retry-After)" if retry_after else "")
+        super().sleep(settings, transport, response)
+
+
+def _short_url(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Retries and timeouts of every Blob request (azure-core names).
+
+    The first retry is immediate, then the policy waits
+    `retry_backoff_factor * 2**(n-1)` seconds, at most `retry_backoff_max`;
+    a `Retry-After` header wins. The defaults retry for about 2.7 minutes
+    (0, 1.6, 3.2, ... 51.2, 60 s), for production; tests use a few seconds.
+    """
+
+    retry_total: int = 8
+    retry_backoff_factor: float = 0.8
+    retry_backoff_max: float = 60.0
+    connection_timeout: float = 20.0
+    read_timeout: float = 60.0
+
+    def client_kwargs(self, retry_log: RetryLog | None = None) -> dict[str, Any]:
+        policy = LoggedStorageRetryPolicy(
+            retry_log=retry_log,
+            retry_total=self.retry_total,
+            retry_connect=self.retry_total,
+            retry_read=self.retry_total,
+            retry_status=self.retry_total,
+            retry_backoff_factor=self.retry_backoff_factor,
+            retry_backoff_max=self.retry_backoff_max,
+            retry_mode="exponential",
+        )
+        return {"retry_policy": policy, "connection_timeout": self.connection_timeout, "read_timeout": self.read_timeout}
+
+
+# --------------------------------------------------------------------------- store
+
+
+@dataclass
+class StoreStats:
+    files_written: int = 0
+    bytes_written: int = 0
+    quarantined_in_container: int = 0
+    quarantined_locally: int = 0
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    """A Capture file that could not be written to its real path."""
+
+    path: str  # the Capture path it belongs at
+    reason: str
+    quarantined_at: str
+    where: Literal["container", "local"]
+    container: str  # the landing container it belongs to
+
+
+@dataclass
+class RedriveReport:
+    landed: list[str] = field(default_factory=list)
+    already_landed: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, HttpResponseError) and exc.status_code:
+        code = getattr(exc, "error_code", None) or ""
+        return f"HTTP {exc.status_code} {code}: {exc.reason or ''}".strip()
+    first_line = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first_line}"[:500]
+
+
+def _ascii(text: str, limit: int = 1024) -> str:
+    """Blob metadata values travel as HTTP headers: ASCII, one line."""
+    return " ".join(text.encode("ascii", "replace").decode().split())[:limit]
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The service did not answer at all (as opposed to answering with an error)."""
+    return isinstance(exc, (ServiceRequestError, ServiceResponseError))
+
+
+def default_quarantine_dir() -> Path:
+    """$LAKEHOUSE_QUARANTINE_DIR, else `_quarantine/` in the lake root (outside `capture/`)."""
+    if os.environ.get(QUARANTINE_DIR_ENV):
+        return Path(os.environ[QUARANTINE_DIR_ENV]).expanduser().resolve()
+    from lakehouse.paths import Lake
+
+    return Lake.from_env().root / "_quarantine"
+
+
+class BlobCaptureStore:
+    """A `CaptureStore` on a Blob container, with quarantine for files that cannot land.
+
+    `landing` is the container the Capture files belong in; `quarantine` the
+    container for refused files (default `<landing>-quarantine` on the same
+    account, `None` to use only the local folder); `local_quarantine` the folder
+    for files written while storage is unreachable. Containers are created on the
+    first write that needs them.
+    """
+
+    def __init__(
+        self,
+        landing: ContainerClient,
+        *,
+        quarantine: ContainerClient | None = None,
+        local_quarantine: Path | None = None,
+        retry_log: RetryLog | None = None,
+    ) -> None:
+        self.landing = landing
+        self.quarantine = quarantine
+        self.local_quarantine_root = (local_quarantine or default_quarantine_dir()).resolve()
+        self.retry_log = retry_log if retry_log is not None else RetryLog()
+        self.stats = StoreStats()
+        self._lock = threading.Lock()
+        # Set when a write found storage unreachable after all retries: later writes
+        # try once (no retries) until one succeeds, so a dead account costs one
+        # retry budget, not one per file.
+        self.degraded = False
+
+    # --- CaptureStore protocol -------------------------------------------------
+
+    def list_files(self, prefix: str) -> list[str]:
+        """Capture paths under `prefix`: landed blobs plus quarantined files (which
+        will be re-driven to exactly these paths), sorted."""
+        names = set(self.landed_files(prefix))
+        names.update(q.path for q in self.quarantined(prefix))
+        return sorted(names)
+
+    def read_file(self, path: str) -> bytes:
+        """The file at `path`, from the landing container, else from quarantine."""
+        try:
+            return self.landing.download_blob(path).readall()
+        except ResourceNotFoundError:
+            pass
+        except AzureError as exc:
+            raise BlobStoreError(f"reading {self.describe(path)} failed after retries: {_reason(exc)}") from exc
+        if self.quarantine is not None:
+            try:
+                return self.quarantine.download_blob(path).readall()
+            except ResourceNotFoundError:
+                pass
+            except AzureError as exc:
+                raise BlobStoreError(f"reading quarantined {path} failed after retries: {_reason(exc)}") from exc
+        local = self._local_path(path)
+        if local.with_name(local.name + SIDECAR_SUFFIX).exists():
+            return local.read_bytes()
+        raise FileNotFoundError(self.describe(path))
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Write `data` at `path` (replacing it); quarantine it if that fails after retries."""
+        try:
+            self._upload(self.landing, path, data, **({"retry_total": 0} if self.degraded else {}))
+        except AzureError as exc:
+            if _unreachable(exc) and not self.degraded:
+                log.error("storage at %s is unreachable; until a write succeeds, files get one attempt each",
+                          _short_url(self.landing.url))
+                self.degraded = True
+            self._quarantine_file(path, data, exc)
+            return
+        if self.degraded:
+            log.info("storage at %s answers again", _short_url(self.landing.url))
+            self.degraded = False
+        with self._lock:
+            self.stats.files_written += 1
+            self.stats.bytes_written += len(data)
+
+    def describe(self, path: str) -> str:
+        return f"{_short_url(self.landing.url)}/{path}"
+
+    # --- landed files -------------------------------------------------------------
+
+    def landed_files(self, prefix: str = "") -> list[str]:
+        """Capture paths of the blobs at their real paths under `prefix` (no quarantine)."""
+        return [b.name for b in self.landed_blobs(prefix)]
+
+    def landed_blobs(self, prefix: str = "") -> list[Any]:
+        """`BlobProperties` (name, size, content MD5...) of the landed Capture blobs under `prefix`."""
+        return self._list(self.landing, prefix)
+
+    def _list(self, container: ContainerClient, prefix: str) -> list[Any]:
+        try:
+            return sorted((b for b in container.list_blobs(name_starts_with=prefix or None)
+                           if b.name.endswith(".avro")), key=lambda b: b.name)
+        except ResourceNotFoundError:
+            return []  # the container does not exist yet: nothing landed
+        except AzureError as exc:
+            raise BlobStoreError(f"listing {_short_url(container.url)}/{prefix} failed after retries: {_reason(exc)}") from exc
+
+    def _upload(self, container: ContainerClient, path: str, data: bytes, metadata: Mapping[str, str] | None = None,
+                **options: Any) -> None:
+        """Upload (overwrite) with Content-MD5; create the container if it is missing."""
+        settings = ContentSettings(content_type=CAPTURE_CONTENT_TYPE, content_md5=bytearray(hashlib.md5(data).digest()))
+        try:
+            container.upload_blob(path, data, overwrite=True, content_settings=settings, metadata=dict(metadata or {}), **options)
+        except ResourceNotFoundError:
+            log.info("creating container %s", _short_url(container.url))
+            try:
+                container.create_container(**options)
+            except ResourceExistsError:
+                pass
+            container.upload_blob(path, data, overwrite=True, content_settings=settings, metadata=dict(metadata or {}), **options)
+
+    # --- quarantine -----------------------------------------------------------------
+
+    def _quarantine_file(self, path: str, data: bytes, error: BaseException) -> None:
+        reason = _reason(error)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        if self.quarantine is not None and not _unreachable(error):
+            metadata = {"reason": _ascii(reason), "quarantined_at": now, "target_container": self.landing.container_name}
+            try:
+                self._upload(self.quarantine, path, data, metadata)
+                with self._lock:
+                    self.stats.quarantined_in_container += 1
+                log.error("could not land %s (%s): quarantined in container %s", path, reason,
+                          self.quarantine.container_name)
+                return
+            except AzureError as exc:
+                reason = f"{reason}; quarantine container also failed: {_reason(exc)}"
+        target = self._local_path(path)
+        write_atomic(target, data)
+        sidecar = {
+            "path": path, "reason": reason, "quarantined_at": now, "container": self.landing.container_name,
+            "account": self.landing.account_name, "size": len(data),
+            "md5_b64": base64.b64encode(hashlib.md5(data).digest()).decode(),
+        }
+        write_atomic(target.with_name(target.name + SIDECAR_SUFFIX), json.dumps(sidecar, indent=1).encode())
+        with self._lock:
+            self.stats.quarantined_locally += 1
+        log.error("could not land %s (%s): quarantined locally at %s", path, reason, target)
+
+    def _local_dir(self) -> Path:
+        return self.local_quarantine_root / (self.landing.account_name or "account") / self.landing.container_name
+
+    def _local_path(self, path: str) -> Path:
+        return self._local_dir() / path
+
+    def quarantined(self, prefix: str = "") -> list[QuarantinedFile]:
+        """Files waiting in quarantine (container and local folder) under `prefix`."""
+        found: list[QuarantinedFile] = []
+        if self.quarantine is not None:
+            try:
+                blobs = list(self.quarantine.list_blobs(name_starts_with=prefix or None, include=["metadata"]))
+            except ResourceNotFoundError:
+                blobs = []
+            except AzureError as exc:
+                raise BlobStoreError(f"listing quarantine {_short_url(self.quarantine.url)} failed: {_reason(exc)}") from exc
+            for blob in blobs:
+                meta = blob.metadata or {}
+                if meta.get("target_container", self.landing.container_name) == self.landing.container_name:
+                    found.append(QuarantinedFile(blob.name, meta.get("reason", ""), meta.get("quarantined_at", ""),
+                                                 "container", self.landing.container_name))
+        found.extend(self.quarantined_locally(prefix))
+        return sorted(found, key=lambda q: (q.path, q.where))
+
+    def quarantined_locally(self, prefix: str = "") -> list[QuarantinedFile]:
+        """Files waiting in the local quarantine folder (readable while storage is down)."""
+        found: list[QuarantinedFile] = []
+        base = self._local_dir()
+        if base.exists():
+            for sidecar in sorted(base.rglob("*" + SIDECAR_SUFFIX)):
+                info = json.loads(sidecar.read_text())
+                if info["path"].startswith(prefix):
+                    found.append(QuarantinedFile(info["path"], info["reason"], info["quarantined_at"], "local",
+                                                 info["container"]))
+        return found
+
+    def redrive(self, prefix: str = "", *, progress: bool = False) -> RedriveReport:
+        """Move quarantined files to their real paths, then out of quarantine.
+
+        A file whose real path already holds the same bytes only leaves quarantine;
+        one whose real path holds different bytes stays and is reported as a
+        conflict (never overwritten blindly). Raises `BlobStoreError` if storage
+        still fails; whatever was not moved stays in quarantine.
+        """
+        report = RedriveReport()
+        entries = self.quarantined(prefix)
+        for entry in tqdm(entries, unit="file", desc="redrive", disable=not progress):
+            data = self._read_quarantined(entry)
+            existing = self._existing_md5(entry.path)
+            digest = hashlib.md5(data).digest()
+            if existing is not None and existing != digest:
+                log.error("redrive %s: the landed file differs from the quarantined one; left in quarantine", entry.path)
+                report.conflicts.append(entry.path)
+                continue
+            if existing is None:
+                try:
+                    self._upload(self.landing, entry.path, data)
+                except AzureError as exc:
+                    raise BlobStoreError(f"redrive of {entry.path} failed after retries: {_reason(exc)}") from exc
+                report.landed.append(entry.path)
+                log.info("redrive %s: landed at %s", entry.path, self.describe(entry.path))
+            else:
+                report.already_landed.append(entry.path)
+                log.info("redrive %s: already landed with the same bytes", entry.path)
+            self._drop_quarantined(entry)
+        return report
+
+    def _read_quarantined(self, entry: QuarantinedFile) -> bytes:
+        if entry.where == "container":
+            assert self.quarantine is not None
+            return self.quarantine.download_blob(entry.path).readall()
+        return self._local_path(entry.path).read_bytes()
+
+    def _drop_quarantined(self, entry: QuarantinedFile) -> None:
+        if entry.where == "container":
+            assert self.quarantine is not None
+            self.quarantine.delete_blob(entry.path)
+        else:
+            local = self._local_path(entry.path)
+            local.with_name(local.name + SIDECAR_SUFFIX).unlink()  # sidecar first: no half entries
+            local.unlink(missing_ok=True)
+
+    def _existing_md5(self, path: str) -> bytes | None:
+        try:
+            props = self.landing.get_blob_client(path).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise BlobStoreError(f"checking {self.describe(path)} failed after retries: {_reason(exc)}") from exc
+        md5 = props.content_settings.content_md5
+        if md5:
+            return bytes(md5)
+        return hashlib.md5(self.landing.download_blob(path).readall()).digest()
+
+
+def quarantine_container_name(container: str) -> str:
+    name = container + QUARANTINE_SUFFIX
+    if len(name) > 63:
+        raise ValueError(f"container name {container!r} is too long to add {QUARANTINE_SUFFIX!r} (max 63)")
+    return name
+
+
+def blob_capture_store_from_env(
+    container: str,
+    *,
+    quarantine_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **retry_settings: Any,
+) -> BlobCaptureStore:
+    """A `BlobCaptureStore` for `container` with credentials from the environment.
+
+    `retry_settings` are `RetrySettings` fields (retry_total, retry_backoff_factor,
+    retry_backoff_max, connection_timeout, read_timeout). Raises `AzureConfigError`
+    saying what to set when no storage is configured. No request is made here.
+    """
+    from ingestion.azure_auth import container_client
+
+    return blob_capture_store(lambda name, **kw: container_client(name, env, **kw), container,
+                              RetrySettings(**retry_settings), quarantine_dir=quarantine_dir)
+
+
+def blob_capture_store(
+    make_client: Callable[..., ContainerClient],
+    container: str,
+    retry: RetrySettings | None = None,
+    *,
+    quarantine_dir: Path | None = None,
+) -> BlobCaptureStore:
+    """A `BlobCaptureStore` whose landing and quarantine clients come from
+    `make_client(name, **client_kwargs)` (e.g. `ContainerClient.from_connection_string`
+    with the connection string bound), sharing one retry policy configuration and log."""
+    retry = retry or RetrySettings()
+    retry_log = RetryLog()
+    landing = make_client(container, **retry.client_kwargs(retry_log))
+    quarantine = None
+    try:
+        quarantine = make_client(quarantine_container_name(container), **retry.client_kwargs(retry_log))
+    except ValueError as exc:  # e.g. a container-scoped SAS cannot reach another container
+        log.info("no quarantine container (%s); refused files go to the local quarantine folder", exc)
+    return BlobCaptureStore(landing, quarantine=quarantine, local_quarantine=quarantine_dir, retry_log=retry_log)
+
+
+# --------------------------------------------------------------------------- sync
+
+
+@dataclass
+class SyncReport:
+    downloaded: list[str] = field(default_factory=list)
+    skipped: int = 0
+    bytes_downloaded: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _file_md5(path: Path) -> bytes:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def sync_to_lake(store: BlobCaptureStore, capture_root: Path, prefix: str = "", *, progress: bool = False) -> SyncReport:
+    """Download the landed Capture blobs under `prefix` into `capture_root` (a lake's
+    `capture/` folder), skipping files already there with the same size and MD5.
+
+    Each download is checked against the blob's Content-MD5 and written atomically
+    (temp file + rename), so Spark never reads half a file and an interrupted sync
+    simply resumes.
+    """
+    t0 = time.monotonic()
+    report = SyncReport()
+    local = LocalCaptureStore(capture_root)
+    blobs = store.landed_blobs(prefix)
+    for blob in tqdm(blobs, unit="file", desc="sync", disable=not progress):
+        remote_md5 = bytes(blob.content_settings.content_md5) if blob.content_settings.content_md5 else None
+        target = capture_root / blob.name
+        if target.exists() and target.stat().st_size == blob.size:
+            if remote_md5 is not None and _file_md5(target) == remote_md5:
+                report.skipped += 1
+                continue
+        try:
+            data = store.landing.download_blob(blob.name).readall()
+        except AzureError as exc:
+            raise BlobStoreError(f"downloading {store.describe(blob.name)} failed after retries: {_reason(exc)}") from exc
+        digest = hashlib.md5(data).digest()
+        if remote_md5 is not None and digest != remote_md5:
+            raise BlobStoreError(f"{store.describe(blob.name)}: downloaded bytes do not match the blob's Content-MD5")
+        if remote_md5 is None and target.exists() and _file_md5(target) == digest:
+            report.skipped += 1
+            continue
+        local.write_file(blob.name, data)
+        report.downloaded.append(blob.name)
+        report.bytes_downloaded += len(data)
+    report.seconds = time.monotonic() - t0
+    log.info("sync: %d files downloaded (%d bytes), %d already present, from %s/%s to %s",
+             len(report.downloaded), report.bytes_downloaded, report.skipped, _short_url(store.landing.url), prefix,
+             capture_root)
+    return report
