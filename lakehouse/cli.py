@@ -20,7 +20,7 @@ from ingestion.simulator import SimulatorConfig, simulate
 from lakehouse.cli_options import capture_options, capture_settings, default_start, simulator_config, simulator_options
 from lakehouse.durations import Duration
 from lakehouse.metastore_lock import MetastoreBusy, metastore_lock
-from lakehouse.paths import Lake
+from lakehouse.paths import PROJECT_DIR, Lake
 
 log = logging.getLogger("lakehouse")
 
@@ -161,6 +161,7 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
             raise click.ClickException(str(exc)) from exc
         states = table_states(lake)
         counts = reconciliation(spark_session())
+    serving_notes = _serve_gold(lake)
     click.echo("")
     click.echo(f"lake: {lake.root}")
     click.echo(f"capture files landed this run: {report.files_written:,} ({report.records_written:,} records)")
@@ -173,7 +174,30 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
     )
     if docs:
         click.echo("docs site: target/index.html (serve it with: bin/lakehouse dbt docs serve)")
+    for note in serving_notes:
+        click.echo(note)
     click.echo("timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()))
+
+
+def _serve_gold(lake: Lake) -> list[str]:
+    """Write the Synapse view SQL (from the manifest the build wrote) and, when
+    COSMOS_ENDPOINT is set, sync gold to Cosmos DB. Returns lines to print."""
+    from serving.cosmos_connection import CosmosNotConfigured
+    from serving.cosmos_sync import CosmosSyncFailed, sync_gold_to_cosmos
+    from serving.synapse_views import write_synapse_views
+
+    files = write_synapse_views(PROJECT_DIR / "target" / "manifest.json", PROJECT_DIR / "target" / "synapse")
+    notes = [f"synapse serverless views: {len(files)} SQL files in target/synapse/ "
+             "(publish with: bin/lakehouse serve synapse-views --publish)"]
+    try:
+        notes.extend(sync_gold_to_cosmos(lake).lines())
+    except CosmosNotConfigured:
+        notes.append("cosmos db: not configured, skipped. Set COSMOS_ENDPOINT (and COSMOS_KEY, or use "
+                     "DefaultAzureCredential) to sync gold. Locally, the Cosmos DB emulator works, or the "
+                     "SQL-API test server in tests/python/serving/cosmos_test_server.py (COSMOS_CA_CERT for its cert).")
+    except CosmosSyncFailed as exc:
+        raise click.ClickException(f"cosmos db sync failed: {exc}") from exc
+    return notes
 
 
 def _register_groups() -> None:

@@ -13,19 +13,19 @@
     {{ return(['event_id', 'device_id', 'site_id', 'ts'] + telemetry_measures().keys() | list + ['status', 'schema_version']) }}
 {%- endmacro %}
 
-{#- The JSON type of a top-level field of a parsed (variant) body: BIGINT, DOUBLE,
-    DECIMAL(p,s), STRING, BOOLEAN, OBJECT<...>, ARRAY<...>; VOID for JSON null and
-    null when the field is absent. -#}
-{% macro json_type(variant_column, field) -%}
-    schema_of_variant(variant_get({{ variant_column }}, '$.{{ field }}'))
+{#- Type columns hold a field's JSON type as schema_of_variant names it: BIGINT,
+    DOUBLE, DECIMAL(p,s), STRING, BOOLEAN, OBJECT<...>, ARRAY<...>; VOID for JSON
+    null; null when the field is absent. -#}
+
+{% macro json_is_number(type_column) -%}
+    ({{ type_column }} in ('TINYINT', 'SMALLINT', 'INT', 'BIGINT', 'FLOAT', 'DOUBLE') or {{ type_column }} like 'DECIMAL%')
 {%- endmacro %}
 
-{% macro json_is_number(variant_column, field) -%}
-    ({{ json_type(variant_column, field) }} in ('TINYINT', 'SMALLINT', 'INT', 'BIGINT', 'FLOAT', 'DOUBLE')
-    or {{ json_type(variant_column, field) }} like 'DECIMAL%')
+{% macro json_is_integer(type_column) -%}
+    {{ type_column }} in ('TINYINT', 'SMALLINT', 'INT', 'BIGINT')
 {%- endmacro %}
 
 {#- Absent, or present as JSON null. -#}
-{% macro json_is_missing(variant_column, field) -%}
-    coalesce({{ json_type(variant_column, field) }} = 'VOID', true)
+{% macro json_is_missing(type_column) -%}
+    coalesce({{ type_column }} = 'VOID', true)
 {%- endmacro %}

@@ -2,9 +2,96 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import click
+
+from lakehouse.paths import Lake
+
+
+def _lake(ctx: click.Context) -> Lake:
+    root = ctx.find_root()
+    return root.obj["lake"] if root.obj else Lake.from_env()
 
 
 @click.group("serve")
 def serve() -> None:
-    """Expose gold to applications (Cosmos DB) and data scientists (Synapse serverless SQL)."""
+    """Expose gold to applications (Cosmos DB) and data scientists (Synapse serverless SQL).
+
+    \b
+      lakehouse serve cosmos-sync                 gold changes -> Cosmos DB containers
+      lakehouse serve synapse-views               views SQL -> target/synapse/ for review
+      lakehouse serve synapse-views --publish     ... and run it on Synapse
+    """
+
+
+@serve.command("cosmos-sync")
+@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="Parallel Cosmos requests.")
+@click.option("--full", is_flag=True, help="Reload every container from its table's snapshot (and drop stale items).")
+@click.pass_context
+def cosmos_sync_command(ctx: click.Context, concurrency: int, full: bool) -> None:
+    """Upsert gold changes (Delta change feed since the last sync) into Cosmos DB.
+
+    Configured by COSMOS_ENDPOINT, COSMOS_KEY (else DefaultAzureCredential),
+    COSMOS_DATABASE (default telemetry). Progress is kept in
+    <lake>/_serving/cosmos_state.json; the first sync loads the snapshot.
+    """
+    from serving.cosmos_sync import CosmosNotConfigured, CosmosSyncFailed, sync_gold_to_cosmos
+
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every request at INFO
+    try:
+        report = sync_gold_to_cosmos(_lake(ctx), concurrency=concurrency, full=full)
+    except CosmosNotConfigured as exc:
+        raise click.ClickException(str(exc)) from exc
+    except CosmosSyncFailed as exc:
+        for line in exc.report.lines():
+            click.echo(line)
+        raise click.ClickException(str(exc)) from exc
+    for line in report.lines():
+        click.echo(line)
+
+
+@serve.command("synapse-views")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="dbt manifest.json (default: target/manifest.json; run `lakehouse dbt parse` first).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the SQL files (default: target/synapse).")
+@click.option("--data-source-location", envvar="SYNAPSE_DATA_SOURCE_LOCATION",
+              help="Lake root in ADLS Gen2: https://<account>.dfs.core.windows.net/<container> [SYNAPSE_DATA_SOURCE_LOCATION].")
+@click.option("--data-source-name", envvar="SYNAPSE_DATA_SOURCE_NAME", default="lakehouse", show_default=True)
+@click.option("--credential", envvar="SYNAPSE_DATA_SOURCE_CREDENTIAL",
+              help="Database scoped credential for the data source (default: none, the caller's identity).")
+@click.option("--string-length", default="8000", show_default=True, help="varchar length of string columns, or 'max'.")
+@click.option("--publish", is_flag=True, help="Also run the SQL on Synapse (pyodbc or the dbt target `synapse`).")
+@click.pass_context
+def synapse_views_command(ctx: click.Context, manifest: Path | None, out: Path | None, data_source_location: str | None,
+                          data_source_name: str, credential: str | None, string_length: str, publish: bool) -> None:
+    """Generate Synapse serverless views over the silver and gold Delta folders from the dbt contracts."""
+    from serving.dbt_manifest import ManifestError, load_manifest, served_models
+    from serving.synapse_publish import SynapseNotConfigured
+    from serving.synapse_publish import publish as publish_scripts
+    from serving.synapse_types import UnsafeIdentifier, UnsupportedType
+    from serving.synapse_views import (
+        DEFAULT_MANIFEST, DEFAULT_OUT_DIR, SynapseSettings, generate_scripts, write_scripts,
+    )
+
+    length: int | str = "max" if string_length.lower() == "max" else int(string_length)
+    settings = SynapseSettings(data_source_location=data_source_location or SynapseSettings().data_source_location,
+                               data_source_name=data_source_name, credential=credential, string_length=length)
+    try:
+        models = served_models(load_manifest(manifest or DEFAULT_MANIFEST))
+        scripts = generate_scripts(models, settings)
+    except (ManifestError, UnsupportedType, UnsafeIdentifier, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    paths = write_scripts(scripts, out or DEFAULT_OUT_DIR)
+    click.echo(f"{len(models)} views ({', '.join(f'{m.schema}.{m.name}' for m in models)}) in {len(paths)} files "
+               f"under {paths[0].parent}")
+    if settings.is_placeholder:
+        click.echo("note: the data source LOCATION is a placeholder; set SYNAPSE_DATA_SOURCE_LOCATION to publish")
+    if publish:
+        try:
+            how = publish_scripts(scripts, settings, _lake(ctx))
+        except SynapseNotConfigured as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"published through {how}")

@@ -1,10 +1,16 @@
-{{ config(materialized='view') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+    )
+}}
 
 {#-
-    Every bronze record, parsed and checked against the telemetry contract: the
-    typed fields, and `reasons`, every rule it breaks (empty when valid). Silver
-    keeps the valid rows, quarantine the others; both read only the bronze rows
-    loaded since their last run.
+    Every bronze record, parsed once and checked against the telemetry contract:
+    the typed fields, and `reasons`, every rule it breaks (empty when valid).
+    Appends the bronze rows loaded since its last run; silver keeps the valid
+    rows, quarantine the others, each reading only rows added since its own run.
 -#}
 
 {%- set measures = telemetry_measures() %}
@@ -23,6 +29,7 @@ bronze as (
         body,
         loaded_at as bronze_loaded_at
     from {{ ref('bronze_capture_events') }}
+    where {{ loaded_since_last_run('loaded_at', 'bronze_loaded_at') }}
 
 ),
 
@@ -31,7 +38,8 @@ decoded as (
     select
         *,
         is_valid_utf8(cast(body as string)) as is_utf8,
-        try_parse_json(cast(body as string)) as doc,
+        -- One parse: the top-level fields of a JSON object, each a VARIANT that keeps
+        -- its JSON type; null when the body is not a JSON object.
         from_json(cast(body as string), 'map<string, variant>') as fields
     from bronze
 
@@ -41,17 +49,23 @@ typed as (
 
     select
         *,
-        schema_of_variant(doc) like 'OBJECT%' as is_object,
-        try_variant_get(doc, '$.event_id', 'string') as event_id,
-        try_variant_get(doc, '$.device_id', 'string') as device_id,
-        try_variant_get(doc, '$.site_id', 'string') as body_site_id,
-        try_variant_get(doc, '$.ts', 'string') as ts,
-        to_timestamp(try_variant_get(doc, '$.ts', 'string')) as event_time,
-        {%- for name in measures %}
-        try_variant_get(doc, '$.{{ name }}', 'double') as {{ name }},
+        fields is not null and size(array_distinct(map_keys(fields))) = size(fields) as is_object,
+        -- Only for bodies that are not objects: valid JSON of another kind, or not JSON.
+        case
+            when fields is null and length(body) > 0 then try_parse_json(cast(body as string)) is not null
+        end as is_other_json,
+        {%- for name in telemetry_contract_fields() %}
+        schema_of_variant(fields['{{ name }}']) as {{ name }}_json_type,
         {%- endfor %}
-        try_variant_get(doc, '$.status', 'string') as status,
-        try_variant_get(doc, '$.schema_version', 'int') as schema_version
+        try_variant_get(fields['event_id'], '$', 'string') as event_id,
+        try_variant_get(fields['device_id'], '$', 'string') as device_id,
+        try_variant_get(fields['site_id'], '$', 'string') as body_site_id,
+        to_timestamp(try_variant_get(fields['ts'], '$', 'string')) as event_time,
+        {%- for name in measures %}
+        try_variant_get(fields['{{ name }}'], '$', 'double') as {{ name }},
+        {%- endfor %}
+        try_variant_get(fields['status'], '$', 'string') as status,
+        try_variant_get(fields['schema_version'], '$', 'bigint') as schema_version
     from decoded
 
 ),
@@ -63,30 +77,31 @@ checked as (
         filter(
             array(
                 case when body is null or length(body) = 0 then 'empty_body' end,
-                case when length(body) > 0 and (not is_utf8 or doc is null) then 'not_json' end,
-                case when doc is not null and not is_object then 'not_object' end,
+                case
+                    when length(body) > 0 and (not is_utf8 or not (is_object or coalesce(is_other_json, false)))
+                        then 'not_json'
+                end,
+                case when is_other_json then 'not_object' end,
                 {%- for name in ['event_id', 'device_id', 'ts'] %}
-                case when is_object and {{ json_is_missing('doc', name) }} then 'missing_{{ name }}' end,
+                case when is_object and {{ json_is_missing(name ~ '_json_type') }} then 'missing_{{ name }}' end,
                 case
                     when
-                        is_object and not {{ json_is_missing('doc', name) }}
-                        and {{ json_type('doc', name) }} != 'STRING'
+                        is_object and not {{ json_is_missing(name ~ '_json_type') }}
+                        and {{ name }}_json_type != 'STRING'
                         then 'wrong_type:{{ name }}'
                 end,
                 {%- endfor %}
-                case
-                    when {{ json_type('doc', 'ts') }} = 'STRING' and event_time is null then 'bad_ts'
-                end,
+                case when is_object and ts_json_type = 'STRING' and event_time is null then 'bad_ts' end,
                 {%- for name, bounds in measures.items() %}
                 case
                     when
-                        is_object and not {{ json_is_missing('doc', name) }}
-                        and not {{ json_is_number('doc', name) }}
+                        is_object and not {{ json_is_missing(name ~ '_json_type') }}
+                        and not {{ json_is_number(name ~ '_json_type') }}
                         then 'wrong_type:{{ name }}'
                 end,
                 case
                     when
-                        {{ json_is_number('doc', name) }}
+                        is_object and {{ json_is_number(name ~ '_json_type') }}
                         and not {{ name }} between {{ bounds[0] }} and {{ bounds[1] }}
                         then 'out_of_range:{{ name }}'
                 end,
@@ -94,27 +109,27 @@ checked as (
                 {%- for name in ['site_id', 'status'] %}
                 case
                     when
-                        is_object and not {{ json_is_missing('doc', name) }}
-                        and {{ json_type('doc', name) }} != 'STRING'
+                        is_object and not {{ json_is_missing(name ~ '_json_type') }}
+                        and {{ name }}_json_type != 'STRING'
                         then 'wrong_type:{{ name }}'
                 end,
                 {%- endfor %}
                 case
                     when
-                        {{ json_type('doc', 'status') }} = 'STRING'
+                        is_object and status_json_type = 'STRING'
                         and status not in ('ok', 'warn', 'error')
                         then 'bad_status'
                 end,
                 case
                     when
-                        is_object and not {{ json_is_missing('doc', 'schema_version') }}
-                        and {{ json_type('doc', 'schema_version') }} not in ('TINYINT', 'SMALLINT', 'INT', 'BIGINT')
+                        is_object and not {{ json_is_missing('schema_version_json_type') }}
+                        and not {{ json_is_integer('schema_version_json_type') }}
                         then 'wrong_type:schema_version'
                 end,
                 case
                     when
-                        {{ json_type('doc', 'schema_version') }} in ('TINYINT', 'SMALLINT', 'INT', 'BIGINT')
-                        and try_variant_get(doc, '$.schema_version', 'bigint') != 1
+                        is_object and {{ json_is_integer('schema_version_json_type') }}
+                        and schema_version != 1
                         then 'bad_schema_version'
                 end
             ),
@@ -134,7 +149,8 @@ select
     bronze_loaded_at,
     reasons,
     reasons[0] as reason,
-    case when is_utf8 then cast(body as string) else base64(body) end as raw_body,
+    -- The raw body is kept for quarantined records only (bronze has them all).
+    case when size(reasons) > 0 then case when is_utf8 then cast(body as string) else base64(body) end end as raw_body,
     case when body is null then null when is_utf8 then 'utf-8' else 'base64' end as body_encoding,
     event_id,
     device_id,
@@ -144,7 +160,7 @@ select
     {{ name }},
     {%- endfor %}
     status,
-    coalesce(schema_version, 1) as schema_version,
+    cast(coalesce(schema_version, 1) as int) as schema_version,
     nullif(
         to_json(
             map_filter(

@@ -1,0 +1,301 @@
+"""Sync gold to Cosmos DB from the Delta change data feed.
+
+One container per gold model, in database $COSMOS_DATABASE (default `telemetry`),
+created if missing; item `id` = metric_id; partition key /device_id (device
+metrics) or /site_id (site metrics).
+
+Per table, each run:
+- reads the table's current version V (delta-rs; no Spark);
+- first sync of a container (no state), `--full`, or a table that was recreated
+  (its Delta table id changed, or its version went back): upserts every row of
+  the snapshot at V, then, unless the container was just created, deletes items
+  whose id is not in it (one COUNT query shows whether there are any);
+- otherwise reads the change feed after the last synced version up to V, keeps
+  the final state per id (a window restated in several versions is sent once;
+  a delete deletes) and applies it;
+- after every item of the table was written, records V in
+  `<lake root>/_serving/cosmos_state.json` (atomically).
+An interrupted run leaves the state at the last fully written version; the next
+run resends that range (the writes are idempotent), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakehouse.paths import Lake
+from serving.cosmos_connection import CosmosNotConfigured, CosmosSettings, RequestStats, open_cosmos_client
+from serving.cosmos_items import to_item
+from serving.cosmos_writer import Delete, Operation, TransientRetry, Upsert, WriteCounts, WriteFailed, write_items
+from serving.delta_changes import (
+    CDF_PROPERTY, TableHead, is_delta_table, net_changes, snapshot_batches, table_head,
+)
+from serving.sync_state import STATE_FILE, SyncState, target_key
+
+__all__ = ["GOLD_CONTAINERS", "CosmosNotConfigured", "CosmosSyncFailed", "GoldContainer", "SyncReport",
+           "sync_gold_to_cosmos"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GoldContainer:
+    """A gold model served as a Cosmos container of the same name."""
+
+    model: str
+    partition_key: str
+    id_column: str = "metric_id"
+    layer: str = "gold"
+
+    @property
+    def container(self) -> str:
+        return self.model
+
+    @property
+    def partition_key_path(self) -> str:
+        return f"/{self.partition_key}"
+
+
+GOLD_CONTAINERS: tuple[GoldContainer, ...] = (
+    GoldContainer("gold_device_metrics_5m", partition_key="device_id"),
+    GoldContainer("gold_site_metrics_1h", partition_key="site_id"),
+)
+
+
+@dataclass
+class ContainerReport:
+    container: str
+    mode: str  # full | incremental | unchanged | not built
+    reason: str = ""
+    from_version: int | None = None
+    to_version: int | None = None
+    change_rows_read: int = 0
+    writes: WriteCounts = field(default_factory=WriteCounts)
+    seconds: float = 0.0
+
+    @property
+    def items(self) -> int:
+        return self.writes.items
+
+    def line(self) -> str:
+        if self.mode == "not built":
+            return f"  {self.container:<28} not built yet (no Delta table), skipped"
+        versions = (f"v{self.to_version}" if self.from_version is None
+                    else f"v{self.from_version}..v{self.to_version}")
+        return (f"  {self.container:<28} {self.mode:<11} {versions:<10} {self.writes.upserted:>9,} upserted "
+                f"{self.writes.deleted + self.writes.already_absent:>7,} deleted"
+                + (f"  ({self.reason})" if self.reason else ""))
+
+
+@dataclass
+class SyncReport:
+    endpoint: str
+    database: str
+    containers: list[ContainerReport] = field(default_factory=list)
+    seconds: float = 0.0
+    request_charge: float = 0.0
+    throttled: int = 0
+
+    @property
+    def items(self) -> int:
+        return sum(c.items for c in self.containers)
+
+    @property
+    def items_per_second(self) -> float:
+        busy = sum(c.seconds for c in self.containers if c.items)
+        return self.items / busy if busy else 0.0
+
+    def lines(self) -> list[str]:
+        return [
+            f"Cosmos DB {self.endpoint} database {self.database}:",
+            *(c.line() for c in self.containers),
+            f"{self.items:,} items in {self.seconds:.1f} s ({self.items_per_second:,.0f} items/s while writing), "
+            f"{self.request_charge:,.1f} RU"
+            + (f", {self.throttled:,} throttled responses retried" if self.throttled else ""),
+        ]
+
+
+class CosmosSyncFailed(RuntimeError):
+    """A container could not be synced; `report` holds what was done before."""
+
+    def __init__(self, message: str, report: SyncReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class _Plan:
+    spec: GoldContainer
+    key: str
+    head: TableHead | None
+    mode: str
+    reason: str = ""
+    after_version: int | None = None
+
+
+def _plan(spec: GoldContainer, lake: Lake, state: SyncState, key: str, full: bool) -> _Plan:
+    path = lake.table(spec.layer, spec.model)
+    if not is_delta_table(path):
+        return _Plan(spec, key, None, "not built")
+    head = table_head(path)
+    synced = state.get(key)
+    if full:
+        return _Plan(spec, key, head, "full", "--full")
+    if synced is None:
+        return _Plan(spec, key, head, "full", "first sync: snapshot load")
+    if synced.delta_table_id != head.table_id:
+        return _Plan(spec, key, head, "full", "the Delta table was recreated (new table id)")
+    if head.version < synced.synced_version:
+        return _Plan(spec, key, head, "full", f"the table is at v{head.version}, behind the synced v{synced.synced_version}")
+    if head.version == synced.synced_version:
+        return _Plan(spec, key, head, "unchanged", after_version=synced.synced_version)
+    if not head.change_feed_enabled:
+        raise ValueError(f"{path} has no change data feed: set the table property {CDF_PROPERTY} = true "
+                         f"(tblproperties in the model config), then sync with --full once")
+    return _Plan(spec, key, head, "incremental", after_version=synced.synced_version)
+
+
+def _operations(spec: GoldContainer, upserts: Iterable[dict[str, Any]],
+                deletes: Iterable[dict[str, Any]]) -> Iterator[Operation]:
+    for row in upserts:
+        yield Upsert(to_item(row, spec.id_column))
+    for row in deletes:
+        yield Delete(str(row[spec.id_column]), row[spec.partition_key])
+
+
+def _ensure_container(database: Any, spec: GoldContainer, database_name: str) -> tuple[Any, bool]:
+    """The container (created if missing, partition key checked) and whether it was just created."""
+    from azure.cosmos import PartitionKey
+    from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExistsError
+
+    created = True
+    try:
+        container = database.create_container(id=spec.container, partition_key=PartitionKey(path=spec.partition_key_path))
+    except CosmosResourceExistsError:
+        created = False
+        container = database.get_container_client(spec.container)
+    except CosmosHttpResponseError as exc:
+        if exc.status_code != 403:
+            raise
+        # Entra ID data-plane roles cannot create containers; an existing one is fine.
+        created = False
+        container = database.get_container_client(spec.container)
+        try:
+            container.read()
+        except CosmosHttpResponseError:
+            raise PermissionError(
+                f"not allowed to create container {spec.container!r} (Entra ID data-plane roles cannot create "
+                f"containers): create it once with partition key {spec.partition_key_path}, e.g. `az cosmosdb sql "
+                f"container create -a <account> -g <resource group> -d {database_name} -n {spec.container} "
+                f"-p {spec.partition_key_path}`") from exc
+    if not created:
+        paths = container.read().get("partitionKey", {}).get("paths", [])
+        if paths != [spec.partition_key_path]:
+            raise ValueError(f"container {spec.container!r} has partition key {paths}, expected "
+                             f"[{spec.partition_key_path!r}]: delete it or point COSMOS_DATABASE elsewhere")
+    return container, created
+
+
+def _sync_full(container: Any, plan: _Plan, lake: Lake, concurrency: int, retry: TransientRetry,
+               report: ContainerReport, *, new_container: bool) -> None:
+    spec, head = plan.spec, plan.head
+    assert head is not None
+    path = lake.table(spec.layer, spec.model)
+    live_ids: set[str] = set()
+
+    def snapshot_operations() -> Iterator[Operation]:
+        for rows in snapshot_batches(path, head.version):
+            report.change_rows_read += len(rows)
+            for row in rows:
+                live_ids.add(str(row[spec.id_column]))
+            yield from _operations(spec, rows, ())
+
+    written = write_items(container, snapshot_operations(), concurrency=concurrency, retry=retry)
+    if new_container:
+        report.writes = written
+        return
+    # Items the snapshot no longer has (left by an earlier sync or another writer) go. Every live id is
+    # in the container now, so a count equal to theirs proves there are none (the usual case, one query).
+    [count] = container.query_items("SELECT VALUE COUNT(1) FROM c", enable_cross_partition_query=True)
+    removed = WriteCounts()
+    if count != len(live_ids):
+        existing = container.query_items(
+            f"SELECT c.id, c.{spec.partition_key} FROM c", enable_cross_partition_query=True)
+        orphans = (Delete(item["id"], item.get(spec.partition_key)) for item in existing if item["id"] not in live_ids)
+        removed = write_items(container, orphans, concurrency=concurrency, retry=retry)
+    report.writes = WriteCounts(written.upserted, removed.deleted, removed.already_absent)
+
+
+def sync_gold_to_cosmos(
+    lake: Lake,
+    *,
+    settings: CosmosSettings | None = None,
+    concurrency: int = 16,
+    full: bool = False,
+    containers: Sequence[GoldContainer] = GOLD_CONTAINERS,
+    retry: TransientRetry = TransientRetry(),
+) -> SyncReport:
+    """Bring each gold container up to its table's current version; returns what was sent.
+
+    Raises CosmosNotConfigured when COSMOS_ENDPOINT is unset (and no settings are
+    given), CosmosSyncFailed when a container could not be brought up to date.
+    """
+    settings = settings or CosmosSettings.from_env()
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    started = time.monotonic()
+    state = SyncState(lake.root / STATE_FILE)
+    report = SyncReport(endpoint=settings.endpoint, database=settings.database)
+    stats = RequestStats()
+    client: Any = None
+    database: Any = None
+    current = ""
+    try:
+        for spec in containers:
+            current = spec.container
+            key = target_key(settings.endpoint, settings.database, spec.container)
+            plan = _plan(spec, lake, state, key, full)
+            entry = ContainerReport(spec.container, plan.mode, plan.reason,
+                                    from_version=None if plan.after_version is None else plan.after_version + 1,
+                                    to_version=plan.head.version if plan.head else None)
+            report.containers.append(entry)
+            if plan.mode in ("not built", "unchanged"):
+                if plan.mode == "unchanged":
+                    entry.from_version = None
+                continue
+            assert plan.head is not None
+            if client is None:
+                client = open_cosmos_client(settings, concurrency=concurrency, stats=stats)
+                database = client.create_database_if_not_exists(settings.database)
+            container, new_container = _ensure_container(database, spec, settings.database)
+            t0 = time.monotonic()
+            log.info("syncing %s: %s (%s)", spec.container, plan.mode, plan.reason or f"after v{plan.after_version}")
+            if plan.mode == "full":
+                _sync_full(container, plan, lake, concurrency, retry, entry, new_container=new_container)
+            else:
+                assert plan.after_version is not None
+                changes = net_changes(lake.table(spec.layer, spec.model), spec.id_column,
+                                      after_version=plan.after_version, to_version=plan.head.version)
+                entry.change_rows_read = changes.change_rows_read
+                entry.writes = write_items(container, _operations(spec, changes.upserts, changes.deletes),
+                                           concurrency=concurrency, retry=retry)
+            entry.seconds = time.monotonic() - t0
+            state.commit(key, table=f"{spec.layer}/{spec.model}", delta_table_id=plan.head.table_id,
+                         version=plan.head.version)
+    except WriteFailed as exc:
+        report.containers[-1].writes = exc.counts
+        raise CosmosSyncFailed(f"sync of {current} stopped: {exc}; the state still holds its last completed "
+                               "version, so the next sync resends the rest", report) from exc
+    except Exception as exc:
+        raise CosmosSyncFailed(f"sync of {current} failed: {exc}", report) from exc
+    finally:
+        report.seconds = time.monotonic() - started
+        report.request_charge = stats.request_charge
+        report.throttled = stats.throttled
+        if client is not None:
+            client.close()
+    return report
