@@ -47,7 +47,9 @@ def load_manifest(path: Path) -> dict[str, Any]:
 
 
 def served_models(manifest: dict[str, Any], layers: tuple[str, ...] = SERVED_LAYERS) -> list[ServedModel]:
-    """The manifest's served models, sorted by (schema, name)."""
+    """The manifest's served models, sorted by (schema, name): the silver and gold
+    tables, but not intermediate models (`int_*`, dbt's convention), which are
+    internal building blocks without a public contract."""
     project = manifest.get("metadata", {}).get("project_name")
     models = []
     for unique_id, node in manifest.get("nodes", {}).items():
@@ -58,7 +60,7 @@ def served_models(manifest: dict[str, Any], layers: tuple[str, ...] = SERVED_LAY
         config = node.get("config", {})
         if node.get("schema") not in layers or not config.get("enabled", True):
             continue
-        if config.get("materialized", "table") not in TABLE_MATERIALIZATIONS:
+        if config.get("materialized", "table") not in TABLE_MATERIALIZATIONS or node["name"].startswith("int_"):
             continue
         models.append(_served_model(node))
     return sorted(models, key=lambda m: (m.schema, m.name))

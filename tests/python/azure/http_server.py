@@ -56,6 +56,8 @@ class TelemetryApi:
 
     def _send(self, handler: BaseHTTPRequestHandler, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
         body = b"" if payload is None else json.dumps(payload).encode()
+        # Recorded before answering: the client cannot act on a response before its hit is listed.
+        self.hits.append(Hit(time.monotonic(), handler.path, status))
         handler.send_response(status)
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
@@ -63,7 +65,6 @@ class TelemetryApi:
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
-        self.hits.append(Hit(time.monotonic(), handler.path, status))
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
