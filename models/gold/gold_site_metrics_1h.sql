@@ -1,13 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='metric_id',
-        on_schema_change='fail',
-        tblproperties={'delta.enableChangeDataFeed': 'true'},
-    )
-}}
-
 {#- Per site and tumbling window (var site_window_minutes, epoch-aligned UTC).
     Recomputed whole per window, so distinct device counts stay exact. Events
     whose site is unknown (not in the body, device not in the registry) are in

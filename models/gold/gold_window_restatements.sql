@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='restatement_id',
-        on_schema_change='fail',
-    )
-}}
+{{ config(unique_key='restatement_id') }}
 
 {#-
     Restatements of already-final gold windows: for each silver batch (one
