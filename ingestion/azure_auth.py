@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,9 +59,9 @@ class StorageTarget:
     """How to reach a Blob account, resolved from the environment (no network yet)."""
 
     kind: str  # "connection_string" | "sas" | "identity"
-    connection_string: str | None = None
+    connection_string: str | None = field(default=None, repr=False)  # holds the account key
     account_url: str | None = None
-    sas_token: str | None = None
+    sas_token: str | None = field(default=None, repr=False)
     container_in_url: str | None = None
 
     def describe(self) -> str:
@@ -126,7 +126,7 @@ class EventHubTarget:
     """How to reach an Event Hub, resolved from the environment (no network yet)."""
 
     eventhub_name: str
-    connection_string: str | None = None
+    connection_string: str | None = field(default=None, repr=False)  # holds the shared access key
     fully_qualified_namespace: str | None = None
 
     @property

@@ -58,6 +58,10 @@ _http_options = options(
     click.option("--id-field", default="event_id", show_default=True, help="Record field with a stable event id."),
     click.option("--header", "headers", multiple=True, metavar="NAME:VALUE", help="Extra request header (repeatable)."),
     click.option("--max-attempts", default=5, show_default=True, help="Attempts per GET (429/5xx/connection errors)."),
+    click.option("--max-pages", default=1000, show_default=True, type=click.IntRange(1),
+                 help="Pages per poll, at most (a cursor API resumes after the last page taken)."),
+    click.option("--max-response-mb", default=16.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+                 help="Size of one response, at most; a larger one fails the poll."),
     click.option("--poll-interval", type=Duration(), default="60s", show_default=True, help="Time between polls."),
     click.option("--polls", type=int, help="Stop after this many polls (default: poll until Ctrl-C)."),
 )
@@ -95,6 +99,7 @@ def _http_config(url: str, kw: dict[str, Any]):  # type: ignore[no-untyped-def]
         url=url, records_field=kw.pop("records_field"), next_field=kw.pop("next_field"),
         cursor_field=kw.pop("cursor_field"), device_field=kw.pop("device_field"), time_field=kw.pop("time_field"),
         id_field=kw.pop("id_field"), headers=headers, max_attempts=kw.pop("max_attempts"),
+        max_pages=kw.pop("max_pages"), max_response_bytes=int(kw.pop("max_response_mb") * 1024 * 1024),
     )
 
 
@@ -167,6 +172,7 @@ def land_command(ctx: click.Context, **kw: Any) -> None:
       lakehouse azure land --start 2026-11-22T10:00 --duration 30m --retry-total 3 --retry-backoff 0.2
     """
     from ingestion.blob_store import BlobStoreError
+    from ingestion.capture_store import CaptureConflictError, LockTimeout
     from ingestion.lander import CaptureLander
     from ingestion.simulator import simulate
 
@@ -183,6 +189,8 @@ def land_command(ctx: click.Context, **kw: Any) -> None:
     except BlobStoreError as exc:
         raise click.ClickException(f"{exc}\nFiles written so far are landed or quarantined; run the same command "
                                    "again when storage is back (landing resumes), then `lakehouse azure redrive`.") from exc
+    except (LockTimeout, CaptureConflictError) as exc:
+        raise _fail(exc) from exc
     seconds = time.monotonic() - t1
     stats = store.stats
     click.echo(
@@ -224,6 +232,9 @@ def sync_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
         raise _fail(exc) from exc
     click.echo(f"synced {store.describe(prefix)} -> {lake.capture}: {len(report.downloaded):,} downloaded "
                f"({report.bytes_downloaded / 1e6:.1f} MB), {report.skipped:,} already present, {report.seconds:.1f} s")
+    if report.refused:
+        raise click.ClickException(f"{len(report.refused)} blobs were refused: their names would leave "
+                                   f"{lake.capture}: " + ", ".join(map(repr, report.refused)))
 
 
 @azure.command("redrive")
@@ -271,8 +282,11 @@ def poll_http_command(ctx: click.Context, url: str, to_container: str | None, **
     """Poll a third-party HTTP GET endpoint and land its records as Capture files.
 
     Follows `next` links or `cursor` fields, waits out 429 Retry-After, backs off
-    on 5xx and connection errors. Each poll's events are landed right away
-    (local lake by default, or --to-container), stamped with the time received.
+    on 5xx and connection errors. Each page's events are landed before the next
+    page is requested (local lake by default, or --to-container), stamped with the
+    time received; a cursor API's next poll resumes after the last landed page.
+    Headers (--header) go only to the URL's own scheme, host and port: a `next`
+    link or redirect elsewhere fails the poll.
 
     \b
     Examples:
@@ -295,20 +309,25 @@ def poll_http_command(ctx: click.Context, url: str, to_container: str | None, **
     lander = CaptureLander(store, settings)
     poller = HttpPoller(config)
     landed_until: datetime | None = None
+    records = files = 0
     try:
-        for events in poller.poll_forever(interval.total_seconds(), polls=polls):
-            if not events:
-                click.echo("poll: no new records")
-                continue
-            if landed_until is not None:  # keep every event after the previous landing's end
-                events = [e if e.enqueued_time >= landed_until else replace(e, enqueued_time=landed_until) for e in events]
-            last = max(e.enqueued_time for e in events)
-            end = last.replace(microsecond=0) + timedelta(seconds=1)
-            report = lander.land(events, end=end)
-            landed_until = end
-            click.echo(f"poll: {len(events):,} records landed in {report.files_written} files")
+        for poll in poller.poll_forever(interval.total_seconds(), polls=polls):
+            records = files = 0
+            for events in poll:  # one page: landed before the next page is requested
+                if not events:
+                    continue
+                if landed_until is not None:  # keep every event after the previous landing's end
+                    events = [e if e.enqueued_time >= landed_until else replace(e, enqueued_time=landed_until)
+                              for e in events]
+                last = max(e.enqueued_time for e in events)
+                end = last.replace(microsecond=0) + timedelta(seconds=1)
+                report = lander.land(events, end=end)
+                landed_until = end
+                records += len(events)
+                files += report.files_written
+            click.echo(f"poll: {records:,} records landed in {files} files" if records else "poll: no new records")
     except HttpSourceError as exc:
-        raise _fail(exc) from exc
+        raise click.ClickException(f"{exc}\n({records:,} records of this poll were landed before it failed)") from exc
     except KeyboardInterrupt:
         click.echo("stopped")
 
@@ -317,7 +336,7 @@ def poll_http_command(ctx: click.Context, url: str, to_container: str | None, **
 
 
 def _source_events(ctx: click.Context, source: str, csv_file: Path | None, url: str | None, kw: dict[str, Any]) -> Iterable[list[Event]]:
-    """The chosen source as a sequence of event lists (one per poll for http)."""
+    """The chosen source as a sequence of event lists (one per page for http)."""
     if source == "simulate":
         from ingestion.simulator import simulate
 
@@ -339,7 +358,8 @@ def _source_events(ctx: click.Context, source: str, csv_file: Path | None, url: 
     if url is None:
         raise click.UsageError("--source http needs --url URL")
     interval: timedelta = kw.pop("poll_interval")
-    return HttpPoller(_http_config(url, kw)).poll_forever(interval.total_seconds(), polls=kw.pop("polls"))
+    polls = HttpPoller(_http_config(url, kw)).poll_forever(interval.total_seconds(), polls=kw.pop("polls"))
+    return (page for poll in polls for page in poll)  # each page is sent before the next is requested
 
 
 @azure.command("send")

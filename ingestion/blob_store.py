@@ -1,9 +1,12 @@
 """Capture files in Azure Blob storage / ADLS Gen2, landed so that faults lose nothing.
 
 `BlobCaptureStore` is the `CaptureStore` the lander writes through when the lake is
-a Blob container: blob names are the Capture paths, so writing a window again
-replaces it with the same bytes (idempotent), and every blob carries its content
-MD5 so `sync_to_lake` can skip what a laptop already has.
+a Blob container: blob names are the Capture paths, writes are create-only
+(`If-None-Match: *`: the same bytes again are a no-op, different bytes raise
+`CaptureConflictError`), and every blob carries its content MD5 so `sync_to_lake`
+can skip what a laptop already has. Blobs are read streamed (a temp file or
+chunks), never whole into memory; a lease on `<namespace>/<hub>/.lock` keeps two
+landings of one hub apart.
 
 Faults, in the order they are handled:
 
@@ -28,27 +31,40 @@ import hashlib
 import json
 import logging
 import os
+import re
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, BinaryIO, Literal
 
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
     ResourceExistsError,
+    ResourceModifiedError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
 )
 from azure.core.pipeline.policies import RetryPolicy
-from azure.storage.blob import ContainerClient, ContentSettings
+from azure.storage.blob import BlobLeaseClient, ContainerClient, ContentSettings
 from tqdm import tqdm
 
-from ingestion.capture_store import LocalCaptureStore, write_atomic
+from ingestion.capture_store import (
+    DEFAULT_LOCK_TIMEOUT,
+    LOCK_NAME,
+    CaptureConflictError,
+    LockTimeout,
+    UnsafePathError,
+    safe_join,
+    write_new,
+)
 
 log = logging.getLogger(__name__)
 QUARANTINE_SUFFIX = "-quarantine"
@@ -59,6 +75,44 @@ QUARANTINE_DIR_ENV = "LAKEHOUSE_QUARANTINE_DIR"
 
 class BlobStoreError(RuntimeError):
     """Blob storage could not be reached or refused an operation after all retries."""
+
+
+# --------------------------------------------------------------------------- secrets in logs
+
+# SAS signatures, account keys and Authorization values; a SAS URL's whole query string.
+_SECRET_PATTERNS = [
+    (re.compile(r"\?([^\s'\"<>]*?(?:sig|sv|se|sp)=[^\s'\"<>]*)"), "?<redacted>"),
+    (re.compile(r"(?i)\b(sig|AccountKey|SharedAccessKey|SharedAccessSignature)=[^;&\s'\"<>]+"), r"\1=<redacted>"),
+    (re.compile(r"(?i)(Authorization['\"]?\s*[:=]\s*['\"]?)(?:SharedKey|Bearer|SharedAccessSignature)?\s*[^\s'\",}]+"),
+     r"\1<redacted>"),
+]
+
+
+def redact(text: str) -> str:
+    """`text` without SAS tokens, account keys or Authorization values."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record's message without secrets (see `redact`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_REDACTING_FILTER = RedactingFilter()
+# urllib3 logs every request line with its query string (a SAS) at DEBUG; the SDK
+# loggers may quote URLs in messages. A logger's own filters see its records only.
+for _name in ("urllib3.connectionpool", "azure.core.pipeline.policies._universal",
+              "azure.core.pipeline.policies.http_logging_policy", "azure.core.pipeline.policies._retry",
+              "azure.storage.blob._shared.policies", __name__):
+    logging.getLogger(_name).addFilter(_REDACTING_FILTER)
 
 
 # --------------------------------------------------------------------------- retries
@@ -137,6 +191,10 @@ def _short_url(url: str) -> str:
     return url.split("?", 1)[0]
 
 
+DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024  # the most of a blob one download holds in memory
+HASH_CHUNK_BYTES = 256 * 1024
+
+
 @dataclass(frozen=True)
 class RetrySettings:
     """Retries and timeouts of every Blob request (azure-core names).
@@ -164,7 +222,8 @@ class RetrySettings:
             retry_backoff_max=self.retry_backoff_max,
             retry_mode="exponential",
         )
-        return {"retry_policy": policy, "connection_timeout": self.connection_timeout, "read_timeout": self.read_timeout}
+        return {"retry_policy": policy, "connection_timeout": self.connection_timeout, "read_timeout": self.read_timeout,
+                "max_single_get_size": DOWNLOAD_CHUNK_BYTES, "max_chunk_get_size": DOWNLOAD_CHUNK_BYTES}
 
 
 # --------------------------------------------------------------------------- store
@@ -197,11 +256,26 @@ class RedriveReport:
 
 
 def _reason(exc: BaseException) -> str:
+    """One line about what failed, for logs, errors and quarantine records: no secrets."""
     if isinstance(exc, HttpResponseError) and exc.status_code:
         code = getattr(exc, "error_code", None) or ""
-        return f"HTTP {exc.status_code} {code}: {exc.reason or ''}".strip()
+        return redact(f"HTTP {exc.status_code} {code}: {exc.reason or ''}".strip())
     first_line = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {first_line}"[:500]
+    return redact(f"{type(exc).__name__}: {first_line}")[:500]
+
+
+def _download_into(container: ContainerClient, path: str, handle: IO[bytes]) -> int:
+    """Stream a blob into `handle`, one range (`DOWNLOAD_CHUNK_BYTES`) at a time."""
+    return container.download_blob(path, max_concurrency=1).readinto(handle)
+
+
+def _md5_of(handle: IO[bytes]) -> bytes:
+    digest = hashlib.md5()
+    handle.seek(0)
+    while chunk := handle.read(HASH_CHUNK_BYTES):
+        digest.update(chunk)
+    handle.seek(0)
+    return digest.digest()
 
 
 def _ascii(text: str, limit: int = 1024) -> str:
@@ -251,6 +325,9 @@ class BlobCaptureStore:
         # try once (no retries) until one succeeds, so a dead account costs one
         # retry budget, not one per file.
         self.degraded = False
+        # This store's leases use one id: a landing that could not release its lease
+        # (storage went away) takes it straight back on the next run.
+        self._lease_id = str(uuid.uuid4())
 
     # --- CaptureStore protocol -------------------------------------------------
 
@@ -261,28 +338,46 @@ class BlobCaptureStore:
         names.update(q.path for q in self.quarantined(prefix))
         return sorted(names)
 
-    def read_file(self, path: str) -> bytes:
-        """The file at `path`, from the landing container, else from quarantine."""
-        try:
-            return self.landing.download_blob(path).readall()
-        except ResourceNotFoundError:
-            pass
-        except AzureError as exc:
-            raise BlobStoreError(f"reading {self.describe(path)} failed after retries: {_reason(exc)}") from exc
-        if self.quarantine is not None:
-            try:
-                return self.quarantine.download_blob(path).readall()
-            except ResourceNotFoundError:
-                pass
-            except AzureError as exc:
-                raise BlobStoreError(f"reading quarantined {path} failed after retries: {_reason(exc)}") from exc
+    @contextmanager
+    def open_file(self, path: str) -> Iterator[BinaryIO]:
+        """The file at `path` (landing container, else quarantine) downloaded in chunks
+        into a temporary file, open for reading; removed after the block."""
         local = self._local_path(path)
-        if local.with_name(local.name + SIDECAR_SUFFIX).exists():
-            return local.read_bytes()
-        raise FileNotFoundError(self.describe(path))
+        with tempfile.TemporaryFile() as spool:
+            for container, what in ((self.landing, ""), (self.quarantine, "quarantined ")):
+                if container is None:
+                    continue
+                try:
+                    _download_into(container, path, spool)
+                except ResourceNotFoundError:
+                    spool.seek(0)
+                    spool.truncate()
+                    continue
+                except AzureError as exc:
+                    raise BlobStoreError(f"reading {what}{self.describe(path)} failed after retries: "
+                                         f"{_reason(exc)}") from exc
+                spool.seek(0)
+                yield spool  # type: ignore[misc]
+                return
+            if not local.with_name(local.name + SIDECAR_SUFFIX).exists():
+                raise FileNotFoundError(self.describe(path))
+        with open(local, "rb") as handle:
+            yield handle
+
+    def read_file(self, path: str) -> bytes:
+        """The file at `path`, from the landing container, else from quarantine (whole:
+        for small files; the lander streams with `open_file`)."""
+        with self.open_file(path) as handle:
+            return handle.read()
+
+    def lock(self, prefix: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> BlobLock:
+        """A lease on the blob `<prefix>/.lock` of the landing container (see `BlobLock`)."""
+        return BlobLock(self.landing, f"{prefix.strip('/')}/{LOCK_NAME}", timeout=timeout, lease_id=self._lease_id)
 
     def write_file(self, path: str, data: bytes) -> None:
-        """Write `data` at `path` (replacing it); quarantine it if that fails after retries."""
+        """Create `path` with `data` (`If-None-Match: *`); the same bytes already there
+        are fine, different bytes raise `CaptureConflictError`; quarantine it if
+        storage fails after retries."""
         try:
             self._upload(self.landing, path, data, **({"retry_total": 0} if self.degraded else {}))
         except AzureError as exc:
@@ -321,19 +416,55 @@ class BlobCaptureStore:
         except AzureError as exc:
             raise BlobStoreError(f"listing {_short_url(container.url)}/{prefix} failed after retries: {_reason(exc)}") from exc
 
-    def _upload(self, container: ContainerClient, path: str, data: bytes, metadata: Mapping[str, str] | None = None,
-                **options: Any) -> None:
-        """Upload (overwrite) with Content-MD5; create the container if it is missing."""
-        settings = ContentSettings(content_type=CAPTURE_CONTENT_TYPE, content_md5=bytearray(hashlib.md5(data).digest()))
+    def _upload(self, container: ContainerClient, path: str, data: bytes | BinaryIO,
+                metadata: Mapping[str, str] | None = None, *, md5: bytes | None = None, **options: Any) -> bool:
+        """Create a blob with Content-MD5, only if it does not exist (`If-None-Match: *`);
+        create the container if it is missing. Returns False if the blob was already
+        there with the same MD5 (a retried or repeated write); raises
+        `CaptureConflictError` if it holds different bytes."""
+        if md5 is None:
+            assert isinstance(data, bytes)
+            md5 = hashlib.md5(data).digest()
+        settings = ContentSettings(content_type=CAPTURE_CONTENT_TYPE, content_md5=bytearray(md5))
+
+        def upload() -> None:
+            if not isinstance(data, bytes):
+                data.seek(0)
+            container.upload_blob(path, data, overwrite=False, content_settings=settings,
+                                  metadata=dict(metadata or {}), **options)
+
         try:
-            container.upload_blob(path, data, overwrite=True, content_settings=settings, metadata=dict(metadata or {}), **options)
-        except ResourceNotFoundError:
-            log.info("creating container %s", _short_url(container.url))
             try:
-                container.create_container(**options)
-            except ResourceExistsError:
-                pass
-            container.upload_blob(path, data, overwrite=True, content_settings=settings, metadata=dict(metadata or {}), **options)
+                upload()
+            except ResourceNotFoundError:
+                log.info("creating container %s", _short_url(container.url))
+                try:
+                    container.create_container(**options)
+                except ResourceExistsError:
+                    pass
+                upload()
+        except (ResourceExistsError, ResourceModifiedError):
+            existing = self._blob_md5(container, path)
+            if existing == md5:
+                return False
+            raise CaptureConflictError(
+                f"{_short_url(container.url)}/{path} already exists with different bytes; "
+                "Capture files are never replaced") from None
+        return True
+
+    @staticmethod
+    def _blob_md5(container: ContainerClient, path: str) -> bytes | None:
+        """A blob's Content-MD5 (computed from its bytes, streamed, if it has none); None if missing."""
+        try:
+            props = container.get_blob_client(path).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        if props.content_settings.content_md5:
+            return bytes(props.content_settings.content_md5)
+        digest = hashlib.md5()
+        for chunk in container.download_blob(path, max_concurrency=1).chunks():
+            digest.update(chunk)
+        return digest.digest()
 
     # --- quarantine -----------------------------------------------------------------
 
@@ -349,16 +480,16 @@ class BlobCaptureStore:
                 log.error("could not land %s (%s): quarantined in container %s", path, reason,
                           self.quarantine.container_name)
                 return
-            except AzureError as exc:
+            except (AzureError, CaptureConflictError) as exc:
                 reason = f"{reason}; quarantine container also failed: {_reason(exc)}"
         target = self._local_path(path)
-        write_atomic(target, data)
+        write_new(target, data)
         sidecar = {
             "path": path, "reason": reason, "quarantined_at": now, "container": self.landing.container_name,
             "account": self.landing.account_name, "size": len(data),
             "md5_b64": base64.b64encode(hashlib.md5(data).digest()).decode(),
         }
-        write_atomic(target.with_name(target.name + SIDECAR_SUFFIX), json.dumps(sidecar, indent=1).encode())
+        _write_replacing(target.with_name(target.name + SIDECAR_SUFFIX), json.dumps(sidecar, indent=1).encode())
         with self._lock:
             self.stats.quarantined_locally += 1
         log.error("could not land %s (%s): quarantined locally at %s", path, reason, target)
@@ -367,7 +498,8 @@ class BlobCaptureStore:
         return self.local_quarantine_root / (self.landing.account_name or "account") / self.landing.container_name
 
     def _local_path(self, path: str) -> Path:
-        return self._local_dir() / path
+        """Where `path` is quarantined locally; refuses paths that would leave the folder."""
+        return safe_join(self._local_dir(), path)
 
     def quarantined(self, prefix: str = "") -> list[QuarantinedFile]:
         """Files waiting in quarantine (container and local folder) under `prefix`."""
@@ -394,6 +526,14 @@ class BlobCaptureStore:
         if base.exists():
             for sidecar in sorted(base.rglob("*" + SIDECAR_SUFFIX)):
                 info = json.loads(sidecar.read_text())
+                try:
+                    where = self._local_path(info["path"])
+                except UnsafePathError as exc:
+                    log.error("ignoring quarantine sidecar %s: %s", sidecar, exc)
+                    continue
+                if where.with_name(where.name + SIDECAR_SUFFIX) != sidecar:
+                    log.error("ignoring quarantine sidecar %s: it names %r, which belongs elsewhere", sidecar, info["path"])
+                    continue
                 if info["path"].startswith(prefix):
                     found.append(QuarantinedFile(info["path"], info["reason"], info["quarantined_at"], "local",
                                                  info["container"]))
@@ -410,18 +550,18 @@ class BlobCaptureStore:
         report = RedriveReport()
         entries = self.quarantined(prefix)
         for entry in tqdm(entries, unit="file", desc="redrive", disable=not progress):
-            data = self._read_quarantined(entry)
-            existing = self._existing_md5(entry.path)
-            digest = hashlib.md5(data).digest()
-            if existing is not None and existing != digest:
-                log.error("redrive %s: the landed file differs from the quarantined one; left in quarantine", entry.path)
-                report.conflicts.append(entry.path)
-                continue
-            if existing is None:
+            with self._open_quarantined(entry) as handle:
+                digest = _md5_of(handle)
                 try:
-                    self._upload(self.landing, entry.path, data)
+                    landed = self._upload(self.landing, entry.path, handle, md5=digest)
+                except CaptureConflictError:
+                    log.error("redrive %s: the landed file differs from the quarantined one; left in quarantine",
+                              entry.path)
+                    report.conflicts.append(entry.path)
+                    continue
                 except AzureError as exc:
                     raise BlobStoreError(f"redrive of {entry.path} failed after retries: {_reason(exc)}") from exc
+            if landed:
                 report.landed.append(entry.path)
                 log.info("redrive %s: landed at %s", entry.path, self.describe(entry.path))
             else:
@@ -430,11 +570,20 @@ class BlobCaptureStore:
             self._drop_quarantined(entry)
         return report
 
-    def _read_quarantined(self, entry: QuarantinedFile) -> bytes:
-        if entry.where == "container":
-            assert self.quarantine is not None
-            return self.quarantine.download_blob(entry.path).readall()
-        return self._local_path(entry.path).read_bytes()
+    @contextmanager
+    def _open_quarantined(self, entry: QuarantinedFile) -> Iterator[BinaryIO]:
+        if entry.where == "local":
+            with open(self._local_path(entry.path), "rb") as handle:
+                yield handle
+            return
+        assert self.quarantine is not None
+        with tempfile.TemporaryFile() as spool:
+            try:
+                _download_into(self.quarantine, entry.path, spool)
+            except AzureError as exc:
+                raise BlobStoreError(f"reading quarantined {entry.path} failed after retries: {_reason(exc)}") from exc
+            spool.seek(0)
+            yield spool  # type: ignore[misc]
 
     def _drop_quarantined(self, entry: QuarantinedFile) -> None:
         if entry.where == "container":
@@ -445,17 +594,111 @@ class BlobCaptureStore:
             local.with_name(local.name + SIDECAR_SUFFIX).unlink()  # sidecar first: no half entries
             local.unlink(missing_ok=True)
 
-    def _existing_md5(self, path: str) -> bytes | None:
+
+
+def _write_replacing(target: Path, data: bytes) -> None:
+    """A small file (a sidecar) written atomically, replacing what was there."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
+
+
+class BlobLock:
+    """A lease on a lock blob: one landing per hub across machines.
+
+    The lock blob is created empty if missing; the lease (60 s) is renewed every
+    15 s by a background thread while held, and the blob is deleted with its
+    lease at the end, so the container holds only Capture files (a crashed
+    holder's lease expires within 60 s). Another holder is waited for up to
+    `timeout` seconds (polling each second), then `LockTimeout` says so."""
+
+    LEASE_SECONDS = 60
+    RENEW_EVERY = 15.0
+
+    def __init__(self, container: ContainerClient, name: str, *, timeout: float, lease_id: str) -> None:
+        self.container, self.name, self.timeout = container, name, timeout
+        self.blob = container.get_blob_client(name)
+        self.lease = BlobLeaseClient(self.blob, lease_id=lease_id)
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def _create(self) -> None:
         try:
-            props = self.landing.get_blob_client(path).get_blob_properties()
-        except ResourceNotFoundError:
-            return None
+            try:
+                self.blob.upload_blob(b"", overwrite=False)
+            except ResourceNotFoundError:
+                try:
+                    self.container.create_container()
+                except ResourceExistsError:
+                    pass
+                self.blob.upload_blob(b"", overwrite=False)
+        except (ResourceExistsError, ResourceModifiedError):
+            pass  # exists (leased or not)
+        except HttpResponseError as exc:
+            if exc.status_code != 412:  # 412: exists and leased
+                raise
+
+    def __enter__(self) -> BlobLock:
+        where = f"{_short_url(self.container.url)}/{self.name}"
+        deadline = time.monotonic() + self.timeout
+        announced = False
+        try:
+            while True:
+                self._create()
+                try:
+                    self.lease.acquire(lease_duration=self.LEASE_SECONDS)
+                    break
+                except ResourceNotFoundError:
+                    if time.monotonic() < deadline:
+                        continue  # the holder deleted it on release: create it again
+                except HttpResponseError as exc:
+                    if exc.status_code != 409:  # 409 LeaseAlreadyPresent: someone else holds it
+                        raise
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"landing into {where.rsplit('/', 1)[0]} is locked by another writer (lease "
+                                      f"on {where}) for over {self.timeout:.0f} s; try again when it has finished")
+                if not announced:
+                    log.warning("%s is leased by another writer: waiting up to %.0f s", where, self.timeout)
+                    announced = True
+                time.sleep(1.0)
         except AzureError as exc:
-            raise BlobStoreError(f"checking {self.describe(path)} failed after retries: {_reason(exc)}") from exc
-        md5 = props.content_settings.content_md5
-        if md5:
-            return bytes(md5)
-        return hashlib.md5(self.landing.download_blob(path).readall()).digest()
+            raise BlobStoreError(f"taking the landing lock {where} failed after retries: {_reason(exc)}") from exc
+        self._stop.clear()
+        self._renewer = threading.Thread(target=self._renew, name=f"lease {self.name}", daemon=True)
+        self._renewer.start()
+        return self
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.RENEW_EVERY):
+            try:
+                self.lease.renew()
+            except AzureError as exc:
+                log.error("could not renew the landing lock %s: %s", self.name, _reason(exc))
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        try:
+            try:
+                self.blob.delete_blob(lease=self.lease, retry_total=0)
+            except HttpResponseError as exc:
+                if exc.status_code == 403:  # no delete permission (e.g. a create/write SAS): release, keep the blob
+                    self.lease.release(retry_total=0)
+                elif exc.status_code == 412:
+                    # Our lease expired (e.g. storage restarted): remove the blob unless someone else leased it.
+                    log.warning("the landing lock %s was lost while held (%s); create-only writes kept the files safe",
+                                self.name, _reason(exc))
+                    self.blob.delete_blob(retry_total=0)
+                else:
+                    raise
+        except AzureError as exc:
+            log.warning("could not release the landing lock %s (%s); it expires within %d s",
+                        self.name, _reason(exc), self.LEASE_SECONDS)
 
 
 def quarantine_container_name(container: str) -> str:
@@ -512,6 +755,7 @@ def blob_capture_store(
 class SyncReport:
     downloaded: list[str] = field(default_factory=list)
     skipped: int = 0
+    refused: list[str] = field(default_factory=list)  # blob names that would leave the capture folder
     bytes_downloaded: int = 0
     seconds: float = 0.0
 
@@ -522,7 +766,7 @@ class SyncReport:
 def _file_md5(path: Path) -> bytes:
     digest = hashlib.md5()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
+        for chunk in iter(lambda: handle.read(HASH_CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.digest()
 
@@ -531,36 +775,51 @@ def sync_to_lake(store: BlobCaptureStore, capture_root: Path, prefix: str = "", 
     """Download the landed Capture blobs under `prefix` into `capture_root` (a lake's
     `capture/` folder), skipping files already there with the same size and MD5.
 
-    Each download is checked against the blob's Content-MD5 and written atomically
-    (temp file + rename), so Spark never reads half a file and an interrupted sync
-    simply resumes.
+    Each blob is streamed (ranges of `DOWNLOAD_CHUNK_BYTES`) into a temp file beside
+    its target, checked against the blob's Content-MD5 and renamed into place, so
+    Spark never reads half a file, memory stays small and an interrupted sync
+    simply resumes. A blob whose name would leave `capture_root` (`..`, absolute)
+    is refused: logged and listed in `SyncReport.refused`.
     """
     t0 = time.monotonic()
     report = SyncReport()
-    local = LocalCaptureStore(capture_root)
     blobs = store.landed_blobs(prefix)
     for blob in tqdm(blobs, unit="file", desc="sync", disable=not progress):
+        try:
+            target = safe_join(capture_root, blob.name)
+        except UnsafePathError as exc:
+            log.error("sync: refusing blob %s: %s", store.describe(blob.name), exc)
+            report.refused.append(blob.name)
+            continue
         remote_md5 = bytes(blob.content_settings.content_md5) if blob.content_settings.content_md5 else None
-        target = capture_root / blob.name
         if target.exists() and target.stat().st_size == blob.size:
             if remote_md5 is not None and _file_md5(target) == remote_md5:
                 report.skipped += 1
                 continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
-            data = store.landing.download_blob(blob.name).readall()
-        except AzureError as exc:
-            raise BlobStoreError(f"downloading {store.describe(blob.name)} failed after retries: {_reason(exc)}") from exc
-        digest = hashlib.md5(data).digest()
-        if remote_md5 is not None and digest != remote_md5:
-            raise BlobStoreError(f"{store.describe(blob.name)}: downloaded bytes do not match the blob's Content-MD5")
-        if remote_md5 is None and target.exists() and _file_md5(target) == digest:
-            report.skipped += 1
-            continue
-        local.write_file(blob.name, data)
+            with open(temp, "w+b") as handle:
+                try:
+                    size = _download_into(store.landing, blob.name, handle)
+                except AzureError as exc:
+                    raise BlobStoreError(f"downloading {store.describe(blob.name)} failed after retries: "
+                                         f"{_reason(exc)}") from exc
+                digest = _md5_of(handle)
+                if remote_md5 is not None and digest != remote_md5:
+                    raise BlobStoreError(f"{store.describe(blob.name)}: downloaded bytes do not match the blob's Content-MD5")
+                if remote_md5 is None and target.exists() and _file_md5(target) == digest:
+                    report.skipped += 1
+                    continue
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
         report.downloaded.append(blob.name)
-        report.bytes_downloaded += len(data)
+        report.bytes_downloaded += size
     report.seconds = time.monotonic() - t0
-    log.info("sync: %d files downloaded (%d bytes), %d already present, from %s/%s to %s",
-             len(report.downloaded), report.bytes_downloaded, report.skipped, _short_url(store.landing.url), prefix,
-             capture_root)
+    log.info("sync: %d files downloaded (%d bytes), %d already present, %d refused, from %s/%s to %s",
+             len(report.downloaded), report.bytes_downloaded, report.skipped, len(report.refused),
+             _short_url(store.landing.url), prefix, capture_root)
     return report

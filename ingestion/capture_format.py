@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import fastavro
 
@@ -127,3 +127,11 @@ def encode_capture_file(records: Iterable[CaptureRecord], *, codec: Codec = "def
 def decode_capture_file(data: bytes) -> list[dict[str, Any]]:
     """The records of a Capture file as fastavro reads them (empty for header-only files)."""
     return list(fastavro.reader(io.BytesIO(data))) if data else []
+
+
+def iter_capture_file(handle: BinaryIO) -> Iterator[dict[str, Any]]:
+    """The records of an open Capture file, one block at a time (nothing for an empty file)."""
+    if handle.read(1) == b"":
+        return
+    handle.seek(0)
+    yield from fastavro.reader(handle)

@@ -9,6 +9,7 @@ factor the replay is paced in wall-clock time (10 = ten times faster than real).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,20 @@ NUMERIC_FIELDS = {"temperature_c", "humidity_pct", "pressure_hpa", "battery_pct"
 
 
 class CsvReplayError(ValueError):
-    """The CSV cannot be replayed (missing column, unparseable timestamp)."""
+    """The CSV cannot be replayed (not UTF-8, missing column, unparseable timestamp)."""
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text (a BOM is dropped); anything else is a `CsvReplayError`
+    naming the file, line and byte offset of the first bad byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CsvReplayError(
+            f"{path}: line {line}, byte {exc.start}: {data[exc.start:exc.start + 1]!r} is not UTF-8 "
+            "(save the CSV as UTF-8)") from None
 
 
 def _parse_time(text: str, row_number: int) -> datetime:
@@ -50,7 +64,7 @@ def replay_csv(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Event]:
     """Events from the CSV at `path`, in event-time order (stable for equal times)."""
-    with open(path, newline="") as handle:
+    with io.StringIO(_read_text(path), newline="") as handle:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
         for required in (timestamp_column, device_column):

@@ -11,22 +11,35 @@ event:
 
 Bodies are base64 (bytes survive exactly, valid JSON or not); property values
 keep their type (string, long, double, bytes as base64). Appends are flushed and
-fsynced; rewrites (after a partial resend) replace the file atomically.
+fsynced; rewrites (after a partial resend) replace the file atomically. Both hold
+a lock (`fcntl.flock` on `.<name>.lock` beside the file), so a `send` appending
+while a `resend` rewrites loses no line: the rewrite keeps what was appended
+since the resend read the file.
+
+A crash in the middle of an append leaves a torn last line: reading skips it and
+logs its line number, the next append starts on a new line, and a rewrite moves
+torn lines to `<name>.torn` rather than dropping them.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import logging
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingestion.capture_store import DEFAULT_LOCK_TIMEOUT, file_lock
 from ingestion.events import Event, PropertyValue
+
+log = logging.getLogger(__name__)
 
 
 class DeadLetterSink(Protocol):
@@ -93,12 +106,53 @@ def decode_dead_letter(line: str) -> DeadLetter:
     return DeadLetter(event, item["reason"], item["dead_lettered_at"], item.get("event_hub"))
 
 
-class DeadLetterFile:
-    """Dead letters in a JSON-lines file at `path` (created on the first append)."""
+@dataclass(frozen=True)
+class TornLine:
+    """A line that is not a whole dead letter (a crash in the middle of an append)."""
 
-    def __init__(self, path: Path, *, event_hub: str | None = None) -> None:
+    line_number: int
+    raw: bytes
+
+
+@dataclass
+class DeadLetterScan:
+    """What a read found: the letters, the torn lines, and the bytes read (the file's
+    size then: whatever lies beyond was appended later)."""
+
+    letters: list[DeadLetter] = field(default_factory=list)
+    torn: list[TornLine] = field(default_factory=list)
+    size: int = 0
+
+
+def _encode_letter(letter: DeadLetter) -> bytes:
+    at = datetime.fromisoformat(letter.dead_lettered_at)
+    return (encode_dead_letter(letter.event, letter.reason, event_hub=letter.event_hub, at=at) + "\n").encode()
+
+
+class DeadLetterFile:
+    """Dead letters in a JSON-lines file at `path` (created on the first append).
+
+    Appends and rewrites wait up to `lock_timeout` seconds for each other."""
+
+    def __init__(self, path: Path, *, event_hub: str | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = Path(path)
         self.event_hub = event_hub
+        self.lock_timeout = lock_timeout
+
+    @property
+    def torn_path(self) -> Path:
+        """Where rewrites keep torn lines."""
+        return self.path.with_name(self.path.name + ".torn")
+
+    def _lock(self, kind: str = "lock") -> Any:
+        return file_lock(self.path.with_name(f".{self.path.name}.{kind}"), timeout=self.lock_timeout,
+                         what=f"dead-letter file {self.path}")
+
+    @contextmanager
+    def resending(self) -> Iterator[None]:
+        """One resend at a time per file (appends go on meanwhile)."""
+        with self._lock("resend.lock"):
+            yield
 
     def append(self, events: Sequence[Event], reason: str) -> None:
         if not events:
@@ -106,28 +160,74 @@ class DeadLetterFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         at = datetime.now(UTC)
         text = "".join(encode_dead_letter(e, reason, event_hub=self.event_hub, at=at) + "\n" for e in events)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(text)
+        with self._lock(), open(self.path, "a+b") as handle:
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    text = "\n" + text  # the last append was torn: start on a new line
+            handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
 
-    def read(self) -> list[DeadLetter]:
+    def scan(self) -> DeadLetterScan:
+        """Every dead letter; torn or unreadable lines are skipped and logged with their line numbers."""
+        with self._lock():
+            return self._scan()
+
+    def _scan(self) -> DeadLetterScan:
+        scan = DeadLetterScan()
         if not self.path.exists():
-            return []
-        with open(self.path, encoding="utf-8") as handle:
-            return [decode_dead_letter(line) for line in handle if line.strip()]
+            return scan
+        with open(self.path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                scan.size += len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    scan.letters.append(decode_dead_letter(raw.decode("utf-8")))
+                except (UnicodeDecodeError, ValueError, KeyError, TypeError, binascii.Error):
+                    scan.torn.append(TornLine(number, raw.rstrip(b"\n")))
+        for torn in scan.torn:
+            log.warning("%s line %d is not a whole dead letter (%d bytes, a crash mid-append?): skipped",
+                        self.path, torn.line_number, len(torn.raw))
+        return scan
+
+    def read(self) -> list[DeadLetter]:
+        return self.scan().letters
 
     def replace(self, letters: Iterable[DeadLetter]) -> None:
-        """Atomically replace the file with `letters` (removing it when there are none)."""
-        letters = list(letters)
-        if not letters:
+        """Atomically replace the file with `letters` (removing it when there are none).
+        Torn lines move to `torn_path`. Lines appended meanwhile are lost: a resend
+        uses `rewrite` with the size it read."""
+        with self._lock():
+            self._rewrite(list(letters), self._scan(), keep_appended=False)
+
+    def rewrite(self, letters: Iterable[DeadLetter], read: DeadLetterScan) -> None:
+        """Replace what `read` found with `letters`, keeping every line appended since
+        (beyond `read.size`) and moving `read`'s torn lines to `torn_path`."""
+        with self._lock():
+            self._rewrite(list(letters), read, keep_appended=True)
+
+    def _rewrite(self, letters: list[DeadLetter], read: DeadLetterScan, *, keep_appended: bool) -> None:
+        appended = b""
+        if keep_appended and self.path.exists():
+            with open(self.path, "rb") as handle:
+                handle.seek(read.size)
+                appended = handle.read()
+        if read.torn:
+            with open(self.torn_path, "ab") as handle:
+                handle.write(b"".join(t.raw + b"\n" for t in read.torn))
+                handle.flush()
+                os.fsync(handle.fileno())
+            log.warning("%s: %d torn lines (line %s) moved to %s", self.path, len(read.torn),
+                        ", ".join(str(t.line_number) for t in read.torn), self.torn_path)
+        content = b"".join(map(_encode_letter, letters)) + appended.lstrip(b"\n")
+        if not content:
             self.path.unlink(missing_ok=True)
             return
         temp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
-        with open(temp, "w", encoding="utf-8") as handle:
-            for letter in letters:
-                at = datetime.fromisoformat(letter.dead_lettered_at)
-                handle.write(encode_dead_letter(letter.event, letter.reason, event_hub=letter.event_hub, at=at) + "\n")
+        with open(temp, "wb") as handle:
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, self.path)

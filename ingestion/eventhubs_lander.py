@@ -7,17 +7,19 @@ stream into capture windows by the hub's enqueued time (aligned to
 Capture file at `{namespace}/{hub}/{partition}/{Y}/{m}/{d}/{H}/{M}/{S}.avro` with
 the hub's own partition id, sequence numbers, offsets and enqueued times.
 
-At-least-once, never lossy: a partition's checkpoint (in a Blob container, via
+Never lossy, never duplicated: a partition's checkpoint (in a Blob container, via
 `BlobCheckpointStore`) moves to the last event of a window only after that
-window's file is durably written. A crash replays from the last checkpoint, i.e.
-from the first event of the first unwritten window; rewriting a window gives the
-same path and bytes (the file's content is fixed by the hub's sequence numbers).
+window's file is durably written, and the files themselves say what is landed.
+Whenever a partition is (re)opened - at start, or after the processor closed it
+because the callback failed (a checkpoint update, a full disk) - its state is
+read back from the store: the last landed window's end and sequence number.
+Redelivered events up to that sequence number are skipped (they are in a file,
+even if the checkpoint did not move), and an event for a window already written
+goes to the next window. Files are create-only: a written file is never replaced.
 
 A window closes when an event of a later window arrives, or, once the partition
 is caught up and quiet (the consumer is called with an empty batch after
-`max_wait_time`), when the wall clock is `idle_grace` past its end. An event that arrives for a window already
-closed that way is put in the next window rather than rewriting a file with
-fewer records.
+`max_wait_time`), when the wall clock is `idle_grace` past its end.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from azure.eventhub.amqp import AmqpMessageBodyType
 from ingestion.capture_format import CapturePath, CaptureRecord, encode_capture_file
 from ingestion.capture_store import CaptureStore
 from ingestion.events import Event, PropertyValue, utc
-from ingestion.lander import RECORD_OVERHEAD_BYTES, CaptureSettings
+from ingestion.lander import RECORD_OVERHEAD_BYTES, CaptureSettings, partition_position
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +143,22 @@ class CaptureWindower:
         self.idle_grace = idle_grace
         self._open: dict[str, _OpenWindow] = {}
         self._closed_until: dict[str, datetime] = {}
+        self._landed_through: dict[str, int] = {}  # last sequence number already in a file
+        self.skipped: dict[str, int] = {}  # redelivered events skipped as already landed
         self._lock = threading.Lock()
+
+    def restore(self, partition_id: str, *, closed_until: datetime | None, landed_through: int | None) -> None:
+        """Start a partition afresh from what is landed: the end of its last written
+        window and the last sequence number written. Drops any open window (its
+        events are not checkpointed, so the hub delivers them again)."""
+        with self._lock:
+            self._open.pop(partition_id, None)
+            self._closed_until.pop(partition_id, None)
+            self._landed_through.pop(partition_id, None)
+            if closed_until is not None:
+                self._closed_until[partition_id] = closed_until
+            if landed_through is not None:
+                self._landed_through[partition_id] = landed_through
 
     def _window_end(self, partition_id: str, t: datetime) -> datetime:
         step = self.settings.window_seconds
@@ -152,8 +169,12 @@ class CaptureWindower:
         """Add a partition's events (in the hub's order); return the windows they close."""
         closed: list[ClosedWindow] = []
         with self._lock:
+            landed_through = self._landed_through.get(partition_id)
             for data in events:
                 record = capture_record_from_event_data(data)
+                if landed_through is not None and record.sequence_number <= landed_through:
+                    self.skipped[partition_id] = self.skipped.get(partition_id, 0) + 1
+                    continue  # redelivered after a failure: already in a file
                 t = record.enqueued_time
                 current = self._open.get(partition_id)
                 if current is not None and t >= current.end:
@@ -178,6 +199,7 @@ class CaptureWindower:
         window = self._open.pop(partition_id)
         assert window.last_event is not None
         self._closed_until[partition_id] = end
+        self._landed_through[partition_id] = window.records[-1].sequence_number
         return ClosedWindow(partition_id, end, window.records, window.last_event)
 
     def flush_idle(self, partition_id: str, now: datetime | None = None) -> list[ClosedWindow]:
@@ -227,6 +249,42 @@ class EventHubsCaptureLander:
         self.windower = CaptureWindower(settings, idle_grace=idle_grace)
         self.report = ConsumerReport()
         self._lock = threading.Lock()
+        self._state_lock = threading.Lock()  # restoring and forgetting a partition's state
+        self._restored: set[str] = set()
+
+    def _restore(self, partition_id: str) -> None:
+        """Read the partition's state back from the store, once per opening (the
+        first caller does; a concurrent one waits and finds it done)."""
+        with self._state_lock:
+            if partition_id in self._restored:
+                return
+            s = self.settings
+            position = partition_position(self.store, f"{s.namespace}/{s.event_hub}/{partition_id}/")
+            self.windower.restore(partition_id, closed_until=position.landed_until,
+                                  landed_through=position.last_sequence_number)
+            self._restored.add(partition_id)
+        log.info("partition %s: landed through sequence number %s, last window ends %s", partition_id,
+                 position.last_sequence_number, position.landed_until)
+
+    def _forget(self, partition_id: str) -> None:
+        """Drop a partition's state (open window included): the next batch restores it from the store."""
+        with self._state_lock:
+            self._restored.discard(partition_id)
+            self.windower.restore(partition_id, closed_until=None, landed_through=None)
+
+    def on_partition_initialize(self, partition_context: Any) -> None:
+        """The processor opened a partition: its state comes from the store.
+
+        No reset here: the SDK calls this from its load-balancing thread after the
+        partition's consumer exists, so the first batch may already be in; the
+        reset happens when the partition closes."""
+        self._restore(partition_context.partition_id)
+
+    def on_partition_close(self, partition_context: Any, reason: Any) -> None:
+        """The processor closed a partition (after a callback error, lost ownership,
+        shutdown) and will read again from the checkpoint: drop its open window."""
+        self._forget(partition_context.partition_id)
+        log.info("partition %s closed (%s): its open window will be read again", partition_context.partition_id, reason)
 
     def on_event_batch(self, partition_context: Any, events: list[EventData]) -> None:
         """The consumer callback: window the batch, write closed windows, then checkpoint.
@@ -236,21 +294,29 @@ class EventHubsCaptureLander:
         a backlog is read, windows close by the events alone, so old windows are
         never cut short because the wall clock is far past them."""
         partition_id = partition_context.partition_id
+        self._restore(partition_id)
         if events:
             closed = self.windower.add(partition_id, events)
         else:
             closed = self.windower.flush_idle(partition_id)
-        for window in closed:
-            path = write_capture_window(self.store, self.settings, window)
-            partition_context.update_checkpoint(window.last_event)  # only after the file is durable
-            with self._lock:
-                self.report.files_written += 1
-                self.report.records_written += len(window.records)
-                self.report.checkpoints += 1
-                self.report.paths.append(path)
-            log.info("partition %s: wrote %s (%d records, sequence numbers %d..%d), checkpointed",
-                     partition_id, self.store.describe(path), len(window.records),
-                     window.records[0].sequence_number, window.records[-1].sequence_number)
+        try:
+            for window in closed:
+                path = write_capture_window(self.store, self.settings, window)
+                with self._lock:
+                    self.report.files_written += 1
+                    self.report.records_written += len(window.records)
+                    self.report.paths.append(path)
+                partition_context.update_checkpoint(window.last_event)  # only after the file is durable
+                with self._lock:
+                    self.report.checkpoints += 1
+                log.info("partition %s: wrote %s (%d records, sequence numbers %d..%d), checkpointed",
+                         partition_id, self.store.describe(path), len(window.records),
+                         window.records[0].sequence_number, window.records[-1].sequence_number)
+        except BaseException:
+            # The processor closes the partition and reads again from the checkpoint;
+            # the next batch starts from the files, not from this half-done state.
+            self._forget(partition_id)
+            raise
 
     def run(self, client: EventHubConsumerClient, *, duration: timedelta | None = None,
             starting_position: str = "-1", max_wait_time: float = 5.0, max_batch_size: int = 300) -> ConsumerReport:
@@ -266,6 +332,8 @@ class EventHubsCaptureLander:
             with client:
                 client.receive_batch(
                     on_event_batch=self.on_event_batch,
+                    on_partition_initialize=self.on_partition_initialize,
+                    on_partition_close=self.on_partition_close,
                     on_error=lambda ctx, exc: log.error("partition %s: %s", getattr(ctx, "partition_id", "?"), exc),
                     starting_position=starting_position,
                     max_wait_time=max_wait_time,

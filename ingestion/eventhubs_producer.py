@@ -202,13 +202,16 @@ class ResendReport:
 def resend_dead_letters(file: DeadLetterFile, producer: EventHubsProducer, *, progress: bool = False) -> ResendReport:
     """Send a dead-letter file's events again. Sent events leave the file; if none
     could be sent the file is left exactly as it was; if some were, it is replaced
-    atomically with the rest (their original reasons kept)."""
-    letters = file.read()
-    collector = DeadLetterList()
-    report = producer.send([letter.event for letter in letters], dead_letters=collector, progress=progress)
-    unsent = {id(event) for event, _ in collector.items}
-    kept = [letter for letter in letters if id(letter.event) in unsent]
-    if len(kept) != len(letters):
-        file.replace(kept)
+    atomically with the rest (their original reasons kept) plus whatever a
+    concurrent `send` appended meanwhile. One resend per file at a time."""
+    with file.resending():
+        read = file.scan()
+        letters = read.letters
+        collector = DeadLetterList()
+        report = producer.send([letter.event for letter in letters], dead_letters=collector, progress=progress)
+        unsent = {id(event) for event, _ in collector.items}
+        kept = [letter for letter in letters if id(letter.event) in unsent]
+        if len(kept) != len(letters):
+            file.rewrite(kept, read)
     log.info("resend %s: %d of %d dead letters sent, %d kept", file.path, len(letters) - len(kept), len(letters), len(kept))
     return ResendReport(len(letters), len(letters) - len(kept), len(kept), report)

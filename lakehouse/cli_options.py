@@ -48,6 +48,13 @@ capture_options = options(
 )
 
 
+skip_landed_option = click.option(
+    "--skip-landed", is_flag=True,
+    help="Skip events older than a partition's landed files (the old rule) instead of backfilling them: "
+         "by default such events land now, after the last file, with the next sequence numbers, "
+         "unless identical records are already landed.")
+
+
 def default_start(duration: timedelta) -> datetime:
     """The last whole 5 minutes (UTC) minus `duration`."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -30,27 +30,44 @@ def serve() -> None:
 @click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 256),
               help="Parallel Cosmos requests.")
 @click.option("--full", is_flag=True, help="Reload every container from its table's snapshot (and drop stale items).")
+@click.option("--lock-timeout", default=600.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to wait for another cosmos-sync of the same lake to finish before failing.")
 @click.pass_context
-def cosmos_sync_command(ctx: click.Context, concurrency: int, full: bool) -> None:
+def cosmos_sync_command(ctx: click.Context, concurrency: int, full: bool, lock_timeout: float) -> None:
     """Upsert gold changes (Delta change feed since the last sync) into Cosmos DB.
 
     Configured by COSMOS_ENDPOINT, COSMOS_KEY (else DefaultAzureCredential),
     COSMOS_DATABASE (default telemetry). Progress is kept in
-    <lake>/_serving/cosmos_state.json; the first sync loads the snapshot.
+    <lake>/_serving/cosmos_state.json; the first sync loads the snapshot. Items
+    Cosmos DB refuses (e.g. an id with / \\ ? #) are set aside with the reason in
+    <lake>/_serving/cosmos_dead_letters.jsonl and the sync goes on.
     """
     from serving.cosmos_sync import CosmosNotConfigured, CosmosSyncFailed, sync_gold_to_cosmos
 
     logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every request at INFO
     try:
-        report = sync_gold_to_cosmos(_lake(ctx), concurrency=concurrency, full=full)
+        report = sync_gold_to_cosmos(_lake(ctx), concurrency=concurrency, full=full, lock_timeout_s=lock_timeout)
     except CosmosNotConfigured as exc:
         raise click.ClickException(str(exc)) from exc
     except CosmosSyncFailed as exc:
-        for line in exc.report.lines():
-            click.echo(line)
+        if exc.report.containers:
+            for line in exc.report.lines():
+                click.echo(line)
         raise click.ClickException(str(exc)) from exc
     for line in report.lines():
         click.echo(line)
+
+
+def _string_length(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
+    if value.strip().lower() == "max":
+        return "max"
+    try:
+        length = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number of characters or 'max'") from None
+    if not 1 <= length <= 8000:
+        raise click.BadParameter(f"{length} is not in 1..8000 (use 'max' for longer strings)")
+    return length
 
 
 @serve.command("synapse-views")
@@ -62,11 +79,12 @@ def cosmos_sync_command(ctx: click.Context, concurrency: int, full: bool) -> Non
 @click.option("--data-source-name", envvar="SYNAPSE_DATA_SOURCE_NAME", default="lakehouse", show_default=True)
 @click.option("--credential", envvar="SYNAPSE_DATA_SOURCE_CREDENTIAL",
               help="Database scoped credential for the data source (default: none, the caller's identity).")
-@click.option("--string-length", default="8000", show_default=True, help="varchar length of string columns, or 'max'.")
+@click.option("--string-length", default="8000", show_default=True, callback=_string_length,
+              help="varchar length of string columns (1..8000), or 'max'.")
 @click.option("--publish", is_flag=True, help="Also run the SQL on Synapse (pyodbc or the dbt target `synapse`).")
 @click.pass_context
 def synapse_views_command(ctx: click.Context, manifest: Path | None, out: Path | None, data_source_location: str | None,
-                          data_source_name: str, credential: str | None, string_length: str, publish: bool) -> None:
+                          data_source_name: str, credential: str | None, string_length: int | str, publish: bool) -> None:
     """Generate Synapse serverless views over the silver and gold Delta folders from the dbt contracts."""
     from serving.dbt_manifest import ManifestError, load_manifest, served_models
     from serving.synapse_publish import SynapseNotConfigured
@@ -76,9 +94,8 @@ def synapse_views_command(ctx: click.Context, manifest: Path | None, out: Path |
         DEFAULT_MANIFEST, DEFAULT_OUT_DIR, SynapseSettings, generate_scripts, write_scripts,
     )
 
-    length: int | str = "max" if string_length.lower() == "max" else int(string_length)
     settings = SynapseSettings(data_source_location=data_source_location or SynapseSettings().data_source_location,
-                               data_source_name=data_source_name, credential=credential, string_length=length)
+                               data_source_name=data_source_name, credential=credential, string_length=string_length)
     try:
         models = served_models(load_manifest(manifest or DEFAULT_MANIFEST))
         scripts = generate_scripts(models, settings)

@@ -1,6 +1,7 @@
 """Cosmos DB connection: settings from the environment and one configured SDK client.
 
-    COSMOS_ENDPOINT   https://<account>.documents.azure.com:443/        (required)
+    COSMOS_ENDPOINT   https://<account>.documents.azure.com:443/        (required; http:// only
+                      for a local emulator on loopback: localhost, 127.0.0.0/8, ::1)
     COSMOS_KEY        the account key; unset -> DefaultAzureCredential (Entra ID)
     COSMOS_DATABASE   database name (default: telemetry)
     COSMOS_CA_CERT    PEM file to trust, for a local emulator's self-signed certificate
@@ -15,6 +16,7 @@ throttled ones included, passes through `RequestStats` (the pipeline's
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 from collections import Counter
@@ -22,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from azure.cosmos import CosmosClient
@@ -46,7 +49,7 @@ NOT_CONFIGURED_MESSAGE = (
 @dataclass(frozen=True)
 class CosmosSettings:
     endpoint: str
-    key: str | None = None
+    key: str | None = field(default=None, repr=False)  # the account key: never printed
     database: str = DEFAULT_DATABASE
     ca_cert: Path | None = None
     # SDK retry budget for 429s: attempts and total seconds of waiting.
@@ -61,7 +64,12 @@ class CosmosSettings:
         endpoint = env.get("COSMOS_ENDPOINT", "").strip()
         if not endpoint:
             raise CosmosNotConfigured(NOT_CONFIGURED_MESSAGE)
-        if not endpoint.startswith(("https://", "http://")):
+        scheme = urlsplit(endpoint).scheme.lower()
+        if scheme == "http" and not _is_loopback(endpoint):
+            raise CosmosNotConfigured(f"COSMOS_ENDPOINT must be an https:// URL, got {endpoint!r}: plain http:// "
+                                      "would send the key in the clear; it is accepted only for a local emulator on "
+                                      "loopback (localhost, 127.0.0.0/8, ::1)")
+        if scheme not in ("https", "http"):
             raise CosmosNotConfigured(f"COSMOS_ENDPOINT must be an https:// URL, got {endpoint!r}. {NOT_CONFIGURED_MESSAGE}")
         ca_cert = env.get("COSMOS_CA_CERT") or None
         if ca_cert and not Path(ca_cert).is_file():
@@ -76,6 +84,16 @@ class CosmosSettings:
     @property
     def uses_entra_id(self) -> bool:
         return self.key is None
+
+
+def _is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass

@@ -10,13 +10,22 @@ Per table, each run:
   (its Delta table id changed, or its version went back): upserts every row of
   the snapshot at V, then, unless the container was just created, deletes items
   whose id is not in it (one COUNT query shows whether there are any);
-- otherwise reads the change feed after the last synced version up to V, keeps
-  the final state per id (a window restated in several versions is sent once;
-  a delete deletes) and applies it;
-- after every item of the table was written, records V in
+- otherwise reads the change feed after the last synced version up to V in
+  chunks of `versions_per_chunk` versions, keeps the final state per id within a
+  chunk (a window restated in several versions is sent once; a delete deletes),
+  applies it, and records the chunk's last version - so memory follows a chunk,
+  not the whole range;
+- after every item of the table (or chunk) was written, records the version in
   `<lake root>/_serving/cosmos_state.json` (atomically).
 An interrupted run leaves the state at the last fully written version; the next
 run resends that range (the writes are idempotent), so nothing is lost.
+
+An item Cosmos refuses for itself (an id with / \\ ? # or over 1,023 bytes -
+checked before sending - or a 400/409/413 answer) does not stop the sync: it is
+appended with the reason to `<lake root>/_serving/cosmos_dead_letters.jsonl`
+(serving/dead_letters.py), fsynced before the version is recorded, and the
+others go on. The whole sync holds the state file's lock (serving/sync_state.py):
+a second sync waits up to `lock_timeout_s`, then fails saying another is running.
 """
 
 from __future__ import annotations
@@ -30,11 +39,14 @@ from typing import Any
 from lakehouse.paths import Lake
 from serving.cosmos_connection import CosmosNotConfigured, CosmosSettings, RequestStats, open_cosmos_client
 from serving.cosmos_items import to_item
-from serving.cosmos_writer import Delete, Operation, TransientRetry, Upsert, WriteCounts, WriteFailed, write_items
-from serving.delta_changes import (
-    CDF_PROPERTY, TableHead, is_delta_table, net_changes, snapshot_batches, table_head,
+from serving.cosmos_writer import (
+    Delete, Operation, Rejected, TransientRetry, Upsert, WriteCounts, WriteFailed, write_items,
 )
-from serving.sync_state import STATE_FILE, SyncState, target_key
+from serving.dead_letters import DEAD_LETTER_FILE, DeadLetters
+from serving.delta_changes import (
+    CDF_PROPERTY, NetChangeStream, TableHead, is_delta_table, snapshot_batches, table_head, version_chunks,
+)
+from serving.sync_state import STATE_FILE, SyncState, SyncStateError, sync_lock, target_key
 
 __all__ = ["GOLD_CONTAINERS", "CosmosNotConfigured", "CosmosSyncFailed", "GoldContainer", "SyncReport",
            "sync_gold_to_cosmos"]
@@ -88,6 +100,7 @@ class ContainerReport:
                     else f"v{self.from_version}..v{self.to_version}")
         return (f"  {self.container:<28} {self.mode:<11} {versions:<10} {self.writes.upserted:>9,} upserted "
                 f"{self.writes.deleted + self.writes.already_absent:>7,} deleted"
+                + (f" {self.writes.rejected:>5,} dead-lettered" if self.writes.rejected else "")
                 + (f"  ({self.reason})" if self.reason else ""))
 
 
@@ -99,10 +112,15 @@ class SyncReport:
     seconds: float = 0.0
     request_charge: float = 0.0
     throttled: int = 0
+    dead_letter_file: str = ""
 
     @property
     def items(self) -> int:
         return sum(c.items for c in self.containers)
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(c.writes.rejected for c in self.containers)
 
     @property
     def items_per_second(self) -> float:
@@ -116,6 +134,8 @@ class SyncReport:
             f"{self.items:,} items in {self.seconds:.1f} s ({self.items_per_second:,.0f} items/s while writing), "
             f"{self.request_charge:,.1f} RU"
             + (f", {self.throttled:,} throttled responses retried" if self.throttled else ""),
+            *([f"WARNING: {self.dead_lettered:,} items were refused by Cosmos DB and set aside with the reason in "
+               f"{self.dead_letter_file}"] if self.dead_lettered else []),
         ]
 
 
@@ -135,6 +155,7 @@ class _Plan:
     mode: str
     reason: str = ""
     after_version: int | None = None
+    reset: bool = False  # the table went back: recording a lower version is intended
 
 
 def _plan(spec: GoldContainer, lake: Lake, state: SyncState, key: str, full: bool) -> _Plan:
@@ -150,7 +171,8 @@ def _plan(spec: GoldContainer, lake: Lake, state: SyncState, key: str, full: boo
     if synced.delta_table_id != head.table_id:
         return _Plan(spec, key, head, "full", "the Delta table was recreated (new table id)")
     if head.version < synced.synced_version:
-        return _Plan(spec, key, head, "full", f"the table is at v{head.version}, behind the synced v{synced.synced_version}")
+        return _Plan(spec, key, head, "full", f"the table is at v{head.version}, behind the synced v{synced.synced_version}",
+                     reset=True)
     if head.version == synced.synced_version:
         return _Plan(spec, key, head, "unchanged", after_version=synced.synced_version)
     if not head.change_feed_enabled:
@@ -165,6 +187,28 @@ def _operations(spec: GoldContainer, upserts: Iterable[dict[str, Any]],
         yield Upsert(to_item(row, spec.id_column))
     for row in deletes:
         yield Delete(str(row[spec.id_column]), row[spec.partition_key])
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What one container's sync writes to: the container, its settings, and where refused items go."""
+
+    container: Any
+    plan: _Plan
+    lake: Lake
+    concurrency: int
+    retry: TransientRetry
+    dead_letters: DeadLetters
+
+    def write(self, operations: Iterable[Operation], versions: str) -> WriteCounts:
+        spec = self.plan.spec
+
+        def rejected(refused: Rejected) -> None:
+            self.dead_letters.add(refused, target=self.plan.key, table=f"{spec.layer}/{spec.model}", versions=versions,
+                                  partition_key=spec.partition_key)
+
+        return write_items(self.container, operations, concurrency=self.concurrency, retry=self.retry,
+                           rejected=rejected)
 
 
 def _ensure_container(database: Any, spec: GoldContainer, database_name: str) -> tuple[Any, bool]:
@@ -200,11 +244,10 @@ def _ensure_container(database: Any, spec: GoldContainer, database_name: str) ->
     return container, created
 
 
-def _sync_full(container: Any, plan: _Plan, lake: Lake, concurrency: int, retry: TransientRetry,
-               report: ContainerReport, *, new_container: bool) -> None:
-    spec, head = plan.spec, plan.head
+def _sync_full(target: _Target, report: ContainerReport, *, new_container: bool) -> None:
+    spec, head, container = target.plan.spec, target.plan.head, target.container
     assert head is not None
-    path = lake.table(spec.layer, spec.model)
+    path = target.lake.table(spec.layer, spec.model)
     live_ids: set[str] = set()
 
     def snapshot_operations() -> Iterator[Operation]:
@@ -214,20 +257,40 @@ def _sync_full(container: Any, plan: _Plan, lake: Lake, concurrency: int, retry:
                 live_ids.add(str(row[spec.id_column]))
             yield from _operations(spec, rows, ())
 
-    written = write_items(container, snapshot_operations(), concurrency=concurrency, retry=retry)
+    written = target.write(snapshot_operations(), f"snapshot v{head.version}")
     if new_container:
         report.writes = written
         return
-    # Items the snapshot no longer has (left by an earlier sync or another writer) go. Every live id is
-    # in the container now, so a count equal to theirs proves there are none (the usual case, one query).
+    # Items the snapshot no longer has (left by an earlier sync or another writer) go. Every live id is in the
+    # container now (but the refused ones), so a count equal to theirs proves there are none (one query).
     [count] = container.query_items("SELECT VALUE COUNT(1) FROM c", enable_cross_partition_query=True)
     removed = WriteCounts()
-    if count != len(live_ids):
+    if count != len(live_ids) - written.rejected:
         existing = container.query_items(
             f"SELECT c.id, c.{spec.partition_key} FROM c", enable_cross_partition_query=True)
         orphans = (Delete(item["id"], item.get(spec.partition_key)) for item in existing if item["id"] not in live_ids)
-        removed = write_items(container, orphans, concurrency=concurrency, retry=retry)
-    report.writes = WriteCounts(written.upserted, removed.deleted, removed.already_absent)
+        removed = target.write(orphans, f"snapshot v{head.version} (stale items)")
+    report.writes = WriteCounts(written.upserted, removed.deleted, removed.already_absent,
+                                written.rejected + removed.rejected)
+
+
+def _sync_incremental(target: _Target, state: SyncState, report: ContainerReport, versions_per_chunk: int) -> None:
+    plan = target.plan
+    spec, head = plan.spec, plan.head
+    assert head is not None and plan.after_version is not None
+    path = target.lake.table(spec.layer, spec.model)
+    for first, last in version_chunks(plan.after_version, head.version, versions_per_chunk):
+        changes = NetChangeStream(path, spec.id_column, first_version=first, last_version=last)
+        report.change_rows_read += changes.change_rows_read
+        operations = (Upsert(to_item(c.row, spec.id_column)) if c.live
+                      else Delete(str(c.row[spec.id_column]), c.row[spec.partition_key]) for c in changes)
+        try:
+            report.writes = report.writes + target.write(operations, f"v{first}..v{last}")
+        except WriteFailed as exc:
+            report.writes = report.writes + exc.counts
+            raise WriteFailed(str(exc), report.writes) from exc
+        target.dead_letters.sync()
+        state.commit(plan.key, table=f"{spec.layer}/{spec.model}", delta_table_id=head.table_id, version=last)
 
 
 def sync_gold_to_cosmos(
@@ -238,18 +301,34 @@ def sync_gold_to_cosmos(
     full: bool = False,
     containers: Sequence[GoldContainer] = GOLD_CONTAINERS,
     retry: TransientRetry = TransientRetry(),
+    versions_per_chunk: int = 16,
+    lock_timeout_s: float = 600.0,
 ) -> SyncReport:
     """Bring each gold container up to its table's current version; returns what was sent.
 
     Raises CosmosNotConfigured when COSMOS_ENDPOINT is unset (and no settings are
-    given), CosmosSyncFailed when a container could not be brought up to date.
+    given), CosmosSyncFailed when a container could not be brought up to date, or
+    the state file is unreadable, or another sync held it past `lock_timeout_s`
+    (then `__cause__` is the SyncStateError).
     """
     settings = settings or CosmosSettings.from_env()
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    try:
+        with sync_lock(lake.root / STATE_FILE, timeout_s=lock_timeout_s):
+            return _sync_locked(lake, settings, concurrency=concurrency, full=full, containers=containers,
+                                retry=retry, versions_per_chunk=versions_per_chunk)
+    except SyncStateError as exc:  # before any container was touched
+        raise CosmosSyncFailed(str(exc), SyncReport(endpoint=settings.endpoint, database=settings.database)) from exc
+
+
+def _sync_locked(lake: Lake, settings: CosmosSettings, *, concurrency: int, full: bool,
+                 containers: Sequence[GoldContainer], retry: TransientRetry, versions_per_chunk: int) -> SyncReport:
     started = time.monotonic()
-    state = SyncState(lake.root / STATE_FILE)
-    report = SyncReport(endpoint=settings.endpoint, database=settings.database)
+    state = SyncState(lake.root / STATE_FILE)  # read under the lock: what the previous sync recorded
+    dead_letters = DeadLetters(lake.root / DEAD_LETTER_FILE)
+    report = SyncReport(endpoint=settings.endpoint, database=settings.database,
+                        dead_letter_file=str(dead_letters.path))
     stats = RequestStats()
     client: Any = None
     database: Any = None
@@ -272,20 +351,22 @@ def sync_gold_to_cosmos(
                 client = open_cosmos_client(settings, concurrency=concurrency, stats=stats)
                 database = client.create_database_if_not_exists(settings.database)
             container, new_container = _ensure_container(database, spec, settings.database)
+            target = _Target(container, plan, lake, concurrency, retry, dead_letters)
             t0 = time.monotonic()
             log.info("syncing %s: %s (%s)", spec.container, plan.mode, plan.reason or f"after v{plan.after_version}")
-            if plan.mode == "full":
-                _sync_full(container, plan, lake, concurrency, retry, entry, new_container=new_container)
-            else:
-                assert plan.after_version is not None
-                changes = net_changes(lake.table(spec.layer, spec.model), spec.id_column,
-                                      after_version=plan.after_version, to_version=plan.head.version)
-                entry.change_rows_read = changes.change_rows_read
-                entry.writes = write_items(container, _operations(spec, changes.upserts, changes.deletes),
-                                           concurrency=concurrency, retry=retry)
-            entry.seconds = time.monotonic() - t0
-            state.commit(key, table=f"{spec.layer}/{spec.model}", delta_table_id=plan.head.table_id,
-                         version=plan.head.version)
+            try:
+                if plan.mode == "full":
+                    _sync_full(target, entry, new_container=new_container)
+                    dead_letters.sync()
+                    state.commit(key, table=f"{spec.layer}/{spec.model}", delta_table_id=plan.head.table_id,
+                                 version=plan.head.version, reset=plan.reset)
+                else:
+                    _sync_incremental(target, state, entry, versions_per_chunk)
+            finally:
+                entry.seconds = time.monotonic() - t0
+            if entry.writes.rejected:
+                log.warning("%s: %d items refused by Cosmos DB, set aside in %s", spec.container,
+                            entry.writes.rejected, dead_letters.path)
     except WriteFailed as exc:
         report.containers[-1].writes = exc.counts
         raise CosmosSyncFailed(f"sync of {current} stopped: {exc}; the state still holds its last completed "
@@ -293,6 +374,7 @@ def sync_gold_to_cosmos(
     except Exception as exc:
         raise CosmosSyncFailed(f"sync of {current} failed: {exc}", report) from exc
     finally:
+        dead_letters.close()
         report.seconds = time.monotonic() - started
         report.request_charge = stats.request_charge
         report.throttled = stats.throttled

@@ -1,11 +1,20 @@
 """What changed in a Delta table, read with delta-rs (no Spark).
 
-`net_changes` reads the change data feed of a version range and keeps, per key,
-only the row's final state at the end of the range: the latest version that
+`NetChangeStream` reads the change data feed of a version range and keeps, per
+key, only the row's final state at the end of the range: the latest version that
 touched the key decides; in that version an insert or update_postimage (the row
 as written) wins over a delete (a replace-where or MERGE that deletes and
 re-inserts a window in one commit leaves the row present). update_preimage rows
 are ignored. So a window restated in several versions is sent once.
+
+It streams, in two passes over the feed's record batches: the first reads only
+the key, change type and version columns and picks each key's winning change;
+the second reads whole rows batch by batch and yields the winners. Memory follows
+the number of keys changed in the range (a few hundred bytes each), not the rows.
+The sync reads a long range in chunks of versions, applying each chunk before
+reading the next: per-chunk net changes applied in version order leave the same
+final state as the net change of the whole range. (`net_changes` collects a
+range into lists, for small ranges and tests.)
 
 `snapshot_batches` streams the rows of one version of the table. It reads through
 delta-rs' DataFusion engine, which applies deletion vectors (Spark on Databricks
@@ -46,6 +55,14 @@ class NetChanges:
     change_rows_read: int
 
 
+@dataclass(frozen=True)
+class Change:
+    """A key's final state: `live` -> upsert `row`; else the key is gone (`row` as it was)."""
+
+    live: bool
+    row: dict[str, Any]
+
+
 def is_delta_table(path: Path) -> bool:
     return (path / "_delta_log").is_dir()
 
@@ -59,32 +76,83 @@ def table_head(path: Path) -> TableHead:
     return TableHead(version=table.version(), table_id=metadata.id, change_feed_enabled=enabled)
 
 
-def net_changes(path: Path, key: str, *, after_version: int, to_version: int) -> NetChanges:
-    """Net effect of versions after_version+1 .. to_version, one entry per key."""
-    from deltalake import DeltaTable
+class NetChangeStream:
+    """The net changes of versions `first_version`..`last_version`, each key once (iterate once)."""
 
+    def __init__(self, path: Path, key: str, *, first_version: int, last_version: int) -> None:
+        self.path, self.key = path, key
+        self.first_version, self.last_version = first_version, last_version
+        self.change_rows_read = 0
+        self._winners: dict[Any, tuple[int, int]] = {}  # key -> (version, rank) of its final change
+        for batch in self._batches([key, "_change_type", "_commit_version"]):
+            self.change_rows_read += batch.num_rows
+            for value, kind, version in zip(*(batch.column(i).to_pylist() for i in range(3)), strict=True):
+                rank = _LIVE.get(kind)
+                if rank is None:  # update_preimage
+                    continue
+                current = self._winners.get(value)
+                if current is None or (version, rank) > current:
+                    self._winners[value] = (version, rank)
+
+    def __len__(self) -> int:
+        return len(self._winners)
+
+    def __iter__(self) -> Iterator[Change]:
+        pending = self._winners
+        for batch in self._batches(None):
+            keys = batch.column(self.key).to_pylist()
+            kinds = batch.column("_change_type").to_pylist()
+            versions = batch.column("_commit_version").to_pylist()
+            chosen = [pending.get(k) == (v, _LIVE.get(kind)) for k, kind, v in zip(keys, kinds, versions, strict=True)]
+            if not any(chosen):
+                continue
+            rows = _plain_types(batch).filter(pa.array(chosen)).drop_columns(list(CDF_COLUMNS)).to_pylist()
+            for row, kind in zip(rows, [k for k, c in zip(kinds, chosen, strict=True) if c], strict=True):
+                if pending.pop(row[self.key], None) is not None:  # a duplicate of an already yielded change: skip
+                    yield Change(_LIVE[kind] == 1, row)
+
+    def _batches(self, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+        from deltalake import DeltaTable
+
+        try:
+            reader = DeltaTable(str(self.path)).load_cdf(starting_version=self.first_version,
+                                                         ending_version=self.last_version, columns=columns)
+            for batch in reader:
+                yield pa.record_batch(batch)
+        except Exception as exc:  # delta-rs raises its own error types for missing/vacuumed CDC files
+            raise ChangeFeedUnavailable(
+                f"cannot read the change data feed of {self.path} for versions {self.first_version}.."
+                f"{self.last_version} ({exc}); if old files were vacuumed or the feed was enabled later, resync it "
+                "from the snapshot with --full"
+            ) from exc
+
+
+def _plain_types(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """`batch` with string/binary views (DataFusion's output) as plain strings/binaries: pyarrow filters those."""
+    views = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+    if not any(field.type in views for field in batch.schema):
+        return batch
+    return batch.cast(pa.schema([field.with_type(views.get(field.type, field.type)) for field in batch.schema]))
+
+
+def version_chunks(after_version: int, to_version: int, versions_per_chunk: int) -> Iterator[tuple[int, int]]:
+    """(first, last) version ranges covering after_version+1 .. to_version in order."""
+    if versions_per_chunk < 1:
+        raise ValueError("versions_per_chunk must be at least 1")
+    for first in range(after_version + 1, to_version + 1, versions_per_chunk):
+        yield first, min(first + versions_per_chunk - 1, to_version)
+
+
+def net_changes(path: Path, key: str, *, after_version: int, to_version: int) -> NetChanges:
+    """Net effect of versions after_version+1 .. to_version, one entry per key, as lists."""
     if to_version <= after_version:
         return NetChanges([], [], 0)
-    try:
-        reader = DeltaTable(str(path)).load_cdf(starting_version=after_version + 1, ending_version=to_version)
-        changes = pa.table(reader)
-    except Exception as exc:  # delta-rs raises its own error types for missing/vacuumed CDC files
-        raise ChangeFeedUnavailable(
-            f"cannot read the change data feed of {path} for versions {after_version + 1}..{to_version} ({exc}); "
-            "if old files were vacuumed or the feed was enabled later, resync it from the snapshot with --full"
-        ) from exc
-    latest: dict[Any, tuple[int, int, dict[str, Any]]] = {}
-    for row in changes.to_pylist():
-        rank = _LIVE.get(row["_change_type"])
-        if rank is None:  # update_preimage
-            continue
-        order = (row["_commit_version"], rank)
-        current = latest.get(row[key])
-        if current is None or order >= current[:2]:
-            latest[row[key]] = (*order, {k: v for k, v in row.items() if k not in CDF_COLUMNS})
-    upserts = [row for _, rank, row in latest.values() if rank]
-    deletes = [row for _, rank, row in latest.values() if not rank]
-    return NetChanges(upserts, deletes, changes.num_rows)
+    stream = NetChangeStream(path, key, first_version=after_version + 1, last_version=to_version)
+    upserts: list[dict[str, Any]] = []
+    deletes: list[dict[str, Any]] = []
+    for change in stream:
+        (upserts if change.live else deletes).append(change.row)
+    return NetChanges(upserts, deletes, stream.change_rows_read)
 
 
 def snapshot_batches(path: Path, version: int, *, batch_rows: int = 10_000) -> Iterator[list[dict[str, Any]]]:

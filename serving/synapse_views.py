@@ -25,10 +25,14 @@ returned, so what is written or published is well-formed T-SQL.
 
 Scripts are written as files separated by `GO` into target/synapse/:
 00_external_data_source.sql, 01_schemas.sql, then <schema>.<model>.sql per view.
+The folder's `.synapse-views.json` lists the files the generator wrote; a later
+run removes those it no longer writes (a dropped model's view) and leaves every
+other file of the folder alone.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -43,6 +47,7 @@ DEFAULT_DATA_SOURCE = "lakehouse"
 PLACEHOLDER_LOCATION = "https://ACCOUNT.dfs.core.windows.net/CONTAINER"
 DEFAULT_OUT_DIR = PROJECT_DIR / "target" / "synapse"
 DEFAULT_MANIFEST = PROJECT_DIR / "target" / "manifest.json"
+WRITTEN_LIST = ".synapse-views.json"  # in the output folder: the files the generator wrote there
 _LOCATION = re.compile(r"(https|abfss)://[A-Za-z0-9.\-]+(:[0-9]+)?(@[A-Za-z0-9.\-]+)?(/[A-Za-z0-9._~%\-/]*)?")
 
 
@@ -152,15 +157,27 @@ def generate_scripts(models: list[ServedModel], settings: SynapseSettings) -> li
     return scripts
 
 
+def _previously_written(out_dir: Path) -> list[str]:
+    try:
+        names = json.loads((out_dir / WRITTEN_LIST).read_text()).get("files", [])
+    except (FileNotFoundError, ValueError, AttributeError):
+        return []
+    # Only plain .sql names directly in the folder: a hand-edited list cannot point elsewhere.
+    return [n for n in names if isinstance(n, str) and n.endswith(".sql") and Path(n).name == n]
+
+
 def write_scripts(scripts: list[SqlScript], out_dir: Path) -> list[Path]:
+    """Write the scripts into `out_dir`; remove only files an earlier run wrote and this one does not."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.sql"):
-        stale.unlink()
+    names = [script.file_name for script in scripts]
+    for stale in set(_previously_written(out_dir)) - set(names):
+        (out_dir / stale).unlink(missing_ok=True)
     paths = []
     for script in scripts:
         path = out_dir / script.file_name
         path.write_text(script.text())
         paths.append(path)
+    (out_dir / WRITTEN_LIST).write_text(json.dumps({"files": names}, indent=2) + "\n")
     return paths
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,3 +47,15 @@ def test_bad_csv_gets_a_clear_error(tmp_path: Path) -> None:
         list(replay_csv(_write(tmp_path / "a.csv", "time,device_id\nx,y\n")))
     with pytest.raises(CsvReplayError, match="row 3: timestamp 'soon'"):
         list(replay_csv(_write(tmp_path / "b.csv", "ts,device_id\n2026-11-22T10:00:00Z,a\nsoon,b\n")))
+
+
+def test_a_csv_that_is_not_utf8_gets_a_clear_error(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.csv"
+    data = "ts,device_id,note\n2026-11-22T10:00:00Z,a,ok\n2026-11-22T10:00:01Z,b,caf\u00e9\n".encode("latin-1")
+    latin1.write_bytes(data)
+    offset = data.index(0xE9)  # the first non-UTF-8 byte, on line 3
+    with pytest.raises(CsvReplayError, match=re.escape(f"{latin1}: line 3, byte {offset}: b'\\xe9' is not UTF-8")):
+        list(replay_csv(latin1))
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffts,device_id\n2026-11-22T10:00:00Z,a\n".encode())  # a UTF-8 BOM is fine
+    assert [e.partition_key for e in replay_csv(bom)] == ["a"]

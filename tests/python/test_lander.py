@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from ingestion.capture_format import CapturePath, decode_capture_file, parse_enqueued_time
-from ingestion.capture_store import LocalCaptureStore
+from ingestion.capture_store import LocalCaptureStore, LockTimeout
+from ingestion.csv_replay import replay_csv
 from ingestion.events import Event
 from ingestion.lander import CaptureLander, CaptureSettings, landed_records
+from ingestion.simulator import SimulatorConfig, simulate
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -116,3 +123,146 @@ def test_no_temporary_files_are_left_behind(capture_dir: Path) -> None:
 def test_events_after_the_landing_end_are_refused(capture_dir: Path) -> None:
     with pytest.raises(ValueError, match="after the landing end"):
         CaptureLander(LocalCaptureStore(capture_dir)).land(_events(10), end=T0 + timedelta(seconds=30))
+
+
+# --------------------------------------------------------------------------- backfills
+
+def _bodies_by_sequence(store: LocalCaptureStore, prefix: str = "") -> list[tuple[str, int, bytes]]:
+    """(partition, sequence number, body) of every landed record, read back with fastavro."""
+    return [(CapturePath.parse(path).partition_id, r["SequenceNumber"], r["Body"]) for path, r in landed_records(store, prefix)]
+
+
+def test_a_backfill_lands_after_the_existing_files_with_new_sequence_numbers(capture_dir: Path, tmp_path: Path) -> None:
+    store = LocalCaptureStore(capture_dir)
+    settings = CaptureSettings(partitions=1, window_seconds=60)
+    landed_at = T0 + timedelta(hours=2, seconds=30)
+    lander = CaptureLander(store, settings, clock=lambda: landed_at)
+    lander.land(_events(12, keys=1), end=T0 + timedelta(minutes=2))  # 10:00 .. 10:02, sequence numbers 0..11
+    before = _files(capture_dir)
+
+    # An older CSV (09:00 .. 09:00:40) that was never landed: a backfill.
+    csv_file = tmp_path / "older.csv"
+    csv_file.write_text("ts,device_id,temperature_c\n" + "".join(
+        f"2026-11-22T09:00:{10 * i:02d}Z,dev-0,{20 + i}\n" for i in range(5)))
+    backfill = list(replay_csv(csv_file))
+    report = lander.land(backfill)
+    assert report.records_written == 5
+    assert report.paths == ["telemetry-ns/telemetry/0/2026/11/22/12/01/00.avro"]  # the landing time's window
+    assert (report.events_backfilled, report.events_already_landed) == (5, 0)
+    assert {p: b for p, b in _files(capture_dir).items() if p in before} == before  # older files untouched
+    records = [r for _, r in landed_records(store)]
+    assert [r["SequenceNumber"] for r in records] == list(range(17))  # each once, numbered after 0..11
+    assert [r["Body"] for r in records[12:]] == [e.body for e in backfill]
+    assert {parse_enqueued_time(r["EnqueuedTimeUtc"]) for r in records[12:]} == {landed_at.replace(microsecond=0)}
+
+    # Landing the same backfill again writes nothing: those records are landed.
+    again = lander.land(backfill)
+    assert (again.files_written, again.events_already_landed, again.events_backfilled) == (0, 5, 0)
+    assert len(list(landed_records(store))) == 17
+
+
+def test_skip_landed_keeps_the_old_skip(capture_dir: Path, tmp_path: Path) -> None:
+    from lakehouse.cli import cli
+
+    lake = tmp_path / "lake"
+    now = datetime.now(UTC).replace(microsecond=0)
+    newer, older = tmp_path / "newer.csv", tmp_path / "older.csv"
+    newer.write_text("ts,device_id\n" + "".join(f"{(now - timedelta(hours=1, seconds=i)).isoformat()},dev-0\n" for i in range(3)))
+    older.write_text("ts,device_id\n" + "".join(f"{(now - timedelta(hours=3, seconds=i)).isoformat()},dev-0\n" for i in range(4)))
+    run = ["--lake", str(lake), "replay-csv", "--partitions", "1", "--no-empty-files"]
+    assert CliRunner().invoke(cli, [*run, str(newer)], catch_exceptions=False).exit_code == 0
+    store = LocalCaptureStore(lake / "capture")
+    files = sorted(store.list_files(""))
+
+    skipped = CliRunner().invoke(cli, [*run, "--skip-landed", str(older)], catch_exceptions=False)
+    assert skipped.exit_code == 0 and "4 events were already landed and skipped" in skipped.output
+    assert sorted(store.list_files("")) == files
+
+    landed = CliRunner().invoke(cli, [*run, str(older)], catch_exceptions=False)
+    assert landed.exit_code == 0 and "landed 4 records" in landed.output, landed.output
+    assert [n for _, n, _ in _bodies_by_sequence(store)] == list(range(7))
+    new_files = sorted(set(store.list_files("")) - set(files))
+    assert new_files and min(new_files) > max(files)
+
+
+def test_a_re_simulated_overlapping_period_lands_only_newer_telemetry(capture_dir: Path) -> None:
+    """`lakehouse demo` run twice: the second period overlaps the first (different
+    random readings for the overlap); only the part after the landed files lands."""
+    store = LocalCaptureStore(capture_dir)
+    settings = CaptureSettings(partitions=2, window_seconds=300, write_empty_files=True)
+    first = SimulatorConfig(start=T0, duration=timedelta(minutes=30), devices=5)
+    second = SimulatorConfig(start=T0 + timedelta(minutes=10), duration=timedelta(minutes=30), devices=5)
+    sim1, sim2 = simulate(first), simulate(second)
+    CaptureLander(store, settings).land(sim1.events, start=first.start, end=first.end)
+    report = CaptureLander(store, settings).land(sim2.events, start=second.start, end=second.end)
+    newer = [e for e in sim2.events if e.enqueued_time >= first.end]
+    assert report.records_written == len(newer)
+    assert report.events_already_landed == len(sim2.events) - len(newer)
+    assert sorted(b for _, _, b in _bodies_by_sequence(store)) == sorted(e.body for e in sim1.events + newer)
+
+
+# --------------------------------------------------------------------------- concurrent landings
+
+class SlowFirstWrite(LocalCaptureStore):
+    """The local store, with its first write delayed: both landings read their
+    positions before either writes, as two real runs starting together do."""
+
+    def __init__(self, root: Path, delay: float) -> None:
+        super().__init__(root)
+        self.delay, self.writes = delay, 0
+
+    def write_file(self, path: str, data: bytes) -> None:
+        self.writes += 1
+        if self.writes == 1:
+            time.sleep(self.delay)
+        super().write_file(path, data)
+
+
+def test_two_concurrent_landings_into_one_lake_wait_for_each_other(capture_dir: Path) -> None:
+    settings = CaptureSettings(partitions=2, window_seconds=60)
+    streams = [[Event(f'{{"run":{run},"i":{i}}}'.encode(), f"dev-{i % 3}", T0 + timedelta(seconds=7 * i)) for i in range(40)]
+               for run in (1, 2)]
+    barrier, errors, reports = threading.Barrier(2), [], []
+
+    def land(events: list[Event]) -> None:
+        barrier.wait()
+        try:
+            reports.append(CaptureLander(SlowFirstWrite(capture_dir, 0.5), settings, lock_timeout=30).land(events))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=land, args=(events,)) for events in streams]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    landed = _bodies_by_sequence(LocalCaptureStore(capture_dir))
+    # Every record exactly once (0 lost, 0 duplicated), sequence numbers unique per partition.
+    assert sorted(b for _, _, b in landed) == sorted(e.body for events in streams for e in events)
+    for partition in ("0", "1"):
+        numbers = [n for p, n, _ in landed if p == partition]
+        assert numbers == list(range(len(numbers)))
+    assert sum(r.files_written for r in reports) == len(LocalCaptureStore(capture_dir).list_files(""))
+    assert not list(capture_dir.rglob(".lock"))  # the lock file goes with its holder
+
+
+def test_a_second_writer_waits_for_the_lock_then_fails_with_a_clear_error(capture_dir: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ingestion.capture_store import LocalCaptureStore\n"
+         "with LocalCaptureStore(Path(sys.argv[1])).lock('telemetry-ns/telemetry'):\n"
+         "    print('locked', flush=True); time.sleep(float(sys.argv[2]))", str(capture_dir), "3"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        t0 = time.monotonic()
+        with pytest.raises(LockTimeout, match=rf"locked by another writer \(pid {holder.pid}\) for over 1 s"):
+            CaptureLander(LocalCaptureStore(capture_dir), lock_timeout=1).land(_events(5))
+        assert 1 <= time.monotonic() - t0 < 5  # waited for the lock, then gave up
+        assert list(capture_dir.rglob("*.avro")) == []
+        report = CaptureLander(LocalCaptureStore(capture_dir), lock_timeout=30).land(_events(5))  # waits its turn
+        assert report.records_written == 5
+        assert holder.wait(10) == 0  # it had the lock until it was done
+    finally:
+        holder.kill()
+        holder.wait()

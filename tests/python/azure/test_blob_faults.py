@@ -53,6 +53,12 @@ class WriteHook:
     def read_file(self, path: str) -> bytes:
         return self.store.read_file(path)
 
+    def open_file(self, path: str):  # type: ignore[no-untyped-def]
+        return self.store.open_file(path)
+
+    def lock(self, prefix: str, timeout: float = 600.0):  # type: ignore[no-untyped-def]
+        return self.store.lock(prefix, timeout)
+
     def describe(self, path: str) -> str:
         return self.store.describe(path)
 

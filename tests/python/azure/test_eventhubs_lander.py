@@ -8,16 +8,21 @@ arrive as bytes, the enqueued time as epoch milliseconds).
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from azure.eventhub import EventData, PartitionContext
+import pytest
+from azure.core.exceptions import ServiceRequestError
+from azure.eventhub import EventData, EventHubConsumerClient, PartitionContext
 from azure.eventhub._pyamqp._encode import encode_payload  # test-only: build wire bytes
 from azure.eventhub._pyamqp.message import Message
 from azure.eventhub._pyamqp.types import TYPE, VALUE, AMQPTypes
 from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
 
 from ingestion.capture_format import CapturePath, decode_capture_file, format_enqueued_time
+from ingestion.capture_store import CaptureConflictError, LocalCaptureStore
 from ingestion.eventhubs_lander import (
     CaptureWindower,
     EventHubsCaptureLander,
@@ -159,3 +164,151 @@ def test_checkpoint_follows_written_files_and_a_restart_rewrites_the_same_bytes(
     assert [r["Offset"] for r in records] == [e.offset for e in events]
     assert [r["EnqueuedTimeUtc"] for r in records] == [format_enqueued_time(e.enqueued_time) for e in events]
     assert [r["Body"] for r in records] == [b"".join(e.body) for e in events]
+
+
+# --------------------------------------------------------------------------- reopen and restart
+
+class InMemoryHubClient(EventHubConsumerClient):
+    """The SDK's own `EventHubConsumerClient` and `EventProcessor` (ownership, load
+    balancing, checkpoints, closing and reopening partitions after a callback
+    error) with only the AMQP link replaced by an in-memory partition log: there is
+    no Event Hubs server to run here. Set `partitions` after construction."""
+
+    partitions: dict[str, list[EventData]]
+
+    def get_partition_ids(self) -> list[str]:
+        return list(self.partitions)
+
+    def _create_consumer(self, consumer_group, partition_id, event_position, on_event_received, **kwargs):  # type: ignore[no-untyped-def,override]
+        return _InMemoryConsumer(self.partitions[partition_id], event_position,
+                                 kwargs.get("event_position_inclusive", False), on_event_received)
+
+
+class _InMemoryConsumer:
+    """A partition link: delivers the log from a position (an offset, "-1" or "@latest")."""
+
+    def __init__(self, log: list[EventData], position: object, inclusive: bool, callback) -> None:  # type: ignore[no-untyped-def]
+        self.log, self.callback, self.stop = log, callback, False
+        if position == "-1":
+            self.next = 0
+        elif position == "@latest":
+            self.next = len(log)
+        else:
+            offset = int(str(position))
+            self.next = next((i for i, e in enumerate(log) if int(e.offset) > offset or (inclusive and int(e.offset) == offset)),
+                             len(log))
+
+    def receive(self, batch: bool, max_batch_size: int, max_wait_time: float) -> None:
+        if self.next < len(self.log):
+            events = self.log[self.next:self.next + max_batch_size]
+            self.next += len(events)
+            self.callback(events)
+        else:
+            time.sleep(max_wait_time)
+            self.callback([])
+
+    def close(self) -> None:
+        pass
+
+
+class CheckpointStoreFailingOnce(BlobCheckpointStore):
+    """The real Blob checkpoint store (on Azurite) whose n-th checkpoint update fails,
+    as one does when storage is briefly unreachable."""
+
+    fail_at = 1
+    updates = 0
+
+    def update_checkpoint(self, checkpoint, **kwargs):  # type: ignore[no-untyped-def,override]
+        self.updates += 1
+        if self.updates == self.fail_at:
+            raise ServiceRequestError("checkpoint store unreachable (injected)")
+        super().update_checkpoint(checkpoint, **kwargs)
+
+
+def _landed_sequence_numbers(port: int, container: str) -> dict[str, list[int]]:
+    """Every landed file's sequence numbers, read back with fastavro from Azurite."""
+    return {path: [r["SequenceNumber"] for r in decode_capture_file(data)] for path, data in sorted(blobs(port, container).items())}
+
+
+def test_a_failed_checkpoint_reopens_the_partition_and_every_sequence_number_lands_once(
+        azurite: Azurite, container_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)  # windows long closed
+    events = stream(12, start=start)  # sequence numbers 100..111, three per minute
+    ckpt_container = f"{container_name}-ckpt"
+    raw_container(azurite.port, ckpt_container).create_container()
+    checkpoints = CheckpointStoreFailingOnce.from_connection_string(azurite.connection_string, ckpt_container)
+    conn = ("Endpoint=sb://127.0.0.1:9;SharedAccessKeyName=t;SharedAccessKey=dGVzdA==;EntityPath=consumed;"
+            "UseDevelopmentEmulator=true")
+    client = InMemoryHubClient.from_connection_string(conn, "$Default", checkpoint_store=checkpoints,
+                                                      load_balancing_interval=0.2,
+                                                      partition_ownership_expiration_interval=30)
+    client.partitions = {"0": events}
+    settings = CaptureSettings(namespace="telemetry-ns", event_hub="consumed", window_seconds=60)
+    lander = EventHubsCaptureLander(make_store(azurite.port, container_name, tmp_path / "q"), settings,
+                                    idle_grace=timedelta(0))
+    runner = threading.Thread(target=lander.run, args=(client,), kwargs={"max_wait_time": 0.2, "max_batch_size": 4})
+    runner.start()
+    deadline = time.monotonic() + 60
+    def done() -> bool:
+        listed = checkpoints.list_checkpoints(client._address.hostname, "consumed", "$Default")
+        return {c["partition_id"]: c["sequence_number"] for c in listed}.get("0") == 111
+
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    client.close()
+    runner.join(30)
+
+    assert done() and not runner.is_alive()
+    # The SDK's processor closed the partition after the failed checkpoint and read it again.
+    assert "exception is ServiceRequestError('checkpoint store unreachable (injected)')" in caplog.text
+    landed = _landed_sequence_numbers(azurite.port, container_name)
+    everything = [n for numbers in landed.values() for n in numbers]
+    assert sorted(everything) == list(range(100, 112))  # each exactly once: 0 lost, 0 duplicated
+    assert everything == sorted(everything)
+    ends = [CapturePath.parse(p).window_end for p in landed]
+    assert ends == [start + timedelta(minutes=m) for m in (1, 2, 3, 4)]
+    assert checkpoints.updates == 4  # the failed one (the first window's file), then one per later window
+    assert lander.windower.skipped["0"] >= 3  # 100..102 came again and were already in the first file
+
+
+def test_a_restarted_consumer_puts_a_late_event_in_the_next_window(
+        azurite: Azurite, container_name: str, tmp_path: Path) -> None:
+    ckpt_container = f"{container_name}-ckpt"
+    raw_container(azurite.port, ckpt_container).create_container()
+    checkpoints = BlobCheckpointStore.from_connection_string(azurite.connection_string, ckpt_container)
+    settings = CaptureSettings(namespace="telemetry-ns", event_hub="consumed", window_seconds=60)
+    store = make_store(azurite.port, container_name, tmp_path / "q")
+    first = EventHubsCaptureLander(store, settings, idle_grace=timedelta(0))
+    first.on_event_batch(_context(checkpoints, "2"), stream(3))  # 09:00:00 .. 09:00:40
+    first.on_event_batch(_context(checkpoints, "2"), [])  # quiet: 09:01 closes by the clock
+    path_0901 = str(CapturePath("telemetry-ns", "consumed", "2", T0 + timedelta(minutes=1)))
+    assert _landed_sequence_numbers(azurite.port, container_name) == {path_0901: [100, 101, 102]}
+
+    # A new process; the hub then delivers an event enqueued within the written window.
+    restarted = EventHubsCaptureLander(store, settings, idle_grace=timedelta(0))
+    late = received(b"late", 103, 9000, T0 + timedelta(seconds=50))
+    after = received(b"after", 104, 9004, T0 + timedelta(minutes=2, seconds=10))
+    restarted.on_event_batch(_context(checkpoints, "2"), [late, after])
+    restarted.on_event_batch(_context(checkpoints, "2"), [])
+
+    landed = _landed_sequence_numbers(azurite.port, container_name)
+    assert landed == {
+        path_0901: [100, 101, 102],  # unchanged
+        str(CapturePath("telemetry-ns", "consumed", "2", T0 + timedelta(minutes=2))): [103],  # the next window
+        str(CapturePath("telemetry-ns", "consumed", "2", T0 + timedelta(minutes=3))): [104],
+    }
+    assert _checkpoints(checkpoints) == {"2": 104}
+
+
+@pytest.mark.parametrize("where", ["local", "blob"])
+def test_capture_files_are_create_only(where: str, azurite: Azurite, container_name: str, tmp_path: Path) -> None:
+    store = LocalCaptureStore(tmp_path / "capture") if where == "local" else make_store(azurite.port, container_name, tmp_path / "q")
+    path = "telemetry-ns/consumed/0/2026/03/05/09/01/00.avro"
+    store.write_file(path, b"first bytes")
+    store.write_file(path, b"first bytes")  # the same bytes again: idempotent
+    with pytest.raises(CaptureConflictError, match="different bytes"):
+        store.write_file(path, b"other")
+    stored = (tmp_path / "capture" / path).read_bytes() if where == "local" else blobs(azurite.port, container_name)[path]
+    assert stored == b"first bytes"
+    if where == "local":
+        assert [p.name for p in (tmp_path / "capture").rglob("*")  if p.is_file()] == ["00.avro"]  # no temp files left

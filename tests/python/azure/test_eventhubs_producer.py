@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from azure.eventhub import EventDataBatch, EventHubProducerClient
+from azure.eventhub.exceptions import EventHubError
 
-from ingestion.dead_letter import DeadLetterFile
+from ingestion.dead_letter import DeadLetterFile, encode_dead_letter
 from ingestion.eventhubs_producer import EventHubsProducer, ProducerSettings, pack_batches, resend_dead_letters, to_event_data
 from ingestion.events import Event
 from ingestion.simulator import SimulatorConfig, simulate
@@ -123,3 +126,85 @@ def test_dead_letter_round_trip_preserves_bytes_and_types(tmp_path: Path) -> Non
     # Rewriting (what a partial resend does) keeps the same content.
     dead.replace(dead.read())
     assert [letter.event for letter in dead.read()] == events
+
+
+class PartlyReachableHub:
+    """An Event Hubs producer client whose first `ok_batches` sends succeed and the
+    rest fail, as a hub that goes away in the middle of a resend. Batches are the
+    SDK's real `EventDataBatch`; `before_send` runs ahead of each send."""
+
+    def __init__(self, ok_batches: int, before_send) -> None:  # type: ignore[no-untyped-def]
+        self.ok_batches, self.before_send, self.sent = ok_batches, before_send, []
+
+    def create_batch(self, partition_key: str | None = None, max_size_in_bytes: int | None = None) -> EventDataBatch:
+        return EventDataBatch(max_size_in_bytes=max_size_in_bytes or 1024, partition_key=partition_key)
+
+    def send_batch(self, batch: EventDataBatch, timeout: float | None = None) -> None:
+        self.before_send(len(self.sent))
+        if len(self.sent) >= self.ok_batches:
+            raise EventHubError("hub went away (injected)")
+        self.sent.append(batch)
+
+
+def test_a_send_appending_during_a_resend_loses_no_line(tmp_path: Path) -> None:
+    path = tmp_path / "dead.jsonl"
+    DeadLetterFile(path, event_hub="telemetry").append(_events(30), "ConnectError: first attempt")
+    appended = [Event(f'{{"event_id":"late{i}"}}'.encode(), "dev-9", T0, {"source": "test"}) for i in range(7)]
+
+    def concurrent_send(batches_sent: int) -> None:
+        if batches_sent == 0:  # another process dead-letters while the resend is sending
+            other = threading.Thread(target=DeadLetterFile(path, event_hub="telemetry").append,
+                                     args=(appended, "ConnectError: concurrent send"))
+            other.start()
+            other.join(10)
+            assert not other.is_alive()
+
+    hub = PartlyReachableHub(ok_batches=2, before_send=concurrent_send)
+    producer = EventHubsProducer(hub, dead_letters=DeadLetterFile(path), settings=ProducerSettings(max_batch_bytes=1024))  # type: ignore[arg-type]
+    result = resend_dead_letters(DeadLetterFile(path, event_hub="telemetry"), producer)
+
+    sent = [b"".join(e.body) for batch in hub.sent for e in batch._internal_events]  # what reached the "hub"
+    kept = [letter.event.body for letter in DeadLetterFile(path).read()]
+    assert result.sent == len(sent) > 0 and result.kept == 30 - len(sent)
+    # Every original letter is either sent or still in the file, and every concurrent append is kept: 0 lost, 0 twice.
+    assert sorted(sent + kept) == sorted([e.body for e in _events(30)] + [e.body for e in appended])
+    assert kept[-7:] == [e.body for e in appended]
+
+
+def test_a_torn_last_line_is_skipped_reported_and_kept_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "dead.jsonl"
+    dead = DeadLetterFile(path, event_hub="telemetry")
+    dead.append(_events(2), "ConnectError")
+    whole = encode_dead_letter(_events(3)[2], "ConnectError", event_hub="telemetry")
+    with open(path, "a") as handle:  # a crash in the middle of the third append
+        handle.write(whole[: len(whole) // 2])
+    torn = whole[: len(whole) // 2].encode()
+
+    assert [letter.event.body for letter in dead.read()] == [e.body for e in _events(2)]
+    assert f"{path} line 3 is not a whole dead letter" in caplog.text
+    later = [Event(b'{"event_id":"after"}', "dev-1", T0)]
+    dead.append(later, "ConnectError")  # starts on a new line
+    scan = dead.scan()
+    assert [letter.event.body for letter in scan.letters] == [e.body for e in _events(2)] + [b'{"event_id":"after"}']
+    assert [(t.line_number, t.raw) for t in scan.torn] == [(3, torn)]
+
+    dead.replace(scan.letters)  # a rewrite (what a partial resend does) keeps the torn line aside
+    assert dead.torn_path.read_bytes() == torn + b"\n"
+    assert dead.scan().torn == [] and len(dead.read()) == 3
+
+
+def test_storage_and_event_hub_targets_do_not_print_their_secrets() -> None:
+    from ingestion.azure_auth import eventhub_target, storage_target
+
+    key = "c2VjcmV0LWFjY291bnQta2V5LXRoYXQtbXVzdC1ub3QtbGVhaw=="  # pragma: allowlist secret
+    targets = [
+        storage_target({"AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={key}"}),
+        storage_target({"AZURE_STORAGE_SAS_URL": f"https://a.blob.core.windows.net/c?sv=2024&sig={key}"}),
+        storage_target({"AZURE_STORAGE_ACCOUNT_URL": "https://a.blob.core.windows.net", "AZURE_STORAGE_SAS_TOKEN": f"sig={key}"}),
+        eventhub_target({"EVENTHUB_CONNECTION_STRING": f"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=s;"
+                                                       f"SharedAccessKey={key};EntityPath=telemetry"}),
+    ]
+    for target in targets:
+        assert key not in repr(target) and key not in str(target)
+    assert all(key not in t.describe() for t in targets[:3])  # type: ignore[union-attr]
+    assert "a.blob.core.windows.net" in repr(targets[1])  # the rest is still shown

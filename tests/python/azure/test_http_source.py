@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from ingestion.http_source import HttpPoller, HttpSourceConfig, HttpSourceError
 from tests.python.azure.http_server import TelemetryApi
+from tests.python.azure.scripted_http import Reply, ScriptedServer
+from tests.python.serving.cosmos_test_server import TlsFiles, make_tls_files
 
 RECEIVED = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
 
@@ -110,3 +113,143 @@ def test_plain_list_response_and_re_polls_skip_sent_ids(api: TelemetryApi) -> No
     poller = _poller(f"{api.base}/list")
     assert len(poller.poll_once()) == 6
     assert poller.poll_once() == []  # the same records again: nothing new
+
+
+# --------------------------------------------------------------------------- safety: nothing leaked, nothing lost
+
+SECRET_HEADER = "Bearer s3cret-header-value"  # pragma: allowlist secret
+SECRET_QUERY = "s3cret-query-token"  # pragma: allowlist secret
+RECORD = {"event_id": "r1", "device_id": "dev-1", "ts": "2026-03-06T09:59:00Z"}
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[..., ScriptedServer]]:
+    started: list[ScriptedServer] = []
+
+    def start(tls: TlsFiles | None = None) -> ScriptedServer:
+        server = ScriptedServer((tls.cert, tls.key) if tls else None)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def _event_ids(events: list) -> list[str]:
+    return [json.loads(e.body or b"")["event_id"] for e in events]
+
+
+def _secret_poller(url: str, session: requests.Session | None = None, **config: object) -> HttpPoller:
+    headers = {"Authorization": SECRET_HEADER, "X-Api-Key": "k3y"}
+    return HttpPoller(HttpSourceConfig(url=url, headers=headers, **config), session=session,  # type: ignore[arg-type]
+                      clock=lambda: RECEIVED)
+
+
+def test_a_next_link_or_redirect_to_another_origin_is_refused_without_a_request(servers) -> None:  # type: ignore[no-untyped-def]
+    api, other = servers(), servers()  # another port on 127.0.0.1 is another origin
+    api.routes["/p1"] = Reply.json({"items": [RECORD], "next": f"{other.base}/steal"})
+    api.routes["/moved"] = Reply(302, headers={"Location": f"{other.base}/steal"})
+    other.routes["/steal"] = Reply.json({"items": [{**RECORD, "event_id": "stolen"}]})
+
+    handed_off: list[list] = []
+    with pytest.raises(HttpSourceError, match=rf"refusing to follow the next link {other.base}/steal: its origin "
+                                              rf"{other.base}:? ?.*is not the configured {api.base}"):
+        for page in _secret_poller(f"{api.base}/p1").poll():
+            handed_off.append(page)
+    with pytest.raises(HttpSourceError, match=r"refusing to follow the redirect from .*/moved to .*/steal"):
+        _secret_poller(f"{api.base}/moved").poll_once()
+
+    assert [_event_ids(p) for p in handed_off] == [["r1"]]  # the page before the bad link was handed off
+    assert other.requests == []  # never contacted: neither Authorization nor X-Api-Key reached it
+    assert [r.headers.get("Authorization") for r in api.requests] == [SECRET_HEADER, SECRET_HEADER]
+
+
+def test_an_https_to_http_downgrade_is_refused(servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tls = make_tls_files(tmp_path / "tls")
+    secure, plain = servers(tls), servers()
+    secure.routes["/p1"] = Reply.json({"items": [RECORD], "next": f"{plain.base}/p2"})
+    plain.routes["/p2"] = Reply.json({"items": []})
+    session = requests.Session()
+    session.verify = str(tls.cert)
+    session.trust_env = False  # else $REQUESTS_CA_BUNDLE overrides session.verify
+
+    with pytest.raises(HttpSourceError, match="would downgrade https to http"):
+        _secret_poller(f"{secure.base}/p1", session=session).poll_once()
+    assert [r.path for r in secure.requests] == ["/p1"] and plain.requests == []
+
+
+def test_a_response_larger_than_the_cap_is_refused_while_streaming(servers) -> None:  # type: ignore[no-untyped-def]
+    api = servers()
+    chunk = b"x" * 65536
+    api.routes["/huge"] = Reply(200, chunk, {"Content-Type": "application/json"}, stream_chunks=1024,  # 64 MiB, valid JSON
+                                head=b'{"items": [], "pad": "', tail=b'"}')
+    api.routes["/declared"] = Reply.json({"items": [], "pad": "y" * (2 * 1024 * 1024)})  # with a Content-Length
+
+    for path in ("/huge", "/declared"):
+        with pytest.raises(HttpSourceError, match=r"larger than max_response_bytes \(1,048,576 bytes\)"):
+            _poller(f"{api.base}{path}", max_response_bytes=1024 * 1024, max_attempts=1).poll_once()
+    # The client stopped reading past the cap: far less than the 64 MiB was taken off the socket.
+    assert api.bytes_streamed < 32 * 1024 * 1024
+
+
+def test_pages_are_handed_off_one_at_a_time_and_a_failed_poll_resumes_after_the_last_one(api: TelemetryApi) -> None:
+    poller = _poller(f"{api.base}/cursor")
+    poll = poller.poll()
+    first = next(poll)
+    assert [h.path for h in api.hits] == ["/cursor"]  # page 2 not requested before page 1 was taken
+    assert _event_ids(first) == ["a1", "a2"]
+    second = next(poll)
+    assert [h.path for h in api.hits] == ["/cursor", "/cursor?cursor=1"]
+    api.faults["/cursor"] = ["404"]
+    with pytest.raises(HttpSourceError, match="HTTP 404"):
+        next(poll)  # page 3 fails: pages 1 and 2 were handed off, so the cursor is after page 2
+
+    rest = poller.poll_once()
+    assert [h.path for h in api.hits[2:]] == ["/cursor?cursor=2", "/cursor?cursor=2", "/cursor?cursor=3"]
+    ids = _event_ids(first) + _event_ids(second) + _event_ids(rest)
+    expected = [json.loads(e.body or b"")["event_id"] for e in _poller(f"{api.base}/list").poll_once()]
+    assert ids == expected and len(set(ids)) == 6  # every record once: none lost, none duplicated
+
+
+def test_poll_http_lands_each_page_before_a_later_page_fails(api: TelemetryApi, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ingestion.capture_format import decode_capture_file
+    from lakehouse.cli import cli
+
+    api.faults["/next/2"] = ["500"]
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(cli, ["--lake", str(lake), "azure", "poll-http", f"{api.base}/next/0", "--polls", "1",
+                                      "--max-attempts", "1", "--event-hub", "paged"])
+    assert result.exit_code == 1 and "HTTP 500" in result.output
+    assert "4 records of this poll were landed" in result.output
+    landed = sorted(json.loads(r["Body"])["event_id"] for p in (lake / "capture").rglob("*.avro")
+                    for r in decode_capture_file(p.read_bytes()))
+    assert landed == sorted(["a1", "a2", "dev-1-1772791200000", "a4"])  # pages 1 and 2, landed before page 3 failed
+
+
+def test_logs_errors_and_repr_show_no_credentials(servers, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    api = servers()
+    api.routes["/down"] = Reply.json({"error": "unavailable"}, 500)
+    api.routes["/denied"] = Reply.json({"error": "bad token"}, 401)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    errors = []
+    for url in (f"{api.base}/down?token={SECRET_QUERY}", f"{api.base}/denied?token={SECRET_QUERY}",
+                f"http://127.0.0.1:{closed}/gone?token={SECRET_QUERY}"):
+        with pytest.raises(HttpSourceError) as failed:
+            _secret_poller(url, max_attempts=2, backoff_initial=0.01).poll_once()
+        errors.append(str(failed.value))
+    assert "failed after 2 attempts; last error: HTTP 500" in errors[0] and "HTTP 401" in errors[1]
+    assert "ConnectionError" in errors[2]
+    assert caplog.text.count("retrying in") == 2  # the 500 and the connection error were logged
+    shown = caplog.text + "\n".join(errors)
+    assert f"{api.base}/down?..." in shown
+    for secret in (SECRET_HEADER, "s3cret-header", SECRET_QUERY, "k3y"):
+        assert secret not in shown
+    config = HttpSourceConfig(url=f"{api.base}/x", headers={"Authorization": SECRET_HEADER})
+    assert "s3cret-header" not in repr(config) and "headers" not in repr(config)

@@ -19,7 +19,7 @@ from lakehouse.paths import PROJECT_DIR
 
 HERE = Path(__file__).parent
 # The server accepts any key; this is the well-known key of the Cosmos DB emulator.
-EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU9DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU9DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="  # pragma: allowlist secret
 
 
 class CosmosServerUnavailable(RuntimeError):

@@ -4,6 +4,10 @@
   `x-ms-retry-after-ms`, as Cosmos DB answers when a container is over its RUs.
 - `fail_writes_after(n)`: after n more item writes, every item write gets 503
   until `heal()` (the server "goes down" in the middle of a sync).
+- `refuse_items({id: status})`: every write of those item ids gets that status
+  (e.g. 400, as Cosmos DB answers an item it will not store).
+- `hold_first_write()`: the next item write waits (`held` is set while it does)
+  until `release()`, so a test can run something while a sync is mid-flight.
 Everything else is forwarded. The account document (GET /) names the server's
 own address as the write/read location and the SDK routes requests there, so the
 proxy rewrites that address to its own.
@@ -42,6 +46,10 @@ class FaultProxy:
         self._writes_before_failure: int | None = None
         self.requests: list[ProxiedRequest] = []
         self._local = threading.local()
+        self._refused: dict[str, int] = {}
+        self._hold_armed = False
+        self.held = threading.Event()
+        self._released = threading.Event()
 
         proxy = self
 
@@ -77,6 +85,19 @@ class FaultProxy:
         with self._lock:
             self._writes_before_failure = count
 
+    def refuse_items(self, statuses: dict[str, int]) -> None:
+        with self._lock:
+            self._refused = dict(statuses)
+
+    def hold_first_write(self) -> None:
+        with self._lock:
+            self._hold_armed = True
+            self.held.clear()
+            self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
     def heal(self) -> None:
         with self._lock:
             self._throttle_left, self._writes_before_failure = 0, None
@@ -98,10 +119,17 @@ class FaultProxy:
             self._local.conn = conn
         return conn
 
-    def _fault_for(self, is_item_write: bool) -> tuple[int, dict[str, str]] | None:
+    def _fault_for(self, is_item_write: bool, item_id: str | None) -> tuple[int, dict[str, str]] | None:
         if not is_item_write:
             return None
         with self._lock:
+            hold, self._hold_armed = self._hold_armed, False
+        if hold:
+            self.held.set()
+            self._released.wait(timeout=60)
+        with self._lock:
+            if item_id in self._refused:
+                return self._refused[item_id], {}
             if self._throttle_left > 0:
                 self._throttle_left -= 1
                 return 429, {"x-ms-retry-after-ms": str(self._retry_after_ms), "x-ms-substatus": "3200"}
@@ -120,7 +148,7 @@ class FaultProxy:
         if is_item_write:
             item_id = (json.loads(body).get("id") if handler.command != "DELETE" and body
                        else handler.path.rstrip("/").rsplit("/", 1)[-1])
-        fault = self._fault_for(is_item_write)
+        fault = self._fault_for(is_item_write, item_id)
         if fault is not None:
             status, headers = fault
             payload = json.dumps({"code": http.client.responses[status], "message": "injected by the test proxy"}).encode()

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from lakehouse.paths import Lake
 from serving.cosmos_connection import CosmosNotConfigured, CosmosSettings
-from serving.cosmos_sync import GOLD_CONTAINERS, CosmosSyncFailed, sync_gold_to_cosmos
+from serving.cosmos_sync import GOLD_CONTAINERS, CosmosSyncFailed, SyncReport, sync_gold_to_cosmos
 from serving.cosmos_writer import TransientRetry
 from tests.python.serving.conftest import settings_for
-from tests.python.serving.cosmos_test_server import TlsFiles
+from tests.python.serving.cosmos_test_server import EMULATOR_KEY, TlsFiles
 from tests.python.serving.fault_proxy import FaultProxy
 from tests.python.serving.gold_data import (
     DEVICE_METRICS, SITE_METRICS, GoldTable, container_items, device_row, expected_item, site_row,
@@ -246,3 +246,203 @@ def test_deleting_an_item_that_is_already_gone_counts_as_done(cosmos_settings: C
     counts = write_items(container, [Upsert({"id": "a", "device_id": "d"}), Delete("gone", "d")], concurrency=2)
     assert (counts.upserted, counts.deleted, counts.already_absent) == (1, 0, 1)
     client.close()
+
+
+# --------------------------------------------------------------------------- nothing lost, nothing leaked
+
+def dead_letters(lake: Lake) -> list[dict]:
+    path = lake.root / "_serving" / "cosmos_dead_letters.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def bad_device_row(device_id: str, window: int = 0, *, revision: int = 0) -> dict:
+    row = device_row(0, window, revision=revision)
+    return {**row, "device_id": device_id, "metric_id": row["metric_id"].replace("dev-00000", device_id)}
+
+
+def test_items_cosmos_refuses_are_dead_lettered_and_the_sync_goes_on(
+    gold_lake: Lake, cosmos_server, fault_proxy: FaultProxy
+) -> None:
+    settings = settings_for(fault_proxy.endpoint, cosmos_server.tls, "refused")
+    slash = bad_device_row("dev/evil")            # an id with / : refused before sending
+    long_id = bad_device_row("d" * 1100)          # over 1,023 bytes: refused before sending
+    tab = bad_device_row("dev\t1")                # a tab: the SDK itself refuses it (ValueError) before sending
+    refused = device_row(7, 0)                    # the service answers 400 for this one
+    devices = GoldTable(gold_lake.table("gold", DEVICES), DEVICE_METRICS)
+    devices.create([*(device_row(d, w) for d in range(3) for w in range(2)), slash, long_id, tab])
+    first = sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=2, retry=FAST_RETRY)
+
+    devices.merge([device_row(0, 0, revision=1), refused, bad_device_row("dev/evil", revision=1)])  # v1
+    fault_proxy.refuse_items({refused["metric_id"]: 400})
+    second = sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=2, retry=FAST_RETRY)
+    third = sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=2, retry=FAST_RETRY)
+
+    bad_ids = {slash["metric_id"], long_id["metric_id"], tab["metric_id"], refused["metric_id"]}
+    assert (first.containers[0].writes.upserted, first.containers[0].writes.rejected) == (6, 3)
+    assert (second.containers[0].writes.upserted, second.containers[0].writes.rejected) == (1, 2)
+    assert "2 items were refused" in second.lines()[-1]
+    assert [c.mode for c in third.containers] == ["unchanged", "not built"] and third.items == 0
+    assert synced_versions(gold_lake) == {DEVICES: 1}  # the version advanced past the refused items
+    in_cosmos = container_items(settings, DEVICES)
+    assert in_cosmos == {k: expected_item(r) for k, r in devices.rows.items() if k not in bad_ids}
+    # Nothing invalid was sent; the 400 one was sent once (a refusal is not retried).
+    sent = [w.item_id for w in fault_proxy.item_writes()]
+    assert not (bad_ids - {refused["metric_id"]}) & set(sent) and sent.count(refused["metric_id"]) == 1
+
+    letters = dead_letters(gold_lake)
+    # Each refused item once (within one sync they come in completion order).
+    assert sorted((d["versions"], d["operation"], d["id"], d["partition_key"], d["status"] or 0) for d in letters) == [
+        ("snapshot v0", "upsert", long_id["metric_id"], "d" * 1100, 0),
+        ("snapshot v0", "upsert", tab["metric_id"], "dev\t1", 0),
+        ("snapshot v0", "upsert", slash["metric_id"], "dev/evil", 0),
+        ("v1..v1", "upsert", refused["metric_id"], refused["device_id"], 400),
+        ("v1..v1", "upsert", slash["metric_id"], "dev/evil", 0),
+    ]
+    by_version_and_id = {(d["versions"], d["id"]): d for d in letters}
+    assert "contains /" in by_version_and_id[("snapshot v0", slash["metric_id"])]["reason"]
+    assert "1,023" in by_version_and_id[("snapshot v0", long_id["metric_id"])]["reason"]
+    assert by_version_and_id[("v1..v1", refused["metric_id"])]["reason"].startswith("HTTP 400")
+    assert by_version_and_id[("v1..v1", slash["metric_id"])]["item"] == expected_item(devices.rows[slash["metric_id"]])
+    assert all(d["target"].endswith(f"/refused/{DEVICES}") and d["table"] == f"gold/{DEVICES}" for d in letters)
+
+
+def test_a_refusal_that_is_not_about_the_item_stops_the_sync(
+    gold_lake: Lake, cosmos_server, fault_proxy: FaultProxy
+) -> None:
+    settings = settings_for(fault_proxy.endpoint, cosmos_server.tls, "forbidden")
+    devices = device_table(gold_lake, devices=2, windows=2)
+    fault_proxy.refuse_items({device_row(1, 1)["metric_id"]: 403})  # auth: every item would fail alike
+    with pytest.raises(CosmosSyncFailed, match="resends the rest"):
+        sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1, retry=FAST_RETRY)
+    assert not (gold_lake.root / "_serving" / "cosmos_state.json").exists() and dead_letters(gold_lake) == []
+    fault_proxy.refuse_items({})
+    sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1)
+    assert_container_matches(settings, DEVICES, devices)
+
+
+def test_two_concurrent_syncs_take_turns_and_never_move_the_version_back(
+    gold_lake: Lake, cosmos_server, fault_proxy: FaultProxy
+) -> None:
+    import threading
+
+    settings = settings_for(fault_proxy.endpoint, cosmos_server.tls, "concurrent")
+    devices = device_table(gold_lake, devices=3, windows=2)
+    sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1)
+    devices.merge([device_row(0, 0, revision=1)])                      # v1
+    fault_proxy.hold_first_write()
+    outcomes: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            outcomes[name] = sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertions below
+            outcomes[name] = exc
+
+    first = threading.Thread(target=run, args=("first",))
+    first.start()                                                      # plans v1, its write is held
+    assert fault_proxy.held.wait(timeout=30)
+    devices.merge([device_row(0, 0, revision=2), device_row(1, 1, revision=2)])  # v2
+    second = threading.Thread(target=run, args=("second",))
+    second.start()
+    second.join(timeout=2.0)                                           # without a lock it would be done now
+    fault_proxy.release()
+    first.join(timeout=60)
+    second.join(timeout=60)
+
+    assert all(isinstance(r, SyncReport) for r in outcomes.values()), outcomes
+    assert synced_versions(gold_lake) == {DEVICES: 2}
+    assert_container_matches(settings, DEVICES, devices)  # revision 2 of (0, 0), not the first sync's revision 1
+    first_report, second_report = outcomes["first"], outcomes["second"]
+    assert isinstance(first_report, SyncReport) and isinstance(second_report, SyncReport)
+    assert (first_report.containers[0].from_version, first_report.containers[0].to_version) == (1, 1)
+    assert (second_report.containers[0].from_version, second_report.containers[0].to_version) == (2, 2)  # waited
+
+
+def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lake) -> None:
+    from serving.sync_state import STATE_FILE, SyncState, SyncStateError, sync_lock
+
+    path = gold_lake.root / STATE_FILE
+    early, late = SyncState(path), SyncState(path)  # two runs that read the state before either wrote it
+    late.commit("t/db/c", table="gold/x", delta_table_id="id-1", version=5)
+    with pytest.raises(SyncStateError, match="refusing to move t/db/c back from v5 to v3"):
+        early.commit("t/db/c", table="gold/x", delta_table_id="id-1", version=3)
+    early.commit("t/db/c", table="gold/x", delta_table_id="id-2", version=0)  # a recreated table starts over
+    early.commit("t/db/other", table="gold/y", delta_table_id="id-3", version=1)
+    on_disk = json.loads(path.read_text())["targets"]
+    assert {k: (v["delta_table_id"], v["synced_version"]) for k, v in on_disk.items()} == {
+        "t/db/c": ("id-2", 0), "t/db/other": ("id-3", 1)}
+
+    settings = CosmosSettings(endpoint="https://127.0.0.1:9/", key="k")
+    with sync_lock(path, timeout_s=1):
+        with pytest.raises(CosmosSyncFailed, match=r"another cosmos-sync is running on this lake .*pid \d+.*waited 0.2 s") \
+                as failed:
+            sync_gold_to_cosmos(gold_lake, settings=settings, lock_timeout_s=0.2)
+    assert isinstance(failed.value.__cause__, SyncStateError)
+
+
+def test_a_corrupt_state_file_fails_with_the_file_and_the_way_out(gold_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakehouse.cli import cli
+
+    state_file = gold_lake.root / "_serving" / "cosmos_state.json"
+    state_file.parent.mkdir(parents=True)
+    state_file.write_text('{"format": 1, "targets": {"a/b/c": {"table": ')  # torn by a full disk
+    monkeypatch.setenv("COSMOS_ENDPOINT", "https://127.0.0.1:9/")
+    monkeypatch.setenv("COSMOS_KEY", "k")
+    result = CliRunner().invoke(cli, ["--lake", str(gold_lake.root), "serve", "cosmos-sync"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    assert f"{state_file} is not a readable sync state" in result.output
+    assert f"mv {state_file} {state_file}.bad" in result.output and "Traceback" not in result.output
+
+
+def test_http_endpoints_only_on_loopback_and_the_key_is_never_printed() -> None:
+    for endpoint in ("http://127.0.0.1:8081/", "http://localhost:8081/", "http://[::1]:8081/", "http://127.8.9.10/"):
+        assert CosmosSettings.from_env({"COSMOS_ENDPOINT": endpoint}).endpoint == endpoint
+    for endpoint in ("http://acct.documents.azure.com:443/", "http://10.0.0.5:8081/", "http://127.0.0.1.nip.io/"):
+        with pytest.raises(CosmosNotConfigured, match="must be an https:// URL.*only for a local emulator on loopback"):
+            CosmosSettings.from_env({"COSMOS_ENDPOINT": endpoint})
+    settings = CosmosSettings.from_env({"COSMOS_ENDPOINT": "https://a/", "COSMOS_KEY": EMULATOR_KEY})
+    assert settings.key == EMULATOR_KEY and EMULATOR_KEY not in repr(settings) and "key=" not in repr(settings)
+
+
+def test_changes_are_applied_in_version_chunks_with_progress_saved_after_each(
+    gold_lake: Lake, cosmos_server, fault_proxy: FaultProxy
+) -> None:
+    settings = settings_for(fault_proxy.endpoint, cosmos_server.tls, "chunks")
+    devices = device_table(gold_lake, devices=4, windows=2)
+    sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=2)
+    a, b = device_row(0, 0)["metric_id"], device_row(1, 1)["metric_id"]
+    devices.merge([device_row(0, 0, revision=1)])                        # v1: a
+    devices.merge([device_row(0, 0, revision=2)])                        # v2: a again (same chunk as v1)
+    devices.delete([b])                                                  # v3: b deleted
+    devices.merge([device_row(1, 1, revision=4), device_row(0, 0, revision=4)])  # v4: b back, a again
+    devices.merge([device_row(2, 0, revision=5)])                        # v5
+    fault_proxy.fail_writes_after(2)  # chunk v1..v2 (1 write) and v3..v4 (2 writes): the second one's last fails
+
+    with pytest.raises(CosmosSyncFailed):
+        sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1, retry=FAST_RETRY, versions_per_chunk=2)
+    assert synced_versions(gold_lake) == {DEVICES: 2}  # chunk v1..v2 was applied and recorded
+    assert container_items(settings, DEVICES)[a]["event_count"] == 12  # revision 2 of a
+
+    fault_proxy.heal()
+    resumed = sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1, versions_per_chunk=2)
+    entry = resumed.containers[0]
+    assert (entry.from_version, entry.to_version, entry.writes.upserted, entry.writes.deleted) == (3, 5, 3, 0)
+    assert synced_versions(gold_lake) == {DEVICES: 5}
+    assert_container_matches(settings, DEVICES, devices)
+
+
+def test_a_resent_range_does_not_dead_letter_an_item_twice(gold_lake: Lake) -> None:
+    from serving.cosmos_writer import Rejected, Upsert
+    from serving.dead_letters import DEAD_LETTER_FILE, DeadLetters
+
+    def letter(run: DeadLetters, revision: int) -> None:
+        item = expected_item(bad_device_row("dev/evil", revision=revision))
+        run.add(Rejected(Upsert(item), None, "the id contains /"), target="h/db/c", table="gold/t", versions="v1..v2",
+                partition_key="device_id")
+        run.sync()
+        run.close()
+
+    path = gold_lake.root / DEAD_LETTER_FILE
+    for revision in (0, 0, 1, 1, 0):  # an interrupted run's range resent; then changed; then back as it was
+        letter(DeadLetters(path), revision)
+    assert [d["item"]["event_count"] for d in dead_letters(gold_lake)] == [10, 11, 10]

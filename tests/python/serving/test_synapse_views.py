@@ -223,3 +223,42 @@ def test_cli_writes_the_views(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
     missing = CliRunner().invoke(cli, [*args[:4], "--manifest", str(tmp_path / "none.json")])
     assert missing.exit_code != 0 and "dbt parse" in missing.output
+
+
+def test_out_over_a_folder_of_other_sql_keeps_them_and_removes_only_what_it_wrote(tmp_path: Path) -> None:
+    from lakehouse.cli import cli
+
+    out = tmp_path / "models" / "gold"
+    out.mkdir(parents=True)
+    theirs = {"gold_device_metrics_5m.sql": "select 1 as a\n", "gold.gold_site_metrics_1h.sql.bak": "x\n",
+              "notes.sql": "-- mine\n"}
+    for name, text in theirs.items():
+        (out / name).write_text(text)
+    args = ["--lake", str(tmp_path / "lake"), "serve", "synapse-views", "--out", str(out),
+            "--data-source-location", SETTINGS.data_source_location]
+    first = CliRunner().invoke(cli, [*args, "--manifest", str(FIXTURE)])
+    assert first.exit_code == 0, first.output
+    generated = {p.name for p in GOLDEN.glob("*.sql")}
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == generated | set(theirs)
+
+    # A model leaves the project: its view file goes, nothing else does.
+    data = manifest()
+    del data["nodes"]["model.telemetry_lakehouse.gold_site_metrics_1h"]
+    smaller = tmp_path / "manifest.json"
+    smaller.write_text(json.dumps(data))
+    second = CliRunner().invoke(cli, [*args, "--manifest", str(smaller)])
+    assert second.exit_code == 0, second.output
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == (
+        generated - {"gold.gold_site_metrics_1h.sql"}) | set(theirs)
+    assert all((out / name).read_text() == text for name, text in theirs.items())
+
+
+@pytest.mark.parametrize("value, message", [("abc", "'abc' is not a number"), ("0", "not in 1..8000"),
+                                            ("9000", "not in 1..8000")])
+def test_a_bad_string_length_is_a_usage_error(tmp_path: Path, value: str, message: str) -> None:
+    from lakehouse.cli import cli
+
+    result = CliRunner().invoke(cli, ["--lake", str(tmp_path / "lake"), "serve", "synapse-views", "--manifest",
+                                      str(FIXTURE), "--out", str(tmp_path / "out"), "--string-length", value])
+    assert result.exit_code == 2 and "Invalid value for '--string-length'" in result.output and message in result.output
+    assert not (tmp_path / "out").exists()
