@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,14 @@ import click
 from ingestion.capture_store import LocalCaptureStore
 from ingestion.lander import CaptureLander, CaptureSettings, LandingReport
 from ingestion.simulator import SimulatorConfig, simulate
-from lakehouse.cli_options import capture_options, capture_settings, default_start, simulator_config, simulator_options
+from lakehouse.cli_options import (
+    capture_options,
+    capture_settings,
+    default_start,
+    simulator_config,
+    simulator_options,
+    skip_landed_option,
+)
 from lakehouse.durations import Duration
 from lakehouse.metastore_lock import MetastoreBusy, metastore_lock
 from lakehouse.paths import PROJECT_DIR, Lake
@@ -90,14 +97,17 @@ def land_simulation(lake: Lake, config: SimulatorConfig, settings: CaptureSettin
 @click.option("--timestamp-column", default="ts", show_default=True, help="Column with the event time (ISO-8601).")
 @click.option("--device-column", default="device_id", show_default=True, help="Column with the device id.")
 @click.option("--speedup", type=float, help="Pace the replay in wall-clock time, N times faster than real.")
+@skip_landed_option
 @capture_options
 @click.pass_context
 def replay_csv_command(ctx: click.Context, csv_file: Path, timestamp_column: str, device_column: str,
-                       speedup: float | None, **capture: Any) -> None:
+                       speedup: float | None, skip_landed: bool, **capture: Any) -> None:
     """Replay a CSV's rows, in event-time order, as telemetry events landed in the lake.
 
     Columns map to the telemetry body by name (device_id, temperature_c, ...);
-    others are kept as extra fields. Example: lakehouse replay-csv readings.csv --speedup 60
+    others are kept as extra fields. Rows older than a partition's landed files are
+    a backfill: landed now, after those files (rows landed before are not landed
+    twice); --skip-landed skips them instead. Example: lakehouse replay-csv readings.csv --speedup 60
     """
     from ingestion.csv_replay import CsvReplayError, replay_csv
 
@@ -107,7 +117,8 @@ def replay_csv_command(ctx: click.Context, csv_file: Path, timestamp_column: str
         events = list(replay_csv(csv_file, timestamp_column=timestamp_column, device_column=device_column, speedup=speedup))
     except CsvReplayError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = CaptureLander(LocalCaptureStore(_lake(ctx).capture), settings).land(events, progress=True)
+    report = CaptureLander(LocalCaptureStore(_lake(ctx).capture), settings).land(events, progress=True,
+                                                                                  skip_landed=skip_landed)
     _say_landing(report, time.monotonic() - t0)
 
 
@@ -117,16 +128,124 @@ def replay_csv_command(ctx: click.Context, csv_file: Path, timestamp_column: str
 def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     """Run a dbt command (build, test, docs generate, ...) on the lake, in this process.
 
-    Example: lakehouse dbt build --select bronze
+    `dbt build` first loads the Capture files not loaded yet into bronze, and checks
+    only this run's rows (add --vars '{full_check: true}' to check whole tables).
+
+    Example: lakehouse dbt build --select silver_telemetry+
     """
+    from lakehouse.bronze_load import ensure_bronze_table
     from lakehouse.dbt_runner import DbtFailed, run_dbt
+    from lakehouse.lake_build import build_lake
+    from lakehouse.spark_session import spark_session
 
     lake = _lake(ctx)
+    args = list(dbt_args) or ["build"]
     with metastore_lock(lake.metastore):
         try:
-            run_dbt(list(dbt_args) or ["build"], lake)
+            if args[0] == "build":
+                click.echo(build_lake(lake, args).bronze.line())
+            else:
+                ensure_bronze_table(spark_session(), lake)
+                run_dbt(args, lake)
         except DbtFailed as exc:
             raise click.ClickException(str(exc)) from exc
+
+
+@cli.command("load-bronze")
+@click.option("--replay-from", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+              help="Re-read the Capture files whose window ends at or after this time (UTC), with --replay-to.")
+@click.option("--replay-to", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+              help="End (exclusive) of the replayed range, UTC.")
+@click.option("--event-hub", help="Replay only this event hub's files.")
+@click.pass_context
+def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay_to: datetime | None,
+                        event_hub: str | None) -> None:
+    """Load the Capture files not loaded yet into bronze (what `dbt build` does first).
+
+    With --replay-from/--replay-to, re-read a time range of Capture files (by the
+    window end in their path), for example after a fix: records bronze already
+    holds are skipped, the others are added. Bad files are set aside in
+    <lake>/_bad_capture_files/ with a reason.
+
+    \b
+    Examples:
+      lakehouse load-bronze
+      lakehouse load-bronze --replay-from 2026-11-21T00:00 --replay-to 2026-11-21T06:00
+    """
+    from lakehouse.bronze_load import BronzeLoader
+    from lakehouse.spark_session import spark_session
+
+    if (replay_from is None) != (replay_to is None):
+        raise click.UsageError("give both --replay-from and --replay-to, or neither")
+    lake = _lake(ctx)
+    with metastore_lock(lake.metastore):
+        loader = BronzeLoader(spark_session(), lake)
+        if replay_from and replay_to:
+            report = loader.replay(replay_from.replace(tzinfo=UTC), replay_to.replace(tzinfo=UTC), event_hub=event_hub)
+        else:
+            report = loader.load_new_files()
+    click.echo(report.line())
+    for bad in report.bad_files:
+        click.echo(f"  set aside: {bad.path}: {bad.problem}")
+
+
+@cli.command("run")
+@click.option("--every", type=Duration(), default="5m", show_default=True, help="Cycle period.")
+@click.option("--source", type=click.Choice(["simulate", "csv", "none"]), default="simulate", show_default=True,
+              help="What each cycle lands first (none: Capture lands elsewhere, e.g. on Azure).")
+@click.option("--devices", default=10_000, show_default=True, help="With --source simulate: fleet size.")
+@click.option("--start", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+              help="With --source simulate: where an empty lake starts (UTC; default now).")
+@click.option("--catch-up", is_flag=True,
+              help="With --source simulate: land one period per cycle and start the next at once (replay days fast).")
+@click.option("--csv", "csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --source csv: the CSV to replay.")
+@click.option("--cycles", type=click.IntRange(min=1), help="Stop after this many cycles (default: run until SIGTERM).")
+@click.option("--compact-every", default=12, show_default=True, type=click.IntRange(min=1),
+              help="Compact (Delta OPTIMIZE) every N cycles.")
+@click.pass_context
+def run_command(ctx: click.Context, every: timedelta, source: str, devices: int, start: datetime | None,
+                catch_up: bool, csv_file: Path | None, cycles: int | None, compact_every: int) -> None:
+    """Run the lake continuously: each cycle lands, builds, syncs, compacts, logs.
+
+    One Spark session stays warm. Each cycle appends a row to the run log
+    (ops.run_log: records in, rows per layer, quarantined, seconds per step, files
+    per table, freshness lag); with APPLICATIONINSIGHTS_CONNECTION_STRING set the
+    same figures go to Azure Monitor. SIGTERM stops it between steps.
+
+    \b
+    Examples:
+      lakehouse run --every 5m --devices 10000
+      lakehouse run --source none --every 5m          # Capture lands on its own
+      lakehouse run --catch-up --start 2026-11-21 --cycles 12 --devices 500
+    """
+    from lakehouse.feeds import CsvFeed, SimulatedFeed
+    from lakehouse.runner import Runner, RunnerSettings
+
+    lake = _lake(ctx)
+    if source == "csv" and not csv_file:
+        raise click.UsageError("--source csv needs --csv FILE")
+    feed = {
+        "simulate": lambda: SimulatedFeed(lake, devices, every, start=start.replace(tzinfo=UTC) if start else None,
+                                          realtime=not catch_up),
+        "csv": lambda: CsvFeed(lake, csv_file) if csv_file else None,
+        "none": lambda: None,
+    }[source]()
+    settings = RunnerSettings(every=every, compact_every_cycles=compact_every, max_cycles=cycles, wait=not catch_up)
+    with metastore_lock(lake.metastore):
+        for record in Runner(lake, settings, land=feed, sync=_cosmos_sync_step(lake)).run():
+            click.echo(record.line())
+
+
+def _cosmos_sync_step(lake: Lake) -> Any:
+    """The Cosmos DB sync as a runner step, when COSMOS_ENDPOINT is set."""
+    import os
+
+    if not os.environ.get("COSMOS_ENDPOINT"):
+        return None
+    from serving.cosmos_sync import sync_gold_to_cosmos
+
+    return lambda: sync_gold_to_cosmos(lake)
 
 
 @cli.command("demo")
@@ -141,6 +260,7 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
     Run it again later and it lands the newer telemetry only and builds incrementally.
     """
     from lakehouse.dbt_runner import DbtFailed, run_dbt
+    from lakehouse.lake_build import build_lake
     from lakehouse.lake_report import reconciliation, table_states
     from lakehouse.spark_session import spark_session
 
@@ -152,11 +272,12 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
         report = land_simulation(lake, config, CaptureSettings(write_empty_files=True))
         timings["simulate + land"] = time.monotonic() - t0
         try:
-            for step, args in (("dbt build", ["build"]), ("dbt docs generate", ["docs", "generate"] if docs else None)):
-                if args:
-                    t1 = time.monotonic()
-                    run_dbt(args, lake)
-                    timings[step] = time.monotonic() - t1
+            built = build_lake(lake)
+            timings.update(built.seconds)
+            if docs:
+                t1 = time.monotonic()
+                run_dbt(["docs", "generate"], lake)
+                timings["dbt docs generate"] = time.monotonic() - t1
         except DbtFailed as exc:
             raise click.ClickException(str(exc)) from exc
         states = table_states(lake)

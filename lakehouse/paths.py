@@ -31,6 +31,20 @@ class Lake:
     def metastore(self) -> Path:
         return self.root / "_metastore"
 
+    @property
+    def bad_capture_files(self) -> Path:
+        """Capture files bronze could not read (zero bytes, not Avro, truncated, corrupt),
+        each beside a `<name>.reason.json`, at its path relative to `capture/`."""
+        return self.root / "_bad_capture_files"
+
+    def state_file(self, name: str) -> Path:
+        """Small state the lake's commands keep between runs."""
+        return self.root / "_state" / name
+
+    def checkpoint(self, name: str) -> Path:
+        """A Structured Streaming checkpoint (which files a stream has read)."""
+        return self.root / "_checkpoints" / name
+
     def table(self, layer: str, model: str) -> Path:
         """The folder of a model's external Delta table: <root>/<layer>/<model>/."""
         return self.root / layer / model

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,8 @@ def spark_session() -> SparkSession:
     lake = Lake.from_env()
     for key, value in lake.env().items():
         os.environ.setdefault(key, value)
+    # Python workers (the bronze loader's file checks) run in this interpreter's environment.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     lake.metastore.mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in local_spark_conf().items():

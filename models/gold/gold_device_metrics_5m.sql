@@ -1,14 +1,42 @@
+{{ config(partition_by=['window_hour']) }}
+
 {#- Per device and tumbling window (var device_window_minutes, epoch-aligned UTC).
     An incremental run (configured for the gold folder in dbt_project.yml)
-    recomputes, whole, exactly the windows that received new silver rows or
-    became final, and replaces them. -#}
+    recomputes, whole, exactly the windows that received silver rows of newer
+    bronze loads or became final, reading only their hours of silver, and merges
+    them into their hour partitions. -#}
+
+{%- set minutes = var('device_window_minutes') %}
 
 with
 
+silver as (
+
+    select * from {{ ref('silver_telemetry') }}
+
+),
+
+bronze_loads as (
+
+    select * from {{ ref('int_bronze_loads') }}
+
+),
+
+{% if is_incremental() -%}
+{%- set windows = gold_windows_to_recompute('device_id', minutes) %}
+
+changed_windows as (
+
+    {{ windows.sql }}
+
+),
+
+{% endif -%}
+
 events as (
 
-    {{ events_in_changed_windows('device_id', var('device_window_minutes')) }}
+    {{ window_events('silver', 'device_id', minutes, 'changed_windows' if is_incremental() else none, windows.hours if is_incremental() else none) }}
 
 )
 
-{{ device_window_metrics('events', var('device_window_minutes')) }}
+{{ device_window_metrics('events', 'bronze_loads', minutes) }}

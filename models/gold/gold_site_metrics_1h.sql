@@ -1,14 +1,41 @@
+{{ config(partition_by=['window_date']) }}
+
 {#- Per site and tumbling window (var site_window_minutes, epoch-aligned UTC).
     Recomputed whole per window, so distinct device counts stay exact. Events
     whose site is unknown (not in the body, device not in the registry) are in
     silver and device metrics but belong to no site window. -#}
 
+{%- set minutes = var('site_window_minutes') %}
+
 with
+
+silver as (
+
+    select * from {{ ref('silver_telemetry') }}
+
+),
+
+bronze_loads as (
+
+    select * from {{ ref('int_bronze_loads') }}
+
+),
+
+{% if is_incremental() -%}
+{%- set windows = gold_windows_to_recompute('site_id', minutes) %}
+
+changed_windows as (
+
+    {{ windows.sql }}
+
+),
+
+{% endif -%}
 
 events as (
 
-    {{ events_in_changed_windows('site_id', var('site_window_minutes')) }}
+    {{ window_events('silver', 'site_id', minutes, 'changed_windows' if is_incremental() else none, windows.hours if is_incremental() else none) }}
 
 )
 
-{{ site_window_metrics('events', var('site_window_minutes')) }}
+{{ site_window_metrics('events', 'bronze_loads', minutes) }}

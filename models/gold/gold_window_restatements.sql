@@ -1,13 +1,22 @@
-{{ config(unique_key='restatement_id') }}
+{{
+    config(
+        unique_key='restatement_id',
+        post_hook="{{ save_processed_load_id(latest_load_id(ref('int_bronze_loads'))) }}",
+    )
+}}
 
 {#-
-    Restatements of already-final gold windows: for each silver batch (one
-    `dbt build`, identified by silver.loaded_at), the windows that were final
-    before that batch (window_end <= the watermark of the batches before it) and
-    already had events, yet received late events in it. Derived from silver
-    alone, so it is exact after any sequence of runs.
+    Restatements of already-final gold windows: for each bronze load, the windows
+    that were final before it (window_end <= the watermark of the loads before it)
+    and already had events, yet received late events in it. Derived from silver
+    alone, so it is exact after any sequence of runs. An incremental run reads the
+    silver rows of the loads it has not processed (kept in a table property, since
+    most loads restate nothing) and the hours they fall in.
 -#}
 
+{%- set since = saved_processed_load_id() %}
+{%- set upto = latest_load_id(ref('int_bronze_loads')) %}
+{%- set new_rows = 'bronze_load_id > ' ~ since ~ ' and bronze_load_id <= ' ~ upto %}
 {%- set grains = [
     ('gold_device_metrics_5m', 'device_id', var('device_window_minutes')),
     ('gold_site_metrics_1h', 'site_id', var('site_window_minutes')),
@@ -15,35 +24,35 @@
 
 with
 
-events as (
+silver as (
 
     select
         device_id,
         site_id,
         event_time,
-        loaded_at
+        event_hour,
+        bronze_load_id
     from {{ ref('silver_telemetry') }}
+    {%- if since >= 0 %}
+    where {{ in_literals('event_hour', distinct_literals(ref('silver_telemetry'), 'event_hour', new_rows)) }}
+    {%- endif %}
 
 ),
 
-batches as (
+bronze_loads as (
 
-    select
-        loaded_at as batch_loaded_at,
-        max(event_time) as batch_max_event_time
-    from events
-    group by loaded_at
+    select * from {{ ref('int_bronze_loads') }}
 
 ),
 
 watermarks as (
 
     select
-        batch_loaded_at,
-        max(batch_max_event_time) over (
-            order by batch_loaded_at rows between unbounded preceding and 1 preceding
+        bronze_load_id,
+        max(max_event_time) over (
+            order by bronze_load_id rows between unbounded preceding and 1 preceding
         ) - make_dt_interval(0, 0, {{ var('watermark_delay_minutes') }}, 0) as watermark_before
-    from batches
+    from bronze_loads
 
 ),
 
@@ -54,8 +63,8 @@ watermarks as (
     select
         {{ key }} as window_key,
         {{ window_start('event_time', minutes) }} as window_start,
-        loaded_at
-    from events
+        bronze_load_id
+    from silver
     where {{ key }} is not null
 
 ),
@@ -65,7 +74,7 @@ watermarks as (
     select
         window_key,
         window_start,
-        min(loaded_at) as first_loaded_at
+        min(bronze_load_id) as first_load_id
     from {{ key }}_windows
     group by window_key, window_start
 
@@ -78,24 +87,24 @@ watermarks as (
         w.window_key,
         w.window_start,
         w.window_start + make_dt_interval(0, 0, {{ minutes }}, 0) as window_end,
-        w.loaded_at as restated_at,
+        w.bronze_load_id,
         count(*) as late_event_count
     from {{ key }}_windows as w
     inner join watermarks
-        on w.loaded_at = watermarks.batch_loaded_at
+        on w.bronze_load_id = watermarks.bronze_load_id
     inner join {{ key }}_first_loads as f
         on w.window_key = f.window_key and w.window_start = f.window_start
     where
         w.window_start + make_dt_interval(0, 0, {{ minutes }}, 0) <= watermarks.watermark_before
-        and f.first_loaded_at < w.loaded_at
-        and {{ loaded_since_last_run('w.loaded_at', 'restated_at') }}
-    group by w.window_key, w.window_start, w.loaded_at
+        and f.first_load_id < w.bronze_load_id
+        and w.bronze_load_id > {{ since }} and w.bronze_load_id <= {{ upto }}
+    group by w.window_key, w.window_start, w.bronze_load_id
 
 ){{ "," if not loop.last }}
 {%- endfor %}
 
 select
-    concat_ws('|', gold_model, window_key, cast(window_start as string), cast(restated_at as string)) as restatement_id,
+    concat_ws('|', gold_model, window_key, cast(window_start as string), cast(bronze_load_id as string)) as restatement_id,
     *
 from (
     {%- for model_name, key, minutes in grains %}

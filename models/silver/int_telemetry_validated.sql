@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        partition_by=['enqueued_hour'],
         on_schema_change='fail',
     )
 }}
@@ -9,8 +10,9 @@
 {#-
     Every bronze record, parsed once and checked against the telemetry contract:
     the typed fields, and `reasons`, every rule it breaks (empty when valid).
-    Appends the bronze rows loaded since its last run; silver keeps the valid
-    rows, quarantine the others, each reading only rows added since its own run.
+    Appends the rows of the bronze loads after the last one it holds (a literal
+    load id, so Delta reads only the newer bronze files); silver keeps the valid
+    rows, quarantine the others, each reading only loads after its own.
 -#}
 
 {%- set measures = telemetry_measures() %}
@@ -26,10 +28,11 @@ bronze as (
         partition_id,
         sequence_number,
         enqueued_at,
+        enqueued_hour,
         body,
-        loaded_at as bronze_loaded_at
-    from {{ ref('bronze_capture_events') }}
-    where {{ loaded_since_last_run('loaded_at', 'bronze_loaded_at') }}
+        load_id as bronze_load_id
+    from {{ source('bronze', 'bronze_capture_events') }}
+    where load_id > {{ processed_load_id('bronze_load_id') }}
 
 ),
 
@@ -146,7 +149,8 @@ select
     partition_id,
     sequence_number,
     enqueued_at,
-    bronze_loaded_at,
+    enqueued_hour,
+    bronze_load_id,
     reasons,
     reasons[0] as reason,
     -- The raw body is kept for quarantined records only (bronze has them all).
@@ -156,6 +160,7 @@ select
     device_id,
     body_site_id,
     event_time,
+    date_trunc('hour', event_time) as event_hour,
     {%- for name in measures %}
     {{ name }},
     {%- endfor %}

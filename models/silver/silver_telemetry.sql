@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='merge',
         unique_key='event_id',
+        partition_by=['event_hour'],
         on_schema_change='fail',
     )
 }}
@@ -10,38 +11,31 @@
 {#-
     One row per distinct valid event. Duplicates (same event_id) keep the earliest
     send by (enqueued_at, partition_id, sequence_number), within a run and across
-    runs: a later run replaces a silver row only with an earlier send.
+    runs: a later run replaces a silver row only with an earlier send. An
+    incremental run reads the validated rows of bronze loads after the last one it
+    holds, and of itself only the hour partitions those events fall in (a resend
+    keeps its body, so its event time and hour); the merge touches those hours only.
 -#}
+
+{%- set since = processed_load_id('bronze_load_id') %}
+{%- set new_valid_rows = 'size(reasons) = 0 and bronze_load_id > ' ~ since %}
 
 with
 
-new_valid as (
+validated as (
 
     select *
     from {{ ref('int_telemetry_validated') }}
-    where
-        size(reasons) = 0
-        and {{ loaded_since_last_run('bronze_loaded_at') }}
+    where {{ new_valid_rows }}
 
 ),
 
-ranked as (
+registry as (
 
     select
-        *,
-        row_number() over (
-            partition by event_id
-            order by enqueued_at, partition_id, sequence_number
-        ) as send_rank
-    from new_valid
-
-),
-
-earliest_in_batch as (
-
-    select * except (send_rank)
-    from ranked
-    where send_rank = 1
+        device_id,
+        site_id
+    from {{ ref('device_registry') }}
 
 ),
 
@@ -55,10 +49,31 @@ already_in_silver as (
         partition_id,
         sequence_number
     from {{ this }}
+    where {{ in_literals('event_hour', distinct_literals(ref('int_telemetry_validated'), 'event_hour', new_valid_rows)) }}
 
 ),
 
 {% endif %}
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by event_id
+            order by enqueued_at, partition_id, sequence_number
+        ) as send_rank
+    from validated
+
+),
+
+earliest_in_batch as (
+
+    select * except (send_rank)
+    from ranked
+    where send_rank = 1
+
+),
 
 winners as (
 
@@ -72,15 +87,6 @@ winners as (
         or struct(earliest_in_batch.enqueued_at, earliest_in_batch.partition_id, earliest_in_batch.sequence_number)
         < struct(already_in_silver.enqueued_at, already_in_silver.partition_id, already_in_silver.sequence_number)
     {% endif %}
-
-),
-
-registry as (
-
-    select
-        device_id,
-        site_id
-    from {{ ref('device_registry') }}
 
 )
 
@@ -102,8 +108,8 @@ select
     winners.sequence_number,
     winners.enqueued_at,
     winners.capture_record_id,
-    winners.bronze_loaded_at,
-    current_timestamp() as loaded_at
+    winners.bronze_load_id,
+    winners.event_hour
 from winners
 left join registry
     on winners.device_id = registry.device_id

@@ -1,15 +1,25 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='capture_record_id',
+        incremental_strategy='append',
+        partition_by=['enqueued_hour'],
         on_schema_change='fail',
     )
 }}
 
 {#- Every bronze record that breaks a contract rule, with the first rule it breaks
     (`reason`), all of them (`reasons`), and the body as text (base64 when it is
-    not UTF-8). Merged on the bronze key, so reprocessing changes nothing. -#}
+    not UTF-8). Appends the records of bronze loads after the last one it holds. -#}
+
+with
+
+validated as (
+
+    select *
+    from {{ ref('int_telemetry_validated') }}
+    where size(reasons) > 0 and bronze_load_id > {{ processed_load_id('bronze_load_id') }}
+
+)
 
 select
     capture_record_id,
@@ -22,9 +32,6 @@ select
     partition_id,
     sequence_number,
     enqueued_at,
-    bronze_loaded_at,
-    current_timestamp() as quarantined_at
-from {{ ref('int_telemetry_validated') }}
-where
-    size(reasons) > 0
-    and {{ loaded_since_last_run('bronze_loaded_at') }}
+    bronze_load_id,
+    enqueued_hour
+from validated

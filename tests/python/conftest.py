@@ -36,12 +36,17 @@ def spark(lake: Lake) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def run_dbt(lake: Lake, spark: object, tmp_path_factory: pytest.TempPathFactory) -> RunDbt:
-    """`run_dbt("build", "--select", "bronze")` on the test lake, in this process."""
+    """`run_dbt("build")` on the test lake, in this process: `build` loads new Capture
+    files into bronze first, as `lakehouse dbt build` does (keyword arguments go to
+    build_lake); other commands go straight to dbt."""
     from lakehouse.dbt_runner import run_dbt as invoke
+    from lakehouse.lake_build import build_lake
 
     target = str(tmp_path_factory.mktemp("dbt-target"))
 
-    def run(*args: str) -> object:
+    def run(*args: str, **build: object) -> object:
+        if args and args[0] == "build":
+            return build_lake(lake, args, target_path=target, **build)  # type: ignore[arg-type]
         return invoke(list(args), lake, target_path=target)
 
     return run

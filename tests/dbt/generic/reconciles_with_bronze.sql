@@ -1,20 +1,20 @@
 {#-
     Nothing is lost: every bronze record ends in silver (as the kept send of its
     event_id), in quarantine, or is a duplicate of a kept send, never in two of
-    them; silver keeps the earliest send. Fails with one row per violation:
-    lost, in_both, unknown_record, not_earliest.
+    them; silver keeps the earliest send. Scoped to the run: the records of this
+    run's bronze loads, against the silver hours their events fall in (the var
+    `full_check: true` checks every record). Fails with one row per violation:
+    lost, in_both, unknown_record, not_earliest. Give it `where: "true"`.
 -#}
 {% test reconciles_with_bronze(model, bronze, quarantine) %}
 
+{%- set full = var('full_check', false) %}
+{%- set first = run_first_load_id() %}
+{%- set event_hour = "date_trunc('hour', to_timestamp(get_json_object(cast(body as string), '$.ts')))" %}
+
 with
 
-quarantined as (
-
-    select capture_record_id from {{ quarantine }}
-
-),
-
-not_quarantined as (
+bronze_records as (
 
     select
         capture_record_id,
@@ -23,7 +23,19 @@ not_quarantined as (
         partition_id,
         sequence_number
     from {{ bronze }}
-    left anti join quarantined using (capture_record_id)
+    {%- if not full %}
+    where load_id >= {{ first }}
+    {%- endif %}
+
+),
+
+quarantined as (
+
+    select capture_record_id
+    from {{ quarantine }}
+    {%- if not full %}
+    where bronze_load_id >= {{ first }}
+    {%- endif %}
 
 ),
 
@@ -34,8 +46,30 @@ silver as (
         capture_record_id,
         enqueued_at,
         partition_id,
-        sequence_number
+        sequence_number,
+        bronze_load_id
     from {{ model }}
+    {%- if not full %}
+    where {{ in_literals('event_hour', distinct_literals(bronze, event_hour, 'load_id >= ' ~ first)) }}
+    {%- endif %}
+
+),
+
+not_quarantined as (
+
+    select *
+    from bronze_records
+    left anti join quarantined using (capture_record_id)
+
+),
+
+silver_of_run as (
+
+    select *
+    from silver
+    {%- if not full %}
+    where bronze_load_id >= {{ first }}
+    {%- endif %}
 
 ),
 
@@ -51,7 +85,7 @@ lost as (
 in_both as (
 
     select 'in_both' as violation, capture_record_id
-    from silver
+    from silver_of_run
     left semi join quarantined using (capture_record_id)
 
 ),
@@ -60,11 +94,11 @@ unknown_record as (
 
     select 'unknown_record' as violation, capture_record_id
     from (
-        select capture_record_id from silver
+        select capture_record_id from silver_of_run
         union all
         select capture_record_id from quarantined
     ) as kept
-    left anti join {{ bronze }} as b using (capture_record_id)
+    left anti join bronze_records using (capture_record_id)
 
 ),
 

@@ -1,11 +1,11 @@
-{#- Fails with one row per combination of the columns that occurs more than once. -#}
-{% test unique_combination_of_columns(model, combination_of_columns) %}
+{#- Fails with one row per combination of `columns` that occurs more than once. -#}
+{% test unique_key_columns(model, columns) %}
 
     select
-        {{ combination_of_columns | join(', ') }},
+        {{ columns | join(', ') }},
         count(*) as occurrences
     from {{ model }}
-    group by {{ combination_of_columns | join(', ') }}
+    group by {{ columns | join(', ') }}
     having count(*) > 1
 
 {% endtest %}

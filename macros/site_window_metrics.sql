@@ -1,0 +1,20 @@
+{#- Site metrics per window of `minutes` from `events` (window_events()), final when
+    the window ends at or before the watermark of `loads` (int_bronze_loads). -#}
+{% macro site_window_metrics(events, loads, minutes) -%}
+    select
+        {{ window_metric_id('site_id', 'window_start') }} as metric_id,
+        site_id,
+        window_start,
+        window_start + make_dt_interval(0, 0, {{ minutes }}, 0) as window_end,
+        count(distinct device_id) as device_count,
+        count(*) as event_count,
+        {{ exact_avg('temperature_c') }} as temperature_c_avg,
+        min(temperature_c) as temperature_c_min,
+        max(temperature_c) as temperature_c_max,
+        {{ exact_avg('humidity_pct') }} as humidity_pct_avg,
+        window_start + make_dt_interval(0, 0, {{ minutes }}, 0) <= {{ event_time_watermark(loads) }} as is_final,
+        max(bronze_load_id) as bronze_load_id,
+        to_date(window_start) as window_date
+    from {{ events }}
+    group by site_id, window_start
+{%- endmacro %}
