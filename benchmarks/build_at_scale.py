@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.dbt_runner import run_dbt
+    from lakehouse.lake_build import build_lake
     from lakehouse.lake_report import reconciliation, table_states
     from lakehouse.spark_session import spark_session
 
@@ -48,14 +48,14 @@ def main() -> None:
         readings, records, seconds = _land(lake, day)
         print(f"day: {readings:,} readings, {records:,} Capture records landed in {seconds:.1f} s", flush=True)
         t0 = time.monotonic()
-        run_dbt(["build"], lake)
+        build_lake(lake)
         first = time.monotonic() - t0
         print(f"first dbt build: {first:.1f} s", flush=True)
         counts_day = reconciliation(spark_session())
         readings, records, seconds = _land(lake, batch)
         print(f"5-minute batch: {readings:,} readings, {records:,} records landed in {seconds:.1f} s", flush=True)
         t0 = time.monotonic()
-        run_dbt(["build"], lake)
+        build_lake(lake)
         incremental = time.monotonic() - t0
         counts = reconciliation(spark_session())
         states = table_states(lake)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import fastavro
 
-from ingestion.capture_format import CAPTURE_SCHEMA, CapturePath
+from ingestion.capture_format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
 
 if TYPE_CHECKING:
@@ -74,12 +74,22 @@ _CAPTURE_FIELDS = [(f["name"], json.dumps(f["type"], sort_keys=True)) for f in C
 
 @dataclass(frozen=True)
 class FileCheck:
-    """One new Capture file: its size, its record count, and what is wrong with it (None when fine)."""
+    """One new Capture file: its size, what is wrong with it (None when fine), and for a
+    good one its record count, sequence-number range and last enqueued time."""
 
     path: str
     length: int
     records: int
     problem: str | None
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    last_enqueued: str | None = None
+
+    @property
+    def partition(self) -> tuple[str, str, int]:
+        """(namespace, event hub, partition id), from the path."""
+        parsed = CapturePath.parse(self.path)
+        return parsed.namespace, parsed.event_hub, int(parsed.partition_id)
 
 
 @dataclass
@@ -114,10 +124,16 @@ def check_capture_file(path: str, data: bytes) -> FileCheck:
         fields = [(f.get("name"), json.dumps(f.get("type"), sort_keys=True)) for f in (schema or {}).get("fields", [])]
         if fields != _CAPTURE_FIELDS:
             return FileCheck(path, len(data), 0, "not_capture_schema: the file's Avro schema is not EventData's")
-        records = sum(1 for _ in reader)
+        records, first, last, enqueued = 0, None, None, None
+        for record in reader:
+            sequence = record["SequenceNumber"]
+            first = sequence if first is None else min(first, sequence)
+            last = sequence if last is None else max(last, sequence)
+            enqueued = record["EnqueuedTimeUtc"]  # Capture appends in enqueue order
+            records += 1
     except Exception as exc:  # fastavro raises several types for truncated or corrupt data
         return FileCheck(path, len(data), 0, f"corrupt: {type(exc).__name__}: {exc}"[:500])
-    return FileCheck(path, len(data), records, None)
+    return FileCheck(path, len(data), records, None, first, last, enqueued)
 
 
 def ensure_bronze_table(spark: SparkSession, lake: Lake) -> None:
@@ -198,9 +214,9 @@ class BronzeLoader:
         bad = [c for c in checked if c.problem]
         for check in bad:
             self._set_aside(check)
-        good = [c.path for c in checked if not c.problem and c.records]
+        good = [c for c in checked if not c.problem and c.records]
         if good:
-            self._merge(self._records(good))
+            self._merge(good)
 
     def _set_aside(self, check: FileCheck) -> None:
         """Move a bad file out of the Capture tree, with a reason note beside it."""
@@ -240,39 +256,40 @@ class BronzeLoader:
             .withColumn("capture_record_id", F.concat_ws("/", *KEY))
         )
 
-    def _merge(self, records: DataFrame) -> None:
+    def _merge(self, files: list[FileCheck]) -> None:
+        """Insert the records of `files` whose key bronze lacks. The file checks give
+        the batch's sequence ranges, so the merge reads only bronze files that could
+        hold its keys, and Spark decodes the Avro once, in the merge."""
         from delta.tables import DeltaTable
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        first = Window.partitionBy(*KEY).orderBy("capture_file_path", "capture_offset")
-        ranked = records.withColumn("_rank", F.row_number().over(first)).cache()
-        try:
-            summary = ranked.agg(F.count("*").alias("n"), F.max("enqueued_at").alias("latest")).first()
-            ranges = _sequence_ranges(ranked)
-            load_id = self._load_id()
-            loaded_at = F.lit(self.loaded_at) if self.loaded_at else F.current_timestamp()
-            batch = (ranked.where("_rank = 1").drop("_rank")
-                     .withColumn("load_id", F.lit(load_id)).withColumn("loaded_at", loaded_at)
-                     .select(*[name for name, _ in BRONZE_COLUMNS]))
-            matches = " and ".join(f"t.{k} = s.{k}" for k in KEY)
-            metrics = (
-                DeltaTable.forName(self.spark, BRONZE_TABLE).alias("t")
-                .merge(batch.alias("s"), f"{matches} and ({_range_predicate(ranges)})")
-                .whenNotMatchedInsertAll()
-                .execute()
-                .first()
-            )
-        finally:
-            ranked.unpersist()
+        records = self._records([f.path for f in files])
+        ranges = [(*f.partition, f.first_sequence, f.last_sequence) for f in files]
+        if _overlapping(ranges):  # a key in two new files: keep the first file's record
+            first = Window.partitionBy(*KEY).orderBy("capture_file_path")
+            records = records.withColumn("_rank", F.row_number().over(first)).where("_rank = 1").drop("_rank")
+        load_id = self._load_id()
+        loaded_at = F.lit(self.loaded_at) if self.loaded_at else F.current_timestamp()
+        batch = (records.withColumn("load_id", F.lit(load_id)).withColumn("loaded_at", loaded_at)
+                 .select(*[name for name, _ in BRONZE_COLUMNS]))
+        matches = " and ".join(f"t.{k} = s.{k}" for k in KEY)
+        metrics = (
+            DeltaTable.forName(self.spark, BRONZE_TABLE).alias("t")
+            .merge(batch.alias("s"), f"{matches} and ({_range_predicate(ranges)})")
+            .whenNotMatchedInsertAll()
+            .execute()
+            .first()
+        )
         added = int(metrics["num_inserted_rows"]) if metrics else 0
-        self.report.records += summary["n"]
+        read = sum(f.records for f in files)
+        self.report.records += read
         self.report.rows_added += added
-        self.report.duplicate_keys += summary["n"] - added
+        self.report.duplicate_keys += read - added
         if added:
             self.report.load_id = load_id
-        latest = summary["latest"]
-        if latest and (self.report.max_enqueued_at is None or latest > self.report.max_enqueued_at):
+        latest = max(parse_enqueued_time(f.last_enqueued) for f in files if f.last_enqueued)
+        if self.report.max_enqueued_at is None or latest > self.report.max_enqueued_at:
             self.report.max_enqueued_at = latest
 
     def _load_id(self) -> int:
@@ -283,13 +300,16 @@ class BronzeLoader:
         return (latest or 0) + 1
 
 
-def _sequence_ranges(records: DataFrame) -> list[tuple[str, str, int, int, int]]:
-    """(namespace, hub, partition, first, last) sequence number of each file in the batch."""
-    from pyspark.sql import functions as F
-
-    rows = records.groupBy("capture_file_path", *KEY[:3]).agg(
-        F.min("sequence_number").alias("lo"), F.max("sequence_number").alias("hi")).collect()
-    return [(r.namespace, r.event_hub, r.partition_id, r.lo, r.hi) for r in rows]
+def _overlapping(ranges: Iterable[tuple[str, str, int, Any, Any]]) -> bool:
+    """Whether two files of one partition share a sequence number."""
+    by_partition: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
+    for namespace, hub, partition, lo, hi in ranges:
+        by_partition.setdefault((namespace, hub, partition), []).append((lo, hi))
+    for spans in by_partition.values():
+        spans.sort()
+        if any(later[0] <= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)):
+            return True
+    return False
 
 
 def _range_predicate(ranges: Iterable[tuple[str, str, int, int, int]]) -> str:

@@ -233,8 +233,8 @@ def run_command(ctx: click.Context, every: timedelta, source: str, devices: int,
     }[source]()
     settings = RunnerSettings(every=every, compact_every_cycles=compact_every, max_cycles=cycles, wait=not catch_up)
     with metastore_lock(lake.metastore):
-        for record in Runner(lake, settings, land=feed, sync=_cosmos_sync_step(lake)).run():
-            click.echo(record.line())
+        records = Runner(lake, settings, land=feed, sync=_cosmos_sync_step(lake)).run()
+    click.echo(f"{len(records)} cycles; the run log is ops.run_log ({lake.table('ops', 'run_log')})")
 
 
 def _cosmos_sync_step(lake: Lake) -> Any:

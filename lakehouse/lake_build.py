@@ -52,9 +52,9 @@ def _reference_data_current(lake: Lake, spark: object) -> bool:
 
 
 def dbt_build_args(args: Sequence[str], *, first_load_id: int | None, full_check: bool,
-                   skip_reference_data: bool) -> list[str]:
-    """`args` with this run's vars added (merged into any --vars given) and, when the
-    reference data is current, the seed and snapshot excluded."""
+                   exclude: Sequence[str] = ()) -> list[str]:
+    """`args` with this run's vars added (merged into any --vars given) and, unless
+    the caller selects or excludes nodes itself, `exclude` left out."""
     args = list(args)
     extra: dict[str, object] = {}
     if first_load_id is not None:
@@ -67,8 +67,8 @@ def dbt_build_args(args: Sequence[str], *, first_load_id: int | None, full_check
             args[at] = json.dumps({**(yaml.safe_load(args[at]) or {}), **extra})
         else:
             args += ["--vars", json.dumps(extra)]
-    if skip_reference_data and "--exclude" not in args and not _selects(args):
-        args += ["--exclude", "resource_type:seed", "resource_type:snapshot"]
+    if exclude and "--exclude" not in args and not _selects(args):
+        args += ["--exclude", *exclude]
     return args
 
 
@@ -77,8 +77,11 @@ def _selects(args: Sequence[str]) -> bool:
 
 
 def build_lake(lake: Lake, dbt_args: Sequence[str] = ("build",), *, full_check: bool = False,
-               loaded_at: datetime | None = None, target_path: str | None = None) -> BuildReport:
-    """Load new Capture files into bronze, then run `dbt <dbt_args>` on the lake."""
+               unit_tests: bool = True, loaded_at: datetime | None = None,
+               target_path: str | None = None) -> BuildReport:
+    """Load new Capture files into bronze, then run `dbt <dbt_args>` on the lake.
+    `unit_tests=False` leaves dbt's unit tests out (they test the SQL, not the data:
+    the continuous runner skips them)."""
     from lakehouse.spark_session import spark_session
 
     spark = spark_session()
@@ -89,7 +92,9 @@ def build_lake(lake: Lake, dbt_args: Sequence[str] = ("build",), *, full_check: 
     skip = _reference_data_current(lake, spark)
     report.reference_data_reloaded = not skip
     t1 = time.monotonic()
-    run_dbt(dbt_build_args(dbt_args, first_load_id=bronze.load_id, full_check=full_check, skip_reference_data=skip),
+    exclude = [*(["resource_type:seed", "resource_type:snapshot"] if skip else []),
+               *([] if unit_tests else ["resource_type:unit_test"])]
+    run_dbt(dbt_build_args(dbt_args, first_load_id=bronze.load_id, full_check=full_check, exclude=exclude),
             lake, target_path=target_path)
     report.seconds["dbt build"] = time.monotonic() - t1
     if not skip and not _selects(dbt_args):

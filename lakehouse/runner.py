@@ -66,16 +66,19 @@ class Runner:
 
     def run(self) -> list[CycleRecord]:
         """Run cycles until max_cycles or a stop request; returns their records."""
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self.request_stop)
-        self.run_log.ensure()
-        done: list[CycleRecord] = []
-        while not self._stop and (self.settings.max_cycles is None or len(done) < self.settings.max_cycles):
-            started = time.monotonic()
-            done.append(self.cycle())
-            if self.settings.wait and not self._stop:
-                self._sleep(self.settings.every.total_seconds() - (time.monotonic() - started))
-        return done
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.run_log.ensure()
+            done: list[CycleRecord] = []
+            while not self._stop and (self.settings.max_cycles is None or len(done) < self.settings.max_cycles):
+                started = time.monotonic()
+                done.append(self.cycle())
+                if self.settings.wait and not self._stop:
+                    self._sleep(self.settings.every.total_seconds() - (time.monotonic() - started))
+            return done
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def cycle(self) -> CycleRecord:
         last = self.run_log.last()
@@ -87,7 +90,7 @@ class Runner:
         try:
             if self.land:
                 record.records_in = self._step(record, "land", self.land)
-            build = self._step(record, "build", lambda: build_lake(self.lake))
+            build = self._step(record, "build", lambda: build_lake(self.lake, unit_tests=False))
             bronze = build.bronze
             record.step_seconds.update({f"build: {k}": v for k, v in build.seconds.items()})
             record.bronze_load_id = bronze.load_id

@@ -19,6 +19,7 @@ import jinja2
 import yaml
 
 from lakehouse.paths import PROJECT_DIR, Lake
+from lakehouse.relocation import relocate_to_lake_root
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -67,4 +68,5 @@ def spark_session() -> SparkSession:
     log.info("starting local Spark (lake %s); the first start resolves jars from Maven Central", lake.root)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    relocate_to_lake_root(spark, lake)  # a copied or moved lake works on itself
     return spark

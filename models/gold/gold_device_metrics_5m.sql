@@ -35,7 +35,11 @@ changed_windows as (
 
 events as (
 
-    {{ window_events('silver', 'device_id', minutes, 'changed_windows' if is_incremental() else none, windows.hours if is_incremental() else none) }}
+    {%- if is_incremental() %}
+    {{ window_events('silver', 'device_id', minutes, 'changed_windows', windows.hours) }}
+    {%- else %}
+    {{ window_events('silver', 'device_id', minutes) }}
+    {%- endif %}
 
 )
 

@@ -104,7 +104,9 @@ watermarks as (
 {%- endfor %}
 
 select
-    concat_ws('|', gold_model, window_key, cast(window_start as string), cast(bronze_load_id as string)) as restatement_id,
+    concat_ws(
+        '|', gold_model, window_key, cast(window_start as string), cast(bronze_load_id as string)
+    ) as restatement_id,
     *
 from (
     {%- for model_name, key, minutes in grains %}

@@ -117,6 +117,13 @@ checked as (
                         then 'wrong_type:{{ name }}'
                 end,
                 {%- endfor %}
+                {#- Device and site ids become Cosmos DB item ids (metric_id), which
+                    refuse / \ ? # and more than 1,023 bytes. #}
+                {%- for name, column in [('device_id', 'device_id'), ('site_id', 'body_site_id')] %}
+                case
+                    when {{ column }} rlike '[/?#\\\\]' or octet_length({{ column }}) > 1000 then 'bad_id:{{ name }}'
+                end,
+                {%- endfor %}
                 case
                     when
                         is_object and status_json_type = 'STRING'

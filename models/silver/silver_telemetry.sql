@@ -49,7 +49,8 @@ already_in_silver as (
         partition_id,
         sequence_number
     from {{ this }}
-    where {{ in_literals('event_hour', distinct_literals(ref('int_telemetry_validated'), 'event_hour', new_valid_rows)) }}
+    {%- set new_hours = distinct_literals(ref('int_telemetry_validated'), 'event_hour', new_valid_rows) %}
+    where {{ in_literals('event_hour', new_hours) }}
 
 ),
 

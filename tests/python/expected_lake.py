@@ -68,6 +68,10 @@ def first_reason(body: bytes | None) -> tuple[str | None, dict[str, Any] | None]
     for name in ("site_id", "status"):
         if doc.get(name) is not None and not isinstance(doc[name], str):
             reasons.append(f"wrong_type:{name}")
+    for name in ("device_id", "site_id"):  # Cosmos DB item ids refuse these
+        value = doc.get(name)
+        if isinstance(value, str) and (set(value) & set("/\\?#") or len(value.encode()) > 1000):
+            reasons.append(f"bad_id:{name}")
     if isinstance(doc.get("status"), str) and doc["status"] not in ("ok", "warn", "error"):
         reasons.append("bad_status")
     version = doc.get("schema_version")

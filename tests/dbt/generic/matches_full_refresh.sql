@@ -49,16 +49,14 @@ full_refresh as (
     {{ device_window_metrics('events', 'bronze_loads', minutes) }}
     {%- else %}
     {{ site_window_metrics('events', 'bronze_loads', minutes) }}
-    {%- endif %}
+    {% endif %}
 
 ),
 
 built as (
 
     select * from {{ model }}
-    {%- if not full %}
-    where ({{ key }}, window_start) in (select window_key, window_start from windows_in_scope)
-    {%- endif %}
+    where {{ 'true' if full else '(' ~ key ~ ', window_start) in (select window_key, window_start from windows_in_scope)' }}
 
 )
 

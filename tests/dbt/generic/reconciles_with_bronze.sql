@@ -11,6 +11,10 @@
 {%- set full = var('full_check', false) %}
 {%- set first = run_first_load_id() %}
 {%- set event_hour = "date_trunc('hour', to_timestamp(get_json_object(cast(body as string), '$.ts')))" %}
+{%- set bronze_of_run = 'true' if full else 'load_id >= ' ~ first %}
+{%- set of_run = 'true' if full else 'bronze_load_id >= ' ~ first %}
+{%- set hours_of_run = [] if full else distinct_literals(bronze, event_hour, bronze_of_run) %}
+{%- set silver_hours = 'true' if full else in_literals('event_hour', hours_of_run) %}
 
 with
 
@@ -23,9 +27,7 @@ bronze_records as (
         partition_id,
         sequence_number
     from {{ bronze }}
-    {%- if not full %}
-    where load_id >= {{ first }}
-    {%- endif %}
+    where {{ bronze_of_run }}
 
 ),
 
@@ -33,9 +35,7 @@ quarantined as (
 
     select capture_record_id
     from {{ quarantine }}
-    {%- if not full %}
-    where bronze_load_id >= {{ first }}
-    {%- endif %}
+    where {{ of_run }}
 
 ),
 
@@ -49,9 +49,7 @@ silver as (
         sequence_number,
         bronze_load_id
     from {{ model }}
-    {%- if not full %}
-    where {{ in_literals('event_hour', distinct_literals(bronze, event_hour, 'load_id >= ' ~ first)) }}
-    {%- endif %}
+    where {{ silver_hours }}
 
 ),
 
@@ -67,9 +65,7 @@ silver_of_run as (
 
     select *
     from silver
-    {%- if not full %}
-    where bronze_load_id >= {{ first }}
-    {%- endif %}
+    where {{ of_run }}
 
 ),
 

@@ -421,7 +421,9 @@ def test_changes_are_applied_in_version_chunks_with_progress_saved_after_each(
     with pytest.raises(CosmosSyncFailed):
         sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1, retry=FAST_RETRY, versions_per_chunk=2)
     assert synced_versions(gold_lake) == {DEVICES: 2}  # chunk v1..v2 was applied and recorded
-    assert container_items(settings, DEVICES)[a]["event_count"] == 12  # revision 2 of a
+    # Chunk v1..v2 reached Cosmos: a holds revision 2, or 4 when chunk v3..v4 wrote a
+    # before the write that failed (the order of a chunk's writes is not fixed).
+    assert container_items(settings, DEVICES)[a]["event_count"] in (12, 14)
 
     fault_proxy.heal()
     resumed = sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1, versions_per_chunk=2)

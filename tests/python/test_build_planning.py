@@ -1,0 +1,36 @@
+"""How a build is planned, without Spark: the bronze merge's pruning predicate and the
+dbt arguments of a run."""
+
+from __future__ import annotations
+
+import json
+
+from lakehouse.bronze_load import _range_predicate, check_capture_file
+from lakehouse.lake_build import dbt_build_args
+
+
+def test_the_merge_reads_only_the_sequence_ranges_of_the_batch() -> None:
+    ranges = [("ns", "hub", 0, 10, 19), ("ns", "hub", 0, 20, 29), ("ns", "hub", 0, 50, 59), ("ns", "o'hub", 1, 0, 4)]
+    assert _range_predicate(ranges) == (
+        "(t.namespace = 'ns' and t.event_hub = 'hub' and t.partition_id = 0 and "
+        "(t.sequence_number between 10 and 29 or t.sequence_number between 50 and 59)) or "
+        "(t.namespace = 'ns' and t.event_hub = 'o\\'hub' and t.partition_id = 1 and (t.sequence_number between 0 and 4))"
+    )
+    assert _range_predicate([]) == "false"
+
+
+def test_a_build_gets_its_run_scope_and_leaves_out_what_is_current() -> None:
+    args = dbt_build_args(["build"], first_load_id=7, full_check=False, exclude=["resource_type:seed"])
+    assert args[:2] == ["build", "--vars"] and json.loads(args[2]) == {"run_first_load_id": 7}
+    assert args[3:] == ["--exclude", "resource_type:seed"]
+    merged = dbt_build_args(["build", "--vars", "{a: 1}"], first_load_id=None, full_check=True, exclude=[])
+    assert json.loads(merged[2]) == {"a": 1, "full_check": True}
+    selected = dbt_build_args(["build", "--select", "silver_telemetry+"], first_load_id=None, full_check=False,
+                              exclude=["resource_type:seed"])
+    assert selected == ["build", "--select", "silver_telemetry+"]
+
+
+def test_file_checks_name_what_is_wrong() -> None:
+    assert check_capture_file("a.avro", b"").problem.startswith("zero_bytes")  # type: ignore[union-attr]
+    assert check_capture_file("a.avro", b"PAR1....").problem.startswith("not_avro")  # type: ignore[union-attr]
+    assert check_capture_file("a.avro", b"Obj\x01\x00").problem.startswith("corrupt")  # type: ignore[union-attr]
