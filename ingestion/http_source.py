@@ -73,7 +73,7 @@ class HttpSourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class HttpSourceConfig:
-    url: str
+    url: str = field(repr=False)  # its query string may carry a token
     records_field: str = "items"
     next_field: str = "next"
     cursor_field: str = "cursor"

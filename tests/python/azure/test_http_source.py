@@ -253,3 +253,9 @@ def test_logs_errors_and_repr_show_no_credentials(servers, caplog: pytest.LogCap
         assert secret not in shown
     config = HttpSourceConfig(url=f"{api.base}/x", headers={"Authorization": SECRET_HEADER})
     assert "s3cret-header" not in repr(config) and "headers" not in repr(config)
+
+
+def test_the_config_repr_shows_neither_the_url_query_nor_the_headers() -> None:
+    config = HttpSourceConfig(url="https://vendor.example/readings?token=s3cret",  # pragma: allowlist secret
+                              headers={"Authorization": "Bearer t0ken"})  # pragma: allowlist secret
+    assert "s3cret" not in repr(config) and "t0ken" not in repr(config)
