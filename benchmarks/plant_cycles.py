@@ -45,8 +45,10 @@ def run_cycles(lake: Lake, devices: int, cycles: int, label: str) -> list[float]
 
     feed = SimulatedFeed(lake, devices, CYCLE, realtime=False)
     runner = Runner(lake, RunnerSettings(every=CYCLE, max_cycles=cycles, wait=False), land=feed)
+    runner.run_log.ensure()
     totals = []
-    for record in runner.run():
+    for _ in range(cycles):  # one at a time, to print each as it ends
+        record = runner.cycle()
         total = sum(v for k, v in record.step_seconds.items() if not k.startswith("build: "))
         totals.append(total)
         steps = "  ".join(f"{k} {v:6.1f}" for k, v in record.step_seconds.items())
