@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from ingestion.csv_replay import replay_csv
 from ingestion.events import Event
 from ingestion.lander import CaptureLander, CaptureSettings, landed_records
 from ingestion.simulator import SimulatorConfig, simulate
+from tests.python.concurrency import run_together
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -222,21 +222,9 @@ def test_two_concurrent_landings_into_one_lake_wait_for_each_other(capture_dir: 
     settings = CaptureSettings(partitions=2, window_seconds=60)
     streams = [[Event(f'{{"run":{run},"i":{i}}}'.encode(), f"dev-{i % 3}", T0 + timedelta(seconds=7 * i)) for i in range(40)]
                for run in (1, 2)]
-    barrier, errors, reports = threading.Barrier(2), [], []
-
-    def land(events: list[Event]) -> None:
-        barrier.wait()
-        try:
-            reports.append(CaptureLander(SlowFirstWrite(capture_dir, 0.5), settings, lock_timeout=30).land(events))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=land, args=(events,)) for events in streams]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    reports = run_together([lambda events=events: CaptureLander(SlowFirstWrite(capture_dir, 0.5), settings,
+                                                                lock_timeout=30).land(events)
+                            for events in streams], timeout=60)
     landed = _bodies_by_sequence(LocalCaptureStore(capture_dir))
     # Every record exactly once (0 lost, 0 duplicated), sequence numbers unique per partition.
     assert sorted(b for _, _, b in landed) == sorted(e.body for events in streams for e in events)

@@ -8,9 +8,9 @@ import http.client
 import json
 import logging
 import socket
-import threading
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, quote
@@ -43,6 +43,7 @@ from ingestion.lander import CaptureLander, CaptureSettings
 from ingestion.simulator import FaultRates, SimulatorConfig, simulate
 from tests.python.azure.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, connection_string
 from tests.python.azure.conftest import FAST_RETRY, blobs, make_store, raw_container
+from tests.python.concurrency import run_together
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 SETTINGS = CaptureSettings(event_hub="blob-land", partitions=2, window_seconds=300, write_empty_files=True)
@@ -298,22 +299,12 @@ def test_two_concurrent_landings_into_one_container_take_turns(azurite: Azurite,
     settings = CaptureSettings(event_hub="two-writers", partitions=2, window_seconds=60)
     streams = [[Event(f'{{"run":{run},"i":{i}}}'.encode(), f"dev-{i % 3}", START + timedelta(seconds=7 * i)) for i in range(40)]
                for run in (1, 2)]
-    barrier, errors = threading.Barrier(2), []
 
-    def land(events: list[Event]) -> None:
+    def land(events: list[Event]) -> Callable[[], object]:
         store = SlowFirstWrite(make_store(azurite.port, container_name, tmp_path / "q"), 1.5)
-        barrier.wait()
-        try:
-            CaptureLander(store, settings, lock_timeout=60).land(events)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        return lambda: CaptureLander(store, settings, lock_timeout=60).land(events)  # type: ignore[arg-type]
 
-    threads = [threading.Thread(target=land, args=(events,)) for events in streams]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(90)
-    assert errors == []
+    run_together([land(events) for events in streams], timeout=90)
     landed = blobs(azurite.port, container_name)  # read back with a plain client: no lock blob left either
     records = [(CapturePath.parse(p).partition_id, r) for p, data in sorted(landed.items()) for r in decode_capture_file(data)]
     assert sorted(r["Body"] for _, r in records) == sorted(e.body for events in streams for e in events)  # 0 lost, 0 twice
