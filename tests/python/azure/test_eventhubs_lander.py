@@ -117,6 +117,13 @@ def _context(store: BlobCheckpointStore, partition: str) -> PartitionContext:
     return PartitionContext("telemetry-ns.servicebus.windows.net", "consumed", "$Default", partition, store)
 
 
+def _checkpoint_store(azurite: Azurite, container: str,
+                      kind: type[BlobCheckpointStore] = BlobCheckpointStore) -> BlobCheckpointStore:
+    """A checkpoint store in a new container of its own."""
+    raw_container(azurite.port, container).create_container()
+    return kind.from_connection_string(azurite.connection_string, container)
+
+
 def _checkpoints(store: BlobCheckpointStore) -> dict[str, int]:
     return {c["partition_id"]: c["sequence_number"]
             for c in store.list_checkpoints("telemetry-ns.servicebus.windows.net", "consumed", "$Default")}
@@ -124,15 +131,12 @@ def _checkpoints(store: BlobCheckpointStore) -> dict[str, int]:
 
 def test_checkpoint_follows_written_files_and_a_restart_rewrites_the_same_bytes(
         azurite: Azurite, container_name: str, tmp_path: Path) -> None:
-    checkpoint_container = f"{container_name}-ckpt"
-    raw_container(azurite.port, checkpoint_container).create_container()
-    checkpoints = BlobCheckpointStore.from_connection_string(azurite.connection_string, checkpoint_container)
+    checkpoints = _checkpoint_store(azurite, f"{container_name}-ckpt")
     settings = CaptureSettings(namespace="telemetry-ns", event_hub="consumed", window_seconds=60)
     events = stream(12)  # 4 minutes of one partition: windows end 09:01 .. 09:04
 
     # Reference: one uninterrupted consumer (own containers).
-    raw_container(azurite.port, f"{container_name}-ckref").create_container()
-    ref_ckpt = BlobCheckpointStore.from_connection_string(azurite.connection_string, f"{container_name}-ckref")
+    ref_ckpt = _checkpoint_store(azurite, f"{container_name}-ckref")
     ref_lander = EventHubsCaptureLander(make_store(azurite.port, f"{container_name}-ref", tmp_path / "q"), settings,
                                         idle_grace=timedelta(0))
     ref_lander.on_event_batch(_context(ref_ckpt, "1"), events)
@@ -234,9 +238,7 @@ def test_a_failed_checkpoint_reopens_the_partition_and_every_sequence_number_lan
         azurite: Azurite, container_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)  # windows long closed
     events = stream(12, start=start)  # sequence numbers 100..111, three per minute
-    ckpt_container = f"{container_name}-ckpt"
-    raw_container(azurite.port, ckpt_container).create_container()
-    checkpoints = CheckpointStoreFailingOnce.from_connection_string(azurite.connection_string, ckpt_container)
+    checkpoints = _checkpoint_store(azurite, f"{container_name}-ckpt", CheckpointStoreFailingOnce)
     conn = ("Endpoint=sb://127.0.0.1:9;SharedAccessKeyName=t;SharedAccessKey=dGVzdA==;EntityPath=consumed;"
             "UseDevelopmentEmulator=true")
     client = InMemoryHubClient.from_connection_string(conn, "$Default", checkpoint_store=checkpoints,
@@ -273,9 +275,7 @@ def test_a_failed_checkpoint_reopens_the_partition_and_every_sequence_number_lan
 
 def test_a_restarted_consumer_puts_a_late_event_in_the_next_window(
         azurite: Azurite, container_name: str, tmp_path: Path) -> None:
-    ckpt_container = f"{container_name}-ckpt"
-    raw_container(azurite.port, ckpt_container).create_container()
-    checkpoints = BlobCheckpointStore.from_connection_string(azurite.connection_string, ckpt_container)
+    checkpoints = _checkpoint_store(azurite, f"{container_name}-ckpt")
     settings = CaptureSettings(namespace="telemetry-ns", event_hub="consumed", window_seconds=60)
     store = make_store(azurite.port, container_name, tmp_path / "q")
     first = EventHubsCaptureLander(store, settings, idle_grace=timedelta(0))
