@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,12 +42,10 @@ def write_tree(lake: Lake, start: datetime, windows: int, partitions: int = 4) -
     return written
 
 
-def timed(label: str, action: object) -> float:
+def timed(label: str, action: Callable[[], object]) -> None:
     t0 = time.monotonic()
-    result = action()  # type: ignore[operator]
-    seconds = time.monotonic() - t0
-    print(f"{label}: {seconds:.2f} s ({result})", flush=True)
-    return seconds
+    result = action()
+    print(f"{label}: {time.monotonic() - t0:.2f} s ({result})", flush=True)
 
 
 def main() -> None:
@@ -56,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.bronze_load import _CAPTURE_GLOB, BronzeLoader
+    from lakehouse.bronze_load import CAPTURE_GLOB, BronzeLoader
     from lakehouse.spark_session import spark_session
 
     windows = args.days * 288
@@ -64,7 +63,7 @@ def main() -> None:
     print(f"history: {len(files):,} Capture files ({args.days} days, 4 partitions)", flush=True)
     with metastore_lock(lake.metastore):
         spark = spark_session()
-        glob = f"{lake.capture}/{_CAPTURE_GLOB}"
+        glob = f"{lake.capture}/{CAPTURE_GLOB}"
         timed("stream, first run over the whole history", lambda: BronzeLoader(spark, lake).load_new_files().files)
         timed("stream, nothing new", lambda: BronzeLoader(spark, lake).load_new_files().files)
         cutoff = time.time()

@@ -65,7 +65,7 @@ BRONZE_COLUMNS = (
 )
 BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, content binary"
 # Capture files are {Namespace}/{EventHub}/{PartitionId}/{YYYY}/{MM}/{DD}/{hh}/{mm}/{ss}.avro.
-_CAPTURE_GLOB = "/".join(["*"] * 8 + ["*.avro"])
+CAPTURE_GLOB = "/".join(["*"] * 8 + ["*.avro"])
 _PATH_PARTS = r"([^/]+)/([^/]+)/([^/]+)/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}[.]avro$"
 # Azure writes EnqueuedTimeUtc as `M/d/yyyy h:mm:ss a` (UTC); ISO-8601 is tolerated.
 _ENQUEUED_AT = "coalesce(to_timestamp(enqueued_time_utc, 'M/d/yyyy h:mm:ss a'), to_timestamp(enqueued_time_utc))"
@@ -165,7 +165,7 @@ class BronzeLoader:
             reader = reader.format("cloudFiles").option("cloudFiles.format", "binaryFile")
         else:
             reader = reader.format("binaryFile")
-        stream = reader.load(f"{self.lake.capture}/{_CAPTURE_GLOB}")
+        stream = reader.load(f"{self.lake.capture}/{CAPTURE_GLOB}")
         query = (
             stream.writeStream.foreachBatch(lambda batch, batch_id: self._load(batch, self._logged_files(batch_id)))
             .option("checkpointLocation", str(self.lake.checkpoint("bronze_capture_files")))
@@ -179,7 +179,7 @@ class BronzeLoader:
         """Re-read the Capture files whose window ends in [start, end): what bronze lacks is added."""
         ensure_bronze_table(self.spark, self.lake)
         paths = [
-            str(path) for path in sorted(self.lake.capture.glob(_CAPTURE_GLOB))
+            str(path) for path in sorted(self.lake.capture.glob(CAPTURE_GLOB))
             if start <= CapturePath.parse(str(path.relative_to(self.lake.capture))).window_end < end
             and (event_hub is None or path.relative_to(self.lake.capture).parts[1] == event_hub)
         ]
