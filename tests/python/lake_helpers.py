@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime, timedelta
 
 from ingestion.capture_store import LocalCaptureStore
 from ingestion.lander import CaptureLander, CaptureSettings, LandingReport, landed_records
 from ingestion.simulator import FaultRates, Simulation, SimulatorConfig, simulate
-from lakehouse.paths import Lake
+from lakehouse.paths import PROJECT_DIR, Lake
 
 
 def land_simulation(
@@ -32,3 +33,9 @@ def bronze_keys(spark: object, hub: str) -> list[tuple[int, int]]:
         f"select partition_id, sequence_number from bronze.bronze_capture_events where event_hub = '{hub}'"
     ).collect()
     return sorted((r.partition_id, r.sequence_number) for r in rows)
+
+
+def seed_registry() -> dict[str, str]:
+    """device_id -> site_id, read from the registry seed's CSV itself."""
+    with open(PROJECT_DIR / "seeds" / "device_registry.csv") as handle:
+        return {row["device_id"]: row["site_id"] for row in csv.DictReader(handle)}

@@ -26,7 +26,7 @@ from ingestion.lander import CaptureLander, CaptureSettings, landed_records
 from ingestion.simulator import FaultRates, SimulatorConfig, simulate
 from lakehouse.paths import PROJECT_DIR, Lake
 from tests.python import expected_lake as ex
-from tests.python.test_silver_gold_build import _registry
+from tests.python.lake_helpers import seed_registry
 
 pytestmark = pytest.mark.spark
 START = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
@@ -35,8 +35,7 @@ FAULTS = FaultRates(duplicate=0.03, out_of_order=0.03, late=0.02, malformed_json
 
 
 def _env(lake: Lake) -> dict[str, str]:
-    env = {**os.environ, **lake.env(), "PYTHONUNBUFFERED": "1", "LAKEHOUSE_SPARK_DRIVER_MEMORY": "1g"}
-    return env
+    return {**os.environ, **lake.env(), "PYTHONUNBUFFERED": "1", "LAKEHOUSE_SPARK_DRIVER_MEMORY": "1g"}
 
 
 def _lakehouse(lake: Lake, *args: str) -> subprocess.Popen[str]:
@@ -88,7 +87,7 @@ def test_sigkill_during_silver_then_a_rerun_loses_and_duplicates_nothing(own_lak
     assert rerun.returncode == 0, output[-4000:]
     assert "reconciles_with_bronze" in output and "matches_full_refresh" in output
 
-    want = ex.expected_silver([(p, r, 0) for p, r in records], _registry())
+    want = ex.expected_silver([(p, r, 0) for p, r in records], seed_registry())
     silver = {r["event_id"]: r for r in _table(spark, own_lake, "silver", "silver_telemetry")}
     assert silver.keys() == want.rows.keys()
     assert {k: r["capture_record_id"] for k, r in silver.items()} == {k: r["capture_record_id"] for k, r in want.rows.items()}
@@ -138,7 +137,7 @@ def test_a_lake_copied_to_another_folder_builds_its_own_new_data(own_lake: Lake,
     records = list(landed_records(LocalCaptureStore(copy.capture)))
     bronze = {r["capture_record_id"] for r in _table(spark, copy, "bronze", "bronze_capture_events")}
     assert len(bronze) == len(records)
-    want = ex.expected_silver([(p, r, 0) for p, r in records], _registry())
+    want = ex.expected_silver([(p, r, 0) for p, r in records], seed_registry())
     device = {r["metric_id"]: r["event_count"] for r in _table(spark, copy, "gold", "gold_device_metrics_5m")}
     assert device == {k: r["event_count"] for k, r in ex.expected_device_metrics(list(want.rows.values())).items()}
     assert any("_20260502T06" in k for k in device)  # windows of the new data

@@ -5,7 +5,6 @@ over the same Capture files, and the reconciliation holds exactly."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -18,8 +17,9 @@ from ingestion.events import Event, iso_utc
 from ingestion.lander import CaptureLander, CaptureSettings, landed_records
 from ingestion.simulator import FaultRates, SimulatorConfig, simulate
 from lakehouse.lake_report import reconciliation
-from lakehouse.paths import PROJECT_DIR, Lake
+from lakehouse.paths import Lake
 from tests.python import expected_lake as ex
+from tests.python.lake_helpers import seed_registry
 
 pytestmark = pytest.mark.spark
 HUB = "silver-gold-e2e"
@@ -36,11 +36,6 @@ GOLD_SITE = ["site_id", "window_start", "window_end", "device_count", "event_cou
 
 def _utc(value: Any) -> Any:
     return value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
-
-
-def _registry() -> dict[str, str]:
-    with open(PROJECT_DIR / "seeds" / "device_registry.csv") as handle:
-        return {row["device_id"]: row["site_id"] for row in csv.DictReader(handle)}
 
 
 def _table(spark: Any, name: str) -> list[dict[str, Any]]:
@@ -74,7 +69,7 @@ class LakeState:
     def expected(self) -> ex.ExpectedSilver:
         # Every Capture file in the lake (other tests' hubs too): silver covers them all.
         records = [(p, r, self.batch_of_path.get(p, 0)) for p, r in landed_records(LocalCaptureStore(self.lake.capture))]
-        return ex.expected_silver(records, _registry())
+        return ex.expected_silver(records, seed_registry())
 
 
 def _check_lake(spark: Any, state: LakeState) -> ex.ExpectedSilver:
