@@ -6,8 +6,9 @@ Writes a month of the plant's Capture file tree (4 partitions, a file every 5
 minutes: 34,560 files, header-only so the figure is the finding, not the decoding),
 then times:
 
-- the bronze loader (Structured Streaming file source, availableNow, checkpoint)
-  with nothing new, and with one new window (4 files);
+- the bronze loader (Structured Streaming file source, availableNow, checkpoint),
+  listing only the recent hour folders (`capture_discovery`), with nothing new and
+  with one new window (4 files); and its full sweep of the whole tree;
 - a batch listing pruned by `modifiedAfter` (binaryFile, path only) finding the
   same 4 files;
 - reading every file of the tree, as the old external-table bronze did each build.
@@ -55,7 +56,8 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.bronze_load import CAPTURE_GLOB, BronzeLoader
+    from lakehouse.bronze_load import BronzeLoader
+    from lakehouse.capture_discovery import CAPTURE_GLOB
     from lakehouse.spark_session import spark_session
 
     windows = args.days * 288
@@ -65,11 +67,14 @@ def main() -> None:
         spark = spark_session()
         glob = f"{lake.capture}/{CAPTURE_GLOB}"
         timed("stream, first run over the whole history", lambda: BronzeLoader(spark, lake).load_new_files().files)
-        timed("stream, nothing new", lambda: BronzeLoader(spark, lake).load_new_files().files)
+        timed("stream, recent hour folders, nothing new", lambda: BronzeLoader(spark, lake).load_new_files().files)
         cutoff = time.time()
         time.sleep(1.1)
         write_tree(lake, START + timedelta(minutes=5 * windows), 1)
-        timed("stream, one new window", lambda: BronzeLoader(spark, lake).load_new_files().files)
+        timed("stream, recent hour folders, one new window",
+              lambda: BronzeLoader(spark, lake).load_new_files().files)
+        timed("stream, full sweep of the tree, nothing new",
+              lambda: BronzeLoader(spark, lake).load_new_files(full_sweep=True).files)
         after = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         timed("batch listing with modifiedAfter, one new window",
               lambda: len(spark.read.format("binaryFile").option("modifiedAfter", after).load(glob)

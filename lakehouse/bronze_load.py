@@ -3,10 +3,11 @@
 New files are found by Spark's own incremental file tracking: the Structured
 Streaming file source over the Capture tree (`binaryFile`, so a file's bytes are read
 once, by the loader) with a checkpoint under the lake root and
-`trigger(availableNow=True)`. Each run lists the tree and reads only files the
-checkpoint has not seen; on Databricks the same code runs with Auto Loader
-(`LAKEHOUSE_BRONZE_SOURCE=cloudFiles`). A Capture file that lands late, for an old
-time range, is a new file and is loaded. `replay` re-reads a time range of files.
+`trigger(availableNow=True)`. Each run lists only the recent hour folders of the
+tree (`capture_discovery`: the path carries the time; a full sweep now and then finds
+files landed late in old folders) and reads only files the checkpoint has not seen;
+on Databricks the same code runs with Auto Loader (`LAKEHOUSE_BRONZE_SOURCE=cloudFiles`,
+which lists or gets file events itself). `replay` re-reads a time range of files.
 
 Every new file is checked before Spark decodes it: a zero-byte, non-Avro, truncated
 or corrupt file, or one that is not in the Capture schema, is moved to
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 
 from ingestion.capture_format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
+from lakehouse.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
 from lakehouse.paths import Lake
 
 if TYPE_CHECKING:
@@ -64,8 +66,6 @@ BRONZE_COLUMNS = (
     ("enqueued_hour", "timestamp"),
 )
 BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, content binary"
-# Capture files are {Namespace}/{EventHub}/{PartitionId}/{YYYY}/{MM}/{DD}/{hh}/{mm}/{ss}.avro.
-CAPTURE_GLOB = "/".join(["*"] * 8 + ["*.avro"])
 _PATH_PARTS = r"([^/]+)/([^/]+)/([^/]+)/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}[.]avro$"
 # Azure writes EnqueuedTimeUtc as `M/d/yyyy h:mm:ss a` (UTC); ISO-8601 is tolerated.
 _ENQUEUED_AT = "coalesce(to_timestamp(enqueued_time_utc, 'M/d/yyyy h:mm:ss a'), to_timestamp(enqueued_time_utc))"
@@ -104,10 +104,12 @@ class BronzeLoadReport:
     duplicate_keys: int = 0
     bad_files: list[FileCheck] = field(default_factory=list)
     max_enqueued_at: datetime | None = None
+    full_sweep: bool = False
 
     def line(self) -> str:
         bad = f", {len(self.bad_files)} bad files set aside" if self.bad_files else ""
-        return (f"bronze: {self.files:,} new Capture files, {self.records:,} records, {self.rows_added:,} rows added "
+        listed = "the whole Capture tree" if self.full_sweep else "recent hour folders"
+        return (f"bronze ({listed}): {self.files:,} new Capture files, {self.records:,} records, {self.rows_added:,} rows added "
                 f"(load {self.load_id if self.load_id is not None else '-'}), "
                 f"{self.duplicate_keys:,} duplicate keys skipped{bad}")
 
@@ -155,17 +157,23 @@ class BronzeLoader:
         self.loaded_at = loaded_at  # tests set it to simulate a clock step
         self.report = BronzeLoadReport()
 
-    def load_new_files(self, *, source_format: str = "binaryFile") -> BronzeLoadReport:
-        """Load every Capture file not loaded before (Structured Streaming, availableNow)."""
+    def load_new_files(self, *, source_format: str = "binaryFile", full_sweep: bool = False) -> BronzeLoadReport:
+        """Load every Capture file not loaded before (Structured Streaming, availableNow).
+        `full_sweep` lists the whole tree, not only its recent hour folders."""
         ensure_bronze_table(self.spark, self.lake)
         self.lake.capture.mkdir(parents=True, exist_ok=True)
+        discovery = CaptureDiscovery(self.lake.capture, self.lake.state_file("bronze_discovery.json"))
+        plan = discovery.plan(full_sweep=full_sweep or source_format == "cloudFiles")
+        self.report.full_sweep = plan.full_sweep
+        if plan.glob is None:
+            return self.report
         reader = (self.spark.readStream.schema(BINARY_FILE_SCHEMA)
                   .option("ignoreMissingFiles", "true").option("maxFilesPerTrigger", 2000))
         if source_format == "cloudFiles":
             reader = reader.format("cloudFiles").option("cloudFiles.format", "binaryFile")
         else:
             reader = reader.format("binaryFile")
-        stream = reader.load(f"{self.lake.capture}/{CAPTURE_GLOB}")
+        stream = reader.load(f"{self.lake.capture}/{plan.glob}")
         query = (
             stream.writeStream.foreachBatch(lambda batch, batch_id: self._load(batch, self._logged_files(batch_id)))
             .option("checkpointLocation", str(self.lake.checkpoint("bronze_capture_files")))
@@ -173,6 +181,7 @@ class BronzeLoader:
             .start()
         )
         query.awaitTermination()
+        discovery.record(plan)
         return self.report
 
     def replay(self, start: datetime, end: datetime, *, event_hub: str | None = None) -> BronzeLoadReport:

@@ -157,19 +157,24 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 @click.option("--replay-to", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
               help="End (exclusive) of the replayed range, UTC.")
 @click.option("--event-hub", help="Replay only this event hub's files.")
+@click.option("--full-sweep", is_flag=True,
+              help="List the whole Capture tree, not only its recent hour folders (done every 6 h anyway).")
 @click.pass_context
 def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay_to: datetime | None,
-                        event_hub: str | None) -> None:
+                        event_hub: str | None, full_sweep: bool) -> None:
     """Load the Capture files not loaded yet into bronze (what `dbt build` does first).
 
     With --replay-from/--replay-to, re-read a time range of Capture files (by the
     window end in their path), for example after a fix: records bronze already
-    holds are skipped, the others are added. Bad files are set aside in
+    holds are skipped, the others are added. A load lists only the hour folders from
+    2 h before the newest it listed last time; --full-sweep lists the whole tree, to
+    find at once a file landed late in an older folder. Bad files are set aside in
     <lake>/_bad_capture_files/ with a reason.
 
     \b
     Examples:
       lakehouse load-bronze
+      lakehouse load-bronze --full-sweep
       lakehouse load-bronze --replay-from 2026-11-21T00:00 --replay-to 2026-11-21T06:00
     """
     from lakehouse.bronze_load import BronzeLoader
@@ -183,7 +188,7 @@ def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay
         if replay_from and replay_to:
             report = loader.replay(replay_from.replace(tzinfo=UTC), replay_to.replace(tzinfo=UTC), event_hub=event_hub)
         else:
-            report = loader.load_new_files()
+            report = loader.load_new_files(full_sweep=full_sweep)
     click.echo(report.line())
     for bad in report.bad_files:
         click.echo(f"  set aside: {bad.path}: {bad.problem}")

@@ -217,3 +217,26 @@ def test_a_late_file_for_an_old_range_loads_and_replay_restores_without_duplicat
     assert replayed.rows_added == 5 and replayed.files == len(report.paths)
     assert bronze_keys(spark, hub) == expected
     assert BronzeLoader(spark, lake).replay(*window_ends, event_hub=hub).rows_added == 0
+
+
+def test_a_file_landed_late_in_an_old_hour_folder_loads_at_the_full_sweep(lake: Lake, spark) -> None:  # type: ignore[no-untyped-def]
+    """A load lists only the hour folders from 2 h before the newest it listed: a file
+    landed later in an older folder waits for the full sweep, which loads it once."""
+    hub = "late-old-folder"
+    start = datetime(2026, 2, 6, 9, 0, tzinfo=UTC)
+    _, report = land_simulation(lake, hub=hub, start=start, duration=timedelta(minutes=20), devices=3, partitions=1)
+    load_bronze(lake)
+    assert len(bronze_keys(spark, hub)) == report.records_written
+    late = lake.capture / f"telemetry-ns/{hub}/0/2026/02/06/05/05/00.avro"  # four hours before the newest folder
+    late.parent.mkdir(parents=True, exist_ok=True)
+    record = {"SequenceNumber": 10_000, "Offset": "0", "EnqueuedTimeUtc": "2/6/2026 5:04:00 AM",
+              "SystemProperties": {}, "Properties": {}, "Body": b'{"event_id": "late-old-folder-1"}'}
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, CAPTURE_SCHEMA, [record])
+    late.write_bytes(buffer.getvalue())
+
+    assert load_bronze(lake).files == 0  # not listed
+    swept = BronzeLoader(spark, lake).load_new_files(full_sweep=True)
+    assert (swept.full_sweep, swept.files, swept.rows_added) == (True, 1, 1)
+    assert BronzeLoader(spark, lake).load_new_files(full_sweep=True).files == 0
+    assert bronze_keys(spark, hub) == _expected_keys(lake, hub)

@@ -1,0 +1,114 @@
+"""Which hour folders of the Capture tree bronze lists this run.
+
+Listing the whole Capture tree costs one directory read per file (Capture writes
+`{Namespace}/{EventHub}/{PartitionId}/{YYYY}/{MM}/{DD}/{hh}/{mm}/{ss}.avro`), so it
+grows with history: on a month of the plant, about 50 s before any data is read. The
+path carries the time, so a run lists, per partition, only the hour folders from
+`LOOKBACK` before the newest hour it listed last time up to the newest there is: a few
+directory reads per partition, whatever the history. A partition never listed before
+is listed whole.
+
+A file that lands in an hour folder older than that (a consumer catching up after
+more than `LOOKBACK` down, a copy of old files) is found by the full sweep: the
+first run, every `FULL_SWEEP_EVERY`, and `lakehouse load-bronze --full-sweep`; or at
+once by a replay of its time range. The stream's checkpoint still decides which
+listed files are new, so a file listed twice is loaded once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+LOOKBACK = timedelta(hours=2)
+FULL_SWEEP_EVERY = timedelta(hours=6)
+# Capture files are {Namespace}/{EventHub}/{PartitionId}/{YYYY}/{MM}/{DD}/{hh}/{mm}/{ss}.avro.
+CAPTURE_GLOB = "/".join(["*"] * 8 + ["*.avro"])
+_HOUR_FORMAT = "%Y/%m/%d/%H"
+
+
+@dataclass(frozen=True)
+class DiscoveryPlan:
+    """What this run lists: `glob` (relative to the capture root; None when there is
+    nothing to list), whether it is a full sweep, and each partition's newest hour
+    folder, to record once the run has loaded what it listed."""
+
+    glob: str | None
+    full_sweep: bool
+    newest_hours: dict[str, str] = field(default_factory=dict)
+    hour_folders: int = 0
+
+
+class CaptureDiscovery:
+    """Plans each run's listing from the state the last successful run recorded."""
+
+    def __init__(self, capture: Path, state_file: Path) -> None:
+        self.capture = capture
+        self.state_file = state_file
+
+    def plan(self, *, full_sweep: bool = False, now: datetime | None = None) -> DiscoveryPlan:
+        state = self._state()
+        last_sweep = state.get("full_sweep_at")
+        now = now or datetime.now(UTC)
+        sweep = (full_sweep or last_sweep is None
+                 or now - datetime.fromisoformat(last_sweep) >= FULL_SWEEP_EVERY)
+        recorded: dict[str, str] = state.get("newest_hours", {})
+        newest: dict[str, str] = {}
+        folders: list[str] = []
+        for partition in self._partitions():
+            bound = None if sweep or partition not in recorded else _hours_before(recorded[partition], LOOKBACK)
+            hours = _hour_folders(self.capture / partition, bound)
+            newest[partition] = max([*hours, recorded.get(partition, "")])
+            folders += [f"{partition}/{hour}" for hour in hours]
+        if sweep:
+            return DiscoveryPlan(CAPTURE_GLOB, True, newest, len(folders))
+        if not folders:
+            return DiscoveryPlan(None, False, newest)
+        return DiscoveryPlan("{" + ",".join(folders) + "}/*/*.avro", False, newest, len(folders))
+
+    def record(self, plan: DiscoveryPlan, *, now: datetime | None = None) -> None:
+        """Remember what a run listed, once it has loaded it."""
+        state = self._state()
+        state["newest_hours"] = {**state.get("newest_hours", {}), **plan.newest_hours}
+        if plan.full_sweep:
+            state["full_sweep_at"] = (now or datetime.now(UTC)).isoformat()
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.state_file.with_suffix(".tmp")
+        scratch.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+        scratch.replace(self.state_file)
+
+    def _state(self) -> dict:  # type: ignore[type-arg]
+        return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+
+    def _partitions(self) -> list[str]:
+        """`namespace/hub/partition` of every partition folder."""
+        found = [""]
+        for _ in range(3):
+            found = [f"{prefix}{child}/" for prefix in found for child in _subdirs(self.capture / prefix)]
+        return [p.rstrip("/") for p in found]
+
+
+def _hour_folders(partition: Path, bound: str | None) -> list[str]:
+    """The `YYYY/MM/DD/hh` folders of a partition at or after `bound` (all when None),
+    reading only the year, month and day folders that can hold them."""
+    found = [""]
+    for _ in range(4):
+        keys = [f"{prefix}{child}" for prefix in found for child in _subdirs(partition / prefix)]
+        found = [f"{key}/" for key in keys if bound is None or key >= bound[: len(key)]]
+    return [key.rstrip("/") for key in found]
+
+
+def _hours_before(hour: str, span: timedelta) -> str:
+    return (datetime.strptime(hour, _HOUR_FORMAT) - span).strftime(_HOUR_FORMAT)
+
+
+def _subdirs(path: Path) -> list[str]:
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith((".", "_")))
+    except FileNotFoundError:
+        return []
+
