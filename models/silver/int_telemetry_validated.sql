@@ -159,7 +159,7 @@ select
     enqueued_hour,
     bronze_load_id,
     reasons,
-    reasons[0] as reason,
+    get(reasons, 0) as reason,  -- null, not an error, on an empty array with ANSI on
     -- The raw body is kept for quarantined records only (bronze has them all).
     case when size(reasons) > 0 then case when is_utf8 then cast(body as string) else base64(body) end end as raw_body,
     case when body is null then null when is_utf8 then 'utf-8' else 'base64' end as body_encoding,
