@@ -26,7 +26,8 @@ from lakehouse.cli_options import (
     skip_landed_option,
 )
 from lakehouse.durations import Duration
-from lakehouse.metastore_lock import MetastoreBusy, metastore_lock
+from lakehouse.engine.errors import EngineError
+from lakehouse.metastore_lock import MetastoreBusy, lake_lock
 from lakehouse.paths import PROJECT_DIR, Lake
 
 log = logging.getLogger("lakehouse")
@@ -140,7 +141,7 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 
     lake = _lake(ctx)
     args = list(dbt_args) or ["build"]
-    with metastore_lock(lake.metastore):
+    with lake_lock(lake):
         try:
             if args[0] == "build":
                 click.echo(build_lake(lake, args).bronze.line())
@@ -183,7 +184,7 @@ def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay
     if (replay_from is None) != (replay_to is None):
         raise click.UsageError("give both --replay-from and --replay-to, or neither")
     lake = _lake(ctx)
-    with metastore_lock(lake.metastore):
+    with lake_lock(lake):
         loader = BronzeLoader(spark_session(), lake)
         if replay_from and replay_to:
             report = loader.replay(replay_from.replace(tzinfo=UTC), replay_to.replace(tzinfo=UTC), event_hub=event_hub)
@@ -237,7 +238,7 @@ def run_command(ctx: click.Context, every: timedelta, source: str, devices: int,
         "none": lambda: None,
     }[source]()
     settings = RunnerSettings(every=every, compact_every_cycles=compact_every, max_cycles=cycles, wait=not catch_up)
-    with metastore_lock(lake.metastore):
+    with lake_lock(lake):
         records = Runner(lake, settings, land=feed, sync=_cosmos_sync_step(lake)).run()
     click.echo(f"{len(records)} cycles; the run log is ops.run_log ({lake.table('ops', 'run_log')})")
 
@@ -271,7 +272,7 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
 
     lake = _lake(ctx)
     timings: dict[str, float] = {}
-    with metastore_lock(lake.metastore):
+    with lake_lock(lake):
         t0 = time.monotonic()
         config = SimulatorConfig(start=default_start(duration), duration=duration, devices=devices, seed=seed)
         report = land_simulation(lake, config, CaptureSettings(write_empty_files=True))
@@ -326,6 +327,63 @@ def _serve_gold(lake: Lake) -> list[str]:
     return notes
 
 
+@cli.group("engine")
+def engine_group() -> None:
+    """The local cluster engine: the SQL endpoint the `cluster` dbt target uses.
+
+    A Hive metastore in PostgreSQL (many clients share one catalog), a Spark
+    standalone master with two workers and the Spark Thrift Server (HiveServer2)
+    with Delta Lake and spark-avro, all on 127.0.0.1; data and logs under
+    <lake>/_engine/. Then:
+
+    \b
+      DBT_TARGET=cluster lakehouse dbt build     the whole project on the cluster
+      .venv/bin/beeline -u jdbc:hive2://127.0.0.1:10000 -e 'select * from gold.gold_site_metrics_1h'
+    """
+
+
+@engine_group.command("start")
+@click.pass_context
+def engine_start_command(ctx: click.Context) -> None:
+    """Start the metastore database, the master, two workers and the Thrift server."""
+    from lakehouse.engine import Engine, EngineAlreadyRunning, EngineError
+
+    engine = Engine(_lake(ctx))
+    t0 = time.monotonic()
+    try:
+        states = engine.start()
+    except EngineAlreadyRunning as exc:
+        click.echo(str(exc))
+        return
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"engine started in {time.monotonic() - t0:.1f} s:")
+    for state in states:
+        click.echo(f"  {state.line()}")
+
+
+@engine_group.command("stop")
+@click.pass_context
+def engine_stop_command(ctx: click.Context) -> None:
+    """Stop every piece of the engine (its executors too)."""
+    from lakehouse.engine import Engine
+
+    stopped = Engine(_lake(ctx)).stop()
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "the engine was not running")
+
+
+@engine_group.command("status")
+@click.pass_context
+def engine_status_command(ctx: click.Context) -> None:
+    """Say which pieces run, where, and where their logs are (exit code 1 unless all run)."""
+    from lakehouse.engine import Engine
+
+    states = Engine(_lake(ctx)).status()
+    for state in states:
+        click.echo(state.line())
+    ctx.exit(0 if all(s.running for s in states) else 1)
+
+
 def _register_groups() -> None:
     from ingestion.azure_cli import azure
     from serving.cli import serve
@@ -343,3 +401,6 @@ def main() -> None:
     except MetastoreBusy as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(3)
+    except EngineError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

@@ -2,7 +2,8 @@
 
 Derby itself fails a second JVM with `XSDB6` deep in a stack trace. Every command
 of ours that starts Spark takes this lock first, so a second one stops at once with
-a message that names the holder and what to do.
+a message that names the holder and what to do. The `cluster` target's metastore is
+a shared database (lakehouse/engine/): no lock there.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+
+from lakehouse.paths import Lake
+from lakehouse.spark_conf import dbt_target
 
 
 class MetastoreBusy(RuntimeError):
@@ -44,3 +48,8 @@ def metastore_lock(metastore_dir: Path) -> Iterator[None]:
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lake_lock(lake: Lake) -> AbstractContextManager[None]:
+    """The lake's Derby lock on the local target; nothing on the cluster target."""
+    return nullcontext() if dbt_target() == "cluster" else metastore_lock(lake.metastore)

@@ -1,10 +1,10 @@
-"""The local Spark session, configured from the dbt profile's `local` target.
+"""The Spark session of Python jobs (the bronze load, the runner, reports).
 
-`profiles.example.yml` -> outputs.local.server_side_parameters is the one place
-that defines the local Spark settings (Delta, spark-avro, UTC, ANSI off, metastore
-and warehouse under the lake root). dbt-spark's session method passes them to
-`SparkSession.builder`; Python jobs call `spark_session()` which does the same, so a
-Python job and `dbt build` in one process share one session and one metastore.
+On the `local` target it is the session dbt-spark's session method uses too (the
+`local` target's settings: lakehouse/spark_conf.py), so a Python job and `dbt build`
+in one process share one session and one metastore. On the `cluster` target it is an
+application on the engine's cluster, with the engine's shared metastore
+(lakehouse/engine/).
 """
 
 from __future__ import annotations
@@ -15,44 +15,22 @@ import sys
 from functools import cache
 from typing import TYPE_CHECKING
 
-import jinja2
-import yaml
-
-from lakehouse.paths import PROJECT_DIR, Lake
+from lakehouse.paths import Lake
 from lakehouse.relocation import relocate_to_lake_root
+from lakehouse.spark_conf import dbt_target, local_spark_conf
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
-PROFILE_FILE = PROJECT_DIR / "profiles.example.yml"
-PROFILE_NAME = "telemetry_lakehouse"
-
-
-def _env_var(name: str, default: str | None = None) -> str:
-    """dbt's env_var(): the variable, else the default, else a clear error."""
-    if name in os.environ:
-        return os.environ[name]
-    if default is not None:
-        return default
-    raise KeyError(f"environment variable {name} is required by {PROFILE_FILE.name} and is not set")
-
-
-def local_spark_conf() -> dict[str, str]:
-    """The `local` target's server_side_parameters, rendered like dbt renders them."""
-    profile = yaml.safe_load(PROFILE_FILE.read_text())
-    params = profile[PROFILE_NAME]["outputs"]["local"]["server_side_parameters"]
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.globals["env_var"] = _env_var
-    return {key: env.from_string(str(value)).render() for key, value in params.items()}
 
 
 @cache
 def spark_session() -> SparkSession:
-    """Start (once per process) the local Spark session for the lake in $LAKEHOUSE_ROOT.
+    """Start (once per process) the Spark session for the lake in $LAKEHOUSE_ROOT.
 
-    Callers that may race another process for the Derby metastore take
-    `metastore_lock` first (the CLI and the test fixtures do).
+    On the local target, callers that may race another process for the Derby
+    metastore take `metastore_lock` first (the CLI and the test fixtures do).
     """
     from pyspark.sql import SparkSession
 
@@ -61,6 +39,12 @@ def spark_session() -> SparkSession:
         os.environ.setdefault(key, value)
     # Python workers (the bronze loader's file checks) run in this interpreter's environment.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if dbt_target() == "cluster":
+        from lakehouse.engine.session import cluster_spark_session
+
+        spark = cluster_spark_session(lake)
+        relocate_to_lake_root(spark, lake)
+        return spark
     lake.metastore.mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in local_spark_conf().items():
