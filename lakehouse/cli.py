@@ -160,9 +160,12 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 @click.option("--event-hub", help="Replay only this event hub's files.")
 @click.option("--full-sweep", is_flag=True,
               help="List the whole Capture tree, not only its recent hour folders (done every 6 h anyway).")
+@click.option("--source", "source_format", type=click.Choice(["binaryFile", "cloudFiles"]), default="binaryFile",
+              envvar="LAKEHOUSE_BRONZE_SOURCE", show_default=True,
+              help="The stream's file source: Spark's own, or Auto Loader on Databricks.")
 @click.pass_context
 def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay_to: datetime | None,
-                        event_hub: str | None, full_sweep: bool) -> None:
+                        event_hub: str | None, full_sweep: bool, source_format: str) -> None:
     """Load the Capture files not loaded yet into bronze (what `dbt build` does first).
 
     With --replay-from/--replay-to, re-read a time range of Capture files (by the
@@ -189,7 +192,7 @@ def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay
         if replay_from and replay_to:
             report = loader.replay(replay_from.replace(tzinfo=UTC), replay_to.replace(tzinfo=UTC), event_hub=event_hub)
         else:
-            report = loader.load_new_files(full_sweep=full_sweep)
+            report = loader.load_new_files(full_sweep=full_sweep, source_format=source_format)
     click.echo(report.line())
     for bad in report.bad_files:
         click.echo(f"  set aside: {bad.path}: {bad.problem}")

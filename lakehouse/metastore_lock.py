@@ -3,7 +3,7 @@
 Derby itself fails a second JVM with `XSDB6` deep in a stack trace. Every command
 of ours that starts Spark takes this lock first, so a second one stops at once with
 a message that names the holder and what to do. The `cluster` target's metastore is
-a shared database (lakehouse/engine/): no lock there.
+a shared database (lakehouse/engine/), and Databricks has its own: no lock there.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from lakehouse.paths import Lake
-from lakehouse.spark_conf import dbt_target
+from lakehouse.spark_conf import embedded_metastore
 
 
 class MetastoreBusy(RuntimeError):
@@ -51,5 +51,6 @@ def metastore_lock(metastore_dir: Path) -> Iterator[None]:
 
 
 def lake_lock(lake: Lake) -> AbstractContextManager[None]:
-    """The lake's Derby lock on the local target; nothing on the cluster target."""
-    return nullcontext() if dbt_target() == "cluster" else metastore_lock(lake.metastore)
+    """The lake's Derby lock where Python jobs use the embedded metastore; nothing where
+    the metastore is shared (the cluster target, Databricks)."""
+    return metastore_lock(lake.metastore) if embedded_metastore() else nullcontext()

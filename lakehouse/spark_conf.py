@@ -23,6 +23,17 @@ def dbt_target() -> str:
     return os.environ.get("DBT_TARGET", "local")
 
 
+def on_databricks() -> bool:
+    """Whether this process runs on a Databricks cluster (a job task), which has its own session."""
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+def embedded_metastore() -> bool:
+    """Whether Python jobs start the local session with its embedded Derby metastore
+    (one process at a time), rather than joining a shared one (the engine, Databricks)."""
+    return dbt_target() != "cluster" and not on_databricks()
+
+
 def _env_var(name: str, default: str | None = None) -> str:
     """dbt's env_var(): the variable, else the default, else a clear error."""
     if name in os.environ:

@@ -4,7 +4,7 @@ On the `local` target it is the session dbt-spark's session method uses too (the
 `local` target's settings: lakehouse/spark_conf.py), so a Python job and `dbt build`
 in one process share one session and one metastore. On the `cluster` target it is an
 application on the engine's cluster, with the engine's shared metastore
-(lakehouse/engine/).
+(lakehouse/engine/). In a Databricks job task it is that cluster's session.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from lakehouse.paths import Lake
 from lakehouse.relocation import relocate_to_lake_root
-from lakehouse.spark_conf import dbt_target, local_spark_conf
+from lakehouse.spark_conf import dbt_target, local_spark_conf, on_databricks
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -34,6 +34,8 @@ def spark_session() -> SparkSession:
     """
     from pyspark.sql import SparkSession
 
+    if on_databricks():  # a job task: the cluster's session, its metastore (Unity Catalog)
+        return SparkSession.builder.getOrCreate()
     lake = Lake.from_env()
     for key, value in lake.env().items():
         os.environ.setdefault(key, value)

@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lakehouse.metastore_lock import metastore_lock
-from lakehouse.paths import PROJECT_DIR
+import pytest
+
+from lakehouse.metastore_lock import MetastoreBusy, lake_lock, metastore_lock
+from lakehouse.paths import PROJECT_DIR, Lake
 
 
 def test_second_process_is_told_the_metastore_is_busy(tmp_path: Path) -> None:
@@ -15,7 +17,25 @@ def test_second_process_is_told_the_metastore_is_busy(tmp_path: Path) -> None:
     lakehouse = Path(sys.executable).with_name("lakehouse")
     with metastore_lock(lake / "_metastore"):
         result = subprocess.run([str(lakehouse), "--lake", str(lake), "dbt", "debug"], cwd=PROJECT_DIR,
-                                capture_output=True, text=True, timeout=120)
+                                capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 3
     assert "in use by process" in result.stderr and "one process at a time" in result.stderr
     assert "XSDB6" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("env", "refused"), [({"DBT_TARGET": "local"}, True), ({"DBT_TARGET": "cluster"}, False),
+                                              ({"DATABRICKS_RUNTIME_VERSION": "17.3"}, False)])
+def test_only_the_embedded_metastore_is_locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               env: dict[str, str], refused: bool) -> None:
+    """A shared metastore (the engine's, Databricks') takes many processes: no lock there."""
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    lake = Lake.from_env(tmp_path / "lake")
+    with metastore_lock(lake.metastore):  # flock: a second open of the lock file conflicts, even in one process
+        if refused:
+            with pytest.raises(MetastoreBusy), lake_lock(lake):
+                pass
+        else:
+            with lake_lock(lake):
+                pass
