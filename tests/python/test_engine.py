@@ -177,7 +177,7 @@ def _query(port: int, sql: str) -> list[tuple[Any, ...]]:
 
 def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(engine: EngineUnderTest, builds: Path,
                                                                          spark: Any) -> None:
-    expected = spark.read.format("delta").load(str(engine.lake.root / "gold/gold_device_metrics_5m")).count()
+    expected = spark.read.format("delta").load(str(engine.lake.root / "gold/gold_site_metrics_1h")).count()
     answers: list[tuple[float, int]] = []
     errors: list[BaseException] = []
     done = threading.Event()
@@ -186,7 +186,7 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(engine: 
         while not done.is_set():
             try:
                 answers.append((time.monotonic(),
-                                _query(engine.thrift_port, "select count(*) from gold.gold_device_metrics_5m")[0][0]))
+                                _query(engine.thrift_port, "select count(*) from gold.gold_site_metrics_1h")[0][0]))
             except Exception as exc:  # noqa: BLE001 - any failure is the finding
                 errors.append(exc)
                 return
@@ -195,7 +195,7 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(engine: 
     reader.start()
     t0 = time.monotonic()
     # A second client: plain dbt (no bronze load), as another engineer runs it.
-    second = subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--select", "gold_device_metrics_5m",
+    second = subprocess.run([str(Path(sys.executable).parent / "dbt"), "run", "--select", "gold_site_metrics_1h",
                              "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
                              "--target-path", str(engine.lake.root / "_second_target")],
                             env=engine.cli_env("cluster"), capture_output=True, text=True, cwd=PROJECT_DIR,

@@ -1,0 +1,60 @@
+"""The engine's pieces that need no running server: ports, settings, clear errors."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse.engine import Engine, EngineError
+from lakehouse.engine.session import cluster_spark_session
+from lakehouse.engine.settings import EngineLayout, Ports, write_conf
+from lakehouse.paths import Lake
+from lakehouse.spark_conf import local_spark_conf
+
+PORTS = Ports(metastore=25432, master=27077, master_ui=28080, thrift=20000)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path, taken_port: int) -> None:
+    engine = Engine(Lake.from_env(tmp_path), Ports(PORTS.metastore, PORTS.master, PORTS.master_ui, taken_port))
+    with pytest.raises(EngineError, match=f"thrift port {taken_port}"):
+        engine.start()
+    assert not any(state.running for state in engine.status())
+    assert not (tmp_path / "_engine").exists()
+
+
+def test_cluster_settings_keep_the_local_targets_and_the_password_stays_in_hive_site(tmp_path: Path) -> None:
+    layout = EngineLayout(Lake.from_env(tmp_path))
+    conf = write_conf(layout, PORTS, "/cache/jars/*")
+    defaults = dict(line.split(" ", 1) for line in (conf / "spark-defaults.conf").read_text().splitlines())
+    local = local_spark_conf()
+    for key in ("spark.jars.packages", "spark.sql.extensions", "spark.sql.catalog.spark_catalog",
+                "spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
+        assert defaults[key] == local[key], key
+    assert defaults["spark.master"] == "spark://127.0.0.1:27077"
+    assert defaults["spark.driver.extraClassPath"] == "/cache/jars/*"
+    assert not any("derby" in value.lower() for value in defaults.values())
+    site = conf / "hive-site.xml"
+    assert stat.S_IMODE(site.stat().st_mode) == 0o600
+    properties = {p.findtext("name"): p.findtext("value") for p in ET.parse(site).getroot()}
+    password = layout.metastore_password()
+    assert properties["javax.jdo.option.ConnectionPassword"] == password and len(password) >= 24
+    assert properties["javax.jdo.option.ConnectionURL"] == "jdbc:postgresql://127.0.0.1:25432/metastore"
+    assert password not in (conf / "spark-defaults.conf").read_text()
+
+
+def test_a_job_on_the_cluster_target_without_the_engine_says_how_to_start_it(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="lakehouse engine start"):
+        cluster_spark_session(Lake.from_env(tmp_path))
