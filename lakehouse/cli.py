@@ -341,7 +341,8 @@ def engine_group() -> None:
 
     \b
       DBT_TARGET=cluster lakehouse dbt build     the whole project on the cluster
-      .venv/bin/beeline -u jdbc:hive2://127.0.0.1:10000 -e 'select * from gold.gold_site_metrics_1h'
+      (beeline is in the PySpark wheel: .venv/lib/python3.11/site-packages/pyspark/bin/)
+      beeline -u jdbc:hive2://127.0.0.1:10000 -e 'select * from gold.gold_site_metrics_1h'
     """
 
 

@@ -37,6 +37,11 @@ class Lake:
         each beside a `<name>.reason.json`, at its path relative to `capture/`."""
         return self.root / "_bad_capture_files"
 
+    @property
+    def engine(self) -> Path:
+        """The cluster engine's settings, PostgreSQL data, logs and scratch (lakehouse/engine/)."""
+        return self.root / "_engine"
+
     def state_file(self, name: str) -> Path:
         """Small state the lake's commands keep between runs."""
         return self.root / "_state" / name

@@ -29,9 +29,9 @@ from lakehouse.engine.settings import (
 from lakehouse.paths import Lake
 
 THRIFT_SERVER = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
-# The Thrift server's first start resolves Delta, spark-avro and the JDBC driver from
-# Maven Central (cached afterwards); later starts take about 20 s.
-THRIFT_START_TIMEOUT = 600.0
+# Jars are resolved before the JVMs start (jars.py); the Thrift server then opens its
+# port in about 20 s, more on a loaded machine.
+THRIFT_START_TIMEOUT = 180.0
 
 
 @dataclass(frozen=True)

@@ -37,4 +37,5 @@ def create_metastore_schema(layout: EngineLayout, ports: Ports, class_path: str)
         done = subprocess.run(["java", "-cp", class_path, SCHEMA_TOOL, "-create", "-api", "JDO",
                                "-props", str(props), str(jdo)], capture_output=True, text=True, check=False)
     if done.returncode != 0 or "completed successfully" not in done.stdout:
-        raise EngineError(f"creating the metastore's tables failed: {(done.stdout + done.stderr).strip()[-1500:]}")
+        output = (done.stdout + done.stderr).replace(settings["javax.jdo.option.ConnectionPassword"], "***")
+        raise EngineError(f"creating the metastore's tables failed: {output.strip()[-1500:]}")

@@ -73,10 +73,10 @@ class MetastoreDatabase:
         self._prepare()
         if not self.initialised():
             pwfile = self.layout.postgres / "initdb.pw"
+            pwfile.touch(mode=0o600)  # private before the password is in it
             pwfile.write_text(password)
             if self.os_user:
                 shutil.chown(pwfile, self.os_user, self.os_user)
-            pwfile.chmod(0o600)
             try:
                 self._run(_bin("initdb"), "-D", str(self.data), "-U", METASTORE_USER, "--auth=scram-sha-256",
                           f"--pwfile={pwfile}", "-E", "UTF8", "--no-instructions")

@@ -47,41 +47,17 @@ class Ports:
         return self.master_ui + 1 + index
 
 
-@dataclass(frozen=True)
 class EngineLayout:
     """Folders under <lake>/_engine/: conf (Spark defaults, hive-site with the metastore
     password, mode 0600), postgres (its data, owned by the database's OS user), logs,
     run (pid files), work (the workers' scratch)."""
 
-    lake: Lake
-
-    @property
-    def root(self) -> Path:
-        return self.lake.root / "_engine"
-
-    @property
-    def conf(self) -> Path:
-        return self.root / "conf"
-
-    @property
-    def postgres(self) -> Path:
-        return self.root / "postgres"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def work(self) -> Path:
-        return self.root / "work"
-
-    @property
-    def password_file(self) -> Path:
-        return self.conf / "metastore.password"
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self.root = lake.engine
+        self.conf, self.postgres, self.logs, self.run, self.work = (
+            self.root / name for name in ("conf", "postgres", "logs", "run", "work"))
+        self.password_file = self.conf / "metastore.password"
 
     def metastore_password(self) -> str:
         """The metastore database's password, made once per lake (never logged)."""
