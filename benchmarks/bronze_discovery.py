@@ -23,8 +23,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingestion.capture_format import CapturePath, encode_capture_file
-from lakehouse.metastore_lock import metastore_lock
+from lakehouse.ingestion.capture.format import CapturePath, encode_capture_file
+from lakehouse.spark.metastore_lock import metastore_lock
 from lakehouse.paths import Lake
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -56,9 +56,9 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.bronze_load import BronzeLoader
-    from lakehouse.capture_discovery import CAPTURE_GLOB
-    from lakehouse.spark_session import spark_session
+    from lakehouse.build.bronze_load import BronzeLoader
+    from lakehouse.build.capture_discovery import CAPTURE_GLOB
+    from lakehouse.spark.session import spark_session
 
     windows = args.days * 288
     files = write_tree(lake, START, windows)

@@ -14,19 +14,18 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingestion.capture_store import LocalCaptureStore
-from ingestion.lander import CaptureLander, CaptureSettings
-from ingestion.simulator import SimulatorConfig, simulate
-from lakehouse.metastore_lock import metastore_lock
+from lakehouse.ingestion.capture.lander import CaptureSettings
+from lakehouse.ingestion.capture.store import LocalCaptureStore
+from lakehouse.ingestion.landing import land_simulation
+from lakehouse.ingestion.sources.simulator import SimulatorConfig
+from lakehouse.spark.metastore_lock import metastore_lock
 from lakehouse.paths import Lake
 
 
 def _land(lake: Lake, config: SimulatorConfig) -> tuple[int, int, float]:
     t0 = time.monotonic()
-    sim = simulate(config)
-    report = CaptureLander(LocalCaptureStore(lake.capture), CaptureSettings(write_empty_files=True)).land(
-        sim.events, start=config.start, end=config.end)
-    return sim.readings, report.records_written, time.monotonic() - t0
+    landed = land_simulation(LocalCaptureStore(lake.capture), config, CaptureSettings(write_empty_files=True))
+    return landed.simulation.readings, landed.report.records_written, time.monotonic() - t0
 
 
 def main() -> None:
@@ -37,9 +36,9 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.lake_build import build_lake
-    from lakehouse.lake_report import reconciliation, table_states
-    from lakehouse.spark_session import spark_session
+    from lakehouse.build.lake_build import build_lake
+    from lakehouse.build.lake_report import reconciliation, table_states
+    from lakehouse.spark.session import spark_session
 
     start = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
     day = SimulatorConfig(start=start, duration=timedelta(hours=args.hours), devices=args.devices)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from lakehouse.paths import Lake
-from serving.cosmos_connection import CosmosSettings
+from lakehouse.serving.cosmos.connection import CosmosSettings
 from tests.python.serving.conftest import settings_for
 from tests.python.serving.cosmos_test_server import make_tls_files, running_cosmos_server
 from tests.python.serving.gold_data import DEVICE_METRICS, SITE_METRICS, GoldTable, device_row, site_row
@@ -42,7 +42,7 @@ def peak():
     sys.stdout.write(f"peak-rss-kb {hwm.split()[1]}\\n")
     sys.stdout.flush()
 atexit.register(peak)
-from lakehouse.cli import main
+from lakehouse.cli.main import main
 main()
 """
 

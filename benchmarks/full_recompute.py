@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ingestion.capture_format import CAPTURE_SCHEMA
+from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA
 from lakehouse.paths import PROJECT_DIR
 
 MEASURES = {"temperature_c": (-50, 150), "humidity_pct": (0, 100), "pressure_hpa": (800, 1100), "battery_pct": (0, 100)}

@@ -21,10 +21,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingestion.capture_store import LocalCaptureStore
-from ingestion.lander import CaptureLander, CaptureSettings
-from ingestion.simulator import SimulatorConfig, simulate
-from lakehouse.metastore_lock import metastore_lock
+from lakehouse.ingestion.capture.store import LocalCaptureStore
+from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
+from lakehouse.ingestion.sources.simulator import SimulatorConfig, simulate
+from lakehouse.spark.metastore_lock import metastore_lock
 from lakehouse.paths import Lake
 
 START = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
@@ -40,8 +40,8 @@ def land(lake: Lake, start: datetime, duration: timedelta, devices: int) -> tupl
 
 
 def run_cycles(lake: Lake, devices: int, cycles: int, label: str) -> list[float]:
-    from lakehouse.feeds import SimulatedFeed
-    from lakehouse.runner import Runner, RunnerSettings
+    from lakehouse.operations.feeds import SimulatedFeed
+    from lakehouse.operations.runner import Runner, RunnerSettings
 
     feed = SimulatedFeed(lake, devices, CYCLE, realtime=False)
     runner = Runner(lake, RunnerSettings(every=CYCLE, max_cycles=cycles, wait=False), land=feed)
@@ -70,8 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.lake_build import build_lake
-    from lakehouse.spark_session import spark_session
+    from lakehouse.build.lake_build import build_lake
+    from lakehouse.spark.session import spark_session
 
     history = timedelta(hours=args.hours)
     figures: dict[str, float] = {}
@@ -115,7 +115,7 @@ def main() -> None:
 
 
 def _window_end(path: Path, lake: Lake) -> datetime:
-    from ingestion.capture_format import CapturePath
+    from lakehouse.ingestion.capture.format import CapturePath
 
     return CapturePath.parse(str(path.relative_to(lake.capture))).window_end
 

@@ -38,6 +38,31 @@ class Lake:
         return self.root / "_bad_capture_files"
 
     @property
+    def quarantine(self) -> Path:
+        """Capture files written while Blob storage was down, each with a JSON sidecar
+        (the default of `lakehouse azure land`; `lakehouse azure redrive` lands them)."""
+        return self.root / "_quarantine"
+
+    def dead_letter_file(self, event_hub: str) -> Path:
+        """Events an Event Hubs send gave up on (`lakehouse azure resend-dead-letters`)."""
+        return self.root / "_dead_letters" / f"{event_hub}.jsonl"
+
+    @property
+    def cosmos_state(self) -> Path:
+        """How far each gold table has been synced to Cosmos DB (and the sync's lock)."""
+        return self.root / "_serving" / "cosmos_state.json"
+
+    @property
+    def cosmos_dead_letters(self) -> Path:
+        """Items Cosmos DB refused, with the reason."""
+        return self.root / "_serving" / "cosmos_dead_letters.jsonl"
+
+    @property
+    def warehouse(self) -> Path:
+        """Spark's warehouse folder (every project table is external; this stays empty)."""
+        return self.root / "_warehouse"
+
+    @property
     def engine(self) -> Path:
         """The cluster engine's settings, PostgreSQL data, logs and scratch (lakehouse/engine/)."""
         return self.root / "_engine"

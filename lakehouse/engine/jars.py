@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from lakehouse.engine.errors import EngineError
-from lakehouse.spark_conf import local_spark_conf
+from lakehouse.spark.conf import local_spark_conf
 
 GROUP, ARTIFACT, VERSION = "org.postgresql", "postgresql", "42.7.14"
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"

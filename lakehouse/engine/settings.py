@@ -77,7 +77,7 @@ def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str) -> dict[str, s
     (Delta, spark-avro, UTC, ANSI off, small shuffles), minus what belongs to one
     process, plus the cluster, the Hive catalog, and the drivers' class path
     (lakehouse/engine/jars.py)."""
-    from lakehouse.spark_conf import local_spark_conf
+    from lakehouse.spark.conf import local_spark_conf
 
     conf = {k: v for k, v in local_spark_conf().items() if k not in LOCAL_ONLY}
     log4j = f"-Dlog4j2.configurationFile={PROJECT_DIR / 'conf' / 'log4j2.properties'}"
@@ -85,7 +85,7 @@ def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str) -> dict[str, s
         "spark.master": master_url(ports),
         "spark.driver.extraClassPath": class_path,
         "spark.sql.catalogImplementation": "hive",
-        "spark.sql.warehouse.dir": str(lake.root / "_warehouse"),
+        "spark.sql.warehouse.dir": str(lake.warehouse),
         "spark.cores.max": str(APP_CORES),
         "spark.executor.cores": "1",
         "spark.executor.memory": "1g",
@@ -110,7 +110,7 @@ def hive_site(layout: EngineLayout, ports: Ports) -> dict[str, str]:
         # The engine creates every metastore table at its first start (metastore_schema.py).
         "datanucleus.schema.autoCreateAll": "false",
         "hive.metastore.schema.verification": "false",
-        "hive.metastore.warehouse.dir": str(layout.lake.root / "_warehouse"),
+        "hive.metastore.warehouse.dir": str(layout.lake.warehouse),
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.metastore_lock import metastore_lock
+from lakehouse.spark.metastore_lock import metastore_lock
 from lakehouse.paths import Lake
 
 RunDbt = Callable[..., object]
@@ -28,7 +28,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 
 @pytest.fixture(scope="session")
 def spark(lake: Lake) -> Iterator[object]:
-    from lakehouse.spark_session import spark_session
+    from lakehouse.spark.session import spark_session
 
     with metastore_lock(lake.metastore):
         yield spark_session()
@@ -39,8 +39,8 @@ def run_dbt(lake: Lake, spark: object, tmp_path_factory: pytest.TempPathFactory)
     """`run_dbt("build")` on the test lake, in this process: `build` loads new Capture
     files into bronze first, as `lakehouse dbt build` does (keyword arguments go to
     build_lake); other commands go straight to dbt."""
-    from lakehouse.dbt_runner import run_dbt as invoke
-    from lakehouse.lake_build import build_lake
+    from lakehouse.build.dbt_runner import run_dbt as invoke
+    from lakehouse.build.lake_build import build_lake
 
     target = str(tmp_path_factory.mktemp("dbt-target"))
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from ingestion.capture_format import CapturePath, parse_enqueued_time
+from lakehouse.ingestion.capture.format import CapturePath, parse_enqueued_time
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RANGES = {"temperature_c": (-50, 150), "humidity_pct": (0, 100), "pressure_hpa": (800, 1100), "battery_pct": (0, 100)}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 from datetime import datetime, timedelta
 
-from ingestion.capture_store import LocalCaptureStore
-from ingestion.lander import CaptureLander, CaptureSettings, LandingReport, landed_records
-from ingestion.simulator import FaultRates, Simulation, SimulatorConfig, simulate
+from lakehouse.ingestion.capture.lander import CaptureSettings, LandingReport, landed_records
+from lakehouse.ingestion.capture.store import LocalCaptureStore
+from lakehouse.ingestion.landing import land_simulation as land
+from lakehouse.ingestion.sources.simulator import FaultRates, Simulation, SimulatorConfig
 from lakehouse.paths import PROJECT_DIR, Lake
 
 
@@ -17,10 +18,9 @@ def land_simulation(
 ) -> tuple[Simulation, LandingReport]:
     config = SimulatorConfig(start=start, duration=duration, devices=devices, seed=seed,
                              faults=faults if faults is not None else FaultRates.none())
-    sim = simulate(config)
     settings = CaptureSettings(event_hub=hub, partitions=partitions, window_seconds=300, write_empty_files=True)
-    report = CaptureLander(LocalCaptureStore(lake.capture), settings).land(sim.events, start=config.start, end=config.end)
-    return sim, report
+    landed = land(LocalCaptureStore(lake.capture), config, settings)
+    return landed.simulation, landed.report
 
 
 def capture_records(lake: Lake, hub: str) -> list[tuple[str, dict]]:

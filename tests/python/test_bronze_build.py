@@ -11,8 +11,8 @@ from urllib.parse import unquote, urlparse
 import fastavro
 import pytest
 
-from ingestion.capture_format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
-from lakehouse.bronze_load import BronzeLoader, BronzeLoadReport
+from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
+from lakehouse.build.bronze_load import BronzeLoader, BronzeLoadReport
 from lakehouse.paths import Lake
 from tests.python.lake_helpers import bronze_keys, capture_records, land_simulation
 
@@ -21,7 +21,7 @@ HUB = "bronze-e2e"
 
 
 def load_bronze(lake: Lake) -> BronzeLoadReport:
-    from lakehouse.spark_session import spark_session
+    from lakehouse.spark.session import spark_session
 
     return BronzeLoader(spark_session(), lake).load_new_files()
 
@@ -62,7 +62,7 @@ def test_azure_format_file_loads_with_the_right_timestamp(lake: Lake, spark) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(buffer.getvalue())
     load_bronze(lake)
-    from lakehouse.spark_session import spark_session
+    from lakehouse.spark.session import spark_session
 
     row = spark_session().sql(
         "select *, cast(enqueued_at as string) as enqueued_text from bronze.bronze_capture_events where event_hub = 'azurehub'"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 
-from ingestion.capture_format import (
+from lakehouse.ingestion.capture.format import (
     CapturePath,
     CaptureRecord,
     decode_capture_file,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.csv_replay import CsvReplayError, replay_csv
+from lakehouse.ingestion.sources.csv_replay import CsvReplayError, replay_csv
 
 
 def _write(path: Path, text: str) -> Path:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ingestion.simulator import FaultRates
+from lakehouse.ingestion.sources.simulator import FaultRates
 from lakehouse.paths import PROJECT_DIR, Lake
 from tests.python.lake_helpers import land_simulation
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from ingestion.capture_store import LocalCaptureStore
-from ingestion.lander import CaptureLander, CaptureSettings, landed_records
-from ingestion.simulator import FaultRates, SimulatorConfig, simulate
+from lakehouse.ingestion.capture.store import LocalCaptureStore
+from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings, landed_records
+from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from lakehouse.paths import PROJECT_DIR, Lake
 from tests.python import expected_lake as ex
 from tests.python.lake_helpers import seed_registry
@@ -99,7 +99,7 @@ def test_sigkill_during_silver_then_a_rerun_loses_and_duplicates_nothing(own_lak
 
 def test_sigterm_stops_the_runner_between_steps_with_exit_code_0(own_lake: Lake, spark: Any) -> None:
     runner = _lakehouse(own_lake, "run", "--catch-up", "--devices", "6", "--every", "5m", "--cycles", "6")
-    _until(runner, "lakehouse.runner", "cycle 1 ")  # the first cycle's log line
+    _until(runner, "lakehouse.operations.runner", "cycle 1 ")  # the first cycle's log line
     runner.send_signal(signal.SIGTERM)
     output = runner.communicate(timeout=600)[0]
     assert runner.returncode == 0, output[-4000:]

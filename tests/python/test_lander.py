@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestion.capture_format import CapturePath, decode_capture_file, parse_enqueued_time
-from ingestion.capture_store import LocalCaptureStore, LockTimeout
-from ingestion.csv_replay import replay_csv
-from ingestion.events import Event
-from ingestion.lander import CaptureLander, CaptureSettings, landed_records
-from ingestion.simulator import SimulatorConfig, simulate
+from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file, parse_enqueued_time
+from lakehouse.ingestion.capture.store import LocalCaptureStore, LockTimeout
+from lakehouse.ingestion.sources.csv_replay import replay_csv
+from lakehouse.ingestion.events import Event
+from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings, landed_records
+from lakehouse.ingestion.sources.simulator import SimulatorConfig, simulate
 from tests.python.concurrency import run_together
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -162,7 +162,7 @@ def test_a_backfill_lands_after_the_existing_files_with_new_sequence_numbers(cap
 
 
 def test_skip_landed_keeps_the_old_skip(capture_dir: Path, tmp_path: Path) -> None:
-    from lakehouse.cli import cli
+    from lakehouse.cli.main import cli
 
     lake = tmp_path / "lake"
     now = datetime.now(UTC).replace(microsecond=0)
@@ -237,7 +237,7 @@ def test_two_concurrent_landings_into_one_lake_wait_for_each_other(capture_dir: 
 
 def test_a_second_writer_waits_for_the_lock_then_fails_with_a_clear_error(capture_dir: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ingestion.capture_store import LocalCaptureStore\n"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from lakehouse.ingestion.capture.store import LocalCaptureStore\n"
          "with LocalCaptureStore(Path(sys.argv[1])).lock('telemetry-ns/telemetry'):\n"
          "    print('locked', flush=True); time.sleep(float(sys.argv[2]))", str(capture_dir), "3"],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])

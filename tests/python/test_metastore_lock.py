@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.metastore_lock import MetastoreBusy, lake_lock, metastore_lock
+from lakehouse.spark.metastore_lock import MetastoreBusy, lake_lock, metastore_lock
 from lakehouse.paths import PROJECT_DIR, Lake
 
 

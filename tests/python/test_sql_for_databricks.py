@@ -18,7 +18,7 @@ import sqlglot
 from pyspark.errors import PySparkException
 from sqlglot import exp
 
-from ingestion.simulator import FaultRates
+from lakehouse.ingestion.sources.simulator import FaultRates
 from lakehouse.paths import Lake
 from tests.python.lake_helpers import land_simulation
 

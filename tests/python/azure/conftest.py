@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from ingestion.blob_store import BlobCaptureStore, RetrySettings, blob_capture_store
+from lakehouse.ingestion.azure.blob_store import BlobCaptureStore, blob_capture_store
+from lakehouse.ingestion.azure.retry import RetrySettings
 from tests.python.azure.azurite import Azurite, connection_string
 
 # The SDK logs every request and response at INFO; keep the test logs about what happened.

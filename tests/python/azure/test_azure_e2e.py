@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.blob_store import sync_to_lake
-from ingestion.capture_format import CapturePath, decode_capture_file
-from ingestion.lander import CaptureLander, CaptureSettings
-from ingestion.simulator import FaultRates, SimulatorConfig, simulate
+from lakehouse.ingestion.azure.blob_sync import sync_to_lake
+from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file
+from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
+from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from lakehouse.paths import Lake
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, make_store

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.blob_store import SIDECAR_SUFFIX, BlobCaptureStore, BlobStoreError, RetrySettings
-from ingestion.capture_store import LocalCaptureStore
-from ingestion.lander import CaptureLander, CaptureSettings
-from ingestion.simulator import FaultRates, SimulatorConfig, simulate
+from lakehouse.ingestion.azure.blob_store import SIDECAR_SUFFIX, BlobCaptureStore, BlobStoreError
+from lakehouse.ingestion.azure.retry import RetrySettings
+from lakehouse.ingestion.capture.store import LocalCaptureStore
+from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
+from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, make_store
 from tests.python.azure.fault_proxy import FaultProxy

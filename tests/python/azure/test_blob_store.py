@@ -27,20 +27,20 @@ from azure.storage.blob import (
 )
 from click.testing import CliRunner
 
-from ingestion.azure_auth import AzureConfigError, eventhub_target
-from ingestion.blob_store import (
+from lakehouse.ingestion.azure.auth import AzureConfigError, eventhub_target
+from lakehouse.ingestion.azure.blob_store import (
     SIDECAR_SUFFIX,
     BlobCaptureStore,
     BlobStoreError,
     blob_capture_store,
     blob_capture_store_from_env,
-    sync_to_lake,
 )
-from ingestion.capture_format import CapturePath, decode_capture_file, encode_capture_file
-from ingestion.capture_store import LocalCaptureStore, LockTimeout, UnsafePathError
-from ingestion.events import Event
-from ingestion.lander import CaptureLander, CaptureSettings
-from ingestion.simulator import FaultRates, SimulatorConfig, simulate
+from lakehouse.ingestion.azure.blob_sync import sync_to_lake
+from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file, encode_capture_file
+from lakehouse.ingestion.capture.store import LocalCaptureStore, LockTimeout, UnsafePathError
+from lakehouse.ingestion.events import Event
+from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
+from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from tests.python.azure.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, connection_string
 from tests.python.azure.conftest import FAST_RETRY, blobs, make_store, raw_container
 from tests.python.concurrency import run_together
@@ -150,7 +150,7 @@ def test_missing_configuration_fails_fast_with_what_to_set() -> None:
     with pytest.raises(AzureConfigError, match="EVENTHUB_NAME"):
         eventhub_target({"EVENTHUB_FULLY_QUALIFIED_NAMESPACE": "ns.servicebus.windows.net"})
 
-    from ingestion.azure_cli import azure
+    from lakehouse.cli.azure_commands import azure
 
     env = {k: "" for k in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_URL", "AZURE_STORAGE_ACCOUNT_URL",
                            "EVENTHUB_CONNECTION_STRING", "EVENTHUB_FULLY_QUALIFIED_NAMESPACE", "EVENTHUB_NAME")}
@@ -161,7 +161,7 @@ def test_missing_configuration_fails_fast_with_what_to_set() -> None:
 
 
 def test_credentials_resolve_from_the_environment_in_order() -> None:
-    from ingestion.azure_auth import storage_target
+    from lakehouse.ingestion.azure.auth import storage_target
 
     both = {"AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
             "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net"}

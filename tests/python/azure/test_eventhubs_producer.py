@@ -14,10 +14,10 @@ import pytest
 from azure.eventhub import EventDataBatch, EventHubProducerClient
 from azure.eventhub.exceptions import EventHubError
 
-from ingestion.dead_letter import DeadLetterFile, encode_dead_letter
-from ingestion.eventhubs_producer import EventHubsProducer, ProducerSettings, pack_batches, resend_dead_letters, to_event_data
-from ingestion.events import Event
-from ingestion.simulator import SimulatorConfig, simulate
+from lakehouse.ingestion.azure.dead_letters import DeadLetterFile, encode_dead_letter
+from lakehouse.ingestion.azure.producer import EventHubsProducer, ProducerSettings, pack_batches, resend_dead_letters, to_event_data
+from lakehouse.ingestion.events import Event
+from lakehouse.ingestion.sources.simulator import SimulatorConfig, simulate
 
 T0 = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
@@ -194,7 +194,7 @@ def test_a_torn_last_line_is_skipped_reported_and_kept_aside(tmp_path: Path, cap
 
 
 def test_storage_and_event_hub_targets_do_not_print_their_secrets() -> None:
-    from ingestion.azure_auth import eventhub_target, storage_target
+    from lakehouse.ingestion.azure.auth import eventhub_target, storage_target
 
     key = "c2VjcmV0LWFjY291bnQta2V5LXRoYXQtbXVzdC1ub3QtbGVhaw=="  # pragma: allowlist secret
     targets = [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ingestion.http_source import HttpPoller, HttpSourceConfig, HttpSourceError
+from lakehouse.ingestion.sources.http import HttpPoller, HttpSourceConfig, HttpSourceError
 from tests.python.azure.http_server import TelemetryApi
 from tests.python.azure.scripted_http import Reply, ScriptedServer
 from tests.python.serving.cosmos_test_server import TlsFiles, make_tls_files
@@ -215,8 +215,8 @@ def test_pages_are_handed_off_one_at_a_time_and_a_failed_poll_resumes_after_the_
 def test_poll_http_lands_each_page_before_a_later_page_fails(api: TelemetryApi, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from ingestion.capture_format import decode_capture_file
-    from lakehouse.cli import cli
+    from lakehouse.ingestion.capture.format import decode_capture_file
+    from lakehouse.cli.main import cli
 
     api.faults["/next/2"] = ["500"]
     lake = tmp_path / "lake"

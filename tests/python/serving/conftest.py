@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.paths import Lake
-from serving.cosmos_connection import CosmosSettings
+from lakehouse.serving.cosmos.connection import CosmosSettings
 from tests.python.serving.cosmos_test_server import (
     EMULATOR_KEY, CosmosServer, CosmosServerUnavailable, TlsFiles, make_tls_files, running_cosmos_server,
 )

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from lakehouse.paths import Lake
-from serving.cosmos_connection import CosmosNotConfigured, CosmosSettings
-from serving.cosmos_sync import GOLD_CONTAINERS, CosmosSyncFailed, SyncReport, sync_gold_to_cosmos
-from serving.cosmos_writer import TransientRetry
+from lakehouse.serving.cosmos.connection import CosmosNotConfigured, CosmosSettings
+from lakehouse.serving.cosmos.sync import GOLD_CONTAINERS, CosmosSyncFailed, SyncReport, sync_gold_to_cosmos
+from lakehouse.serving.cosmos.writer import TransientRetry
 from tests.python.serving.conftest import settings_for
 from tests.python.serving.cosmos_test_server import EMULATOR_KEY, TlsFiles
 from tests.python.serving.fault_proxy import FaultProxy
@@ -194,7 +194,7 @@ def test_full_resends_everything(gold_lake: Lake, cosmos_settings: CosmosSetting
 
 
 def test_without_an_endpoint_the_sync_says_what_to_set(gold_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakehouse.cli import cli
+    from lakehouse.cli.main import cli
 
     for name in ("COSMOS_ENDPOINT", "COSMOS_KEY", "COSMOS_DATABASE"):
         monkeypatch.delenv(name, raising=False)
@@ -208,7 +208,7 @@ def test_without_an_endpoint_the_sync_says_what_to_set(gold_lake: Lake, monkeypa
 
 def test_cli_syncs_and_reports_throughput(gold_lake: Lake, cosmos_settings: CosmosSettings,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakehouse.cli import cli
+    from lakehouse.cli.main import cli
 
     device_table(gold_lake, devices=4, windows=2)
     monkeypatch.setenv("COSMOS_ENDPOINT", cosmos_settings.endpoint)
@@ -237,8 +237,8 @@ def test_settings_come_from_the_environment(tls_files: TlsFiles) -> None:
 def test_deleting_an_item_that_is_already_gone_counts_as_done(cosmos_settings: CosmosSettings) -> None:
     from azure.cosmos import PartitionKey
 
-    from serving.cosmos_connection import RequestStats, open_cosmos_client
-    from serving.cosmos_writer import Delete, Upsert, write_items
+    from lakehouse.serving.cosmos.connection import RequestStats, open_cosmos_client
+    from lakehouse.serving.cosmos.writer import Delete, Upsert, write_items
 
     client = open_cosmos_client(cosmos_settings, concurrency=2, stats=RequestStats())
     container = client.create_database_if_not_exists(cosmos_settings.database).create_container_if_not_exists(
@@ -359,9 +359,9 @@ def test_two_concurrent_syncs_take_turns_and_never_move_the_version_back(
 
 
 def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lake) -> None:
-    from serving.sync_state import STATE_FILE, SyncState, SyncStateError, sync_lock
+    from lakehouse.serving.cosmos.sync_state import SyncState, SyncStateError, sync_lock
 
-    path = gold_lake.root / STATE_FILE
+    path = gold_lake.cosmos_state
     early, late = SyncState(path), SyncState(path)  # two runs that read the state before either wrote it
     late.commit("t/db/c", table="gold/x", delta_table_id="id-1", version=5)
     with pytest.raises(SyncStateError, match="refusing to move t/db/c back from v5 to v3"):
@@ -381,7 +381,7 @@ def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lak
 
 
 def test_a_corrupt_state_file_fails_with_the_file_and_the_way_out(gold_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakehouse.cli import cli
+    from lakehouse.cli.main import cli
 
     state_file = gold_lake.root / "_serving" / "cosmos_state.json"
     state_file.parent.mkdir(parents=True)
@@ -434,8 +434,8 @@ def test_changes_are_applied_in_version_chunks_with_progress_saved_after_each(
 
 
 def test_a_resent_range_does_not_dead_letter_an_item_twice(gold_lake: Lake) -> None:
-    from serving.cosmos_writer import Rejected, Upsert
-    from serving.dead_letters import DEAD_LETTER_FILE, DeadLetters
+    from lakehouse.serving.cosmos.writer import Rejected, Upsert
+    from lakehouse.serving.cosmos.dead_letters import DeadLetters
 
     def letter(run: DeadLetters, revision: int) -> None:
         item = expected_item(bad_device_row("dev/evil", revision=revision))
@@ -444,7 +444,7 @@ def test_a_resent_range_does_not_dead_letter_an_item_twice(gold_lake: Lake) -> N
         run.sync()
         run.close()
 
-    path = gold_lake.root / DEAD_LETTER_FILE
+    path = gold_lake.cosmos_dead_letters
     for revision in (0, 0, 1, 1, 0):  # an interrupted run's range resent; then changed; then back as it was
         letter(DeadLetters(path), revision)
     assert [d["item"]["event_count"] for d in dead_letters(gold_lake)] == [10, 11, 10]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from lakehouse.paths import Lake
-from serving.cosmos_connection import CosmosSettings
-from serving.cosmos_sync import CosmosSyncFailed, sync_gold_to_cosmos
-from serving.delta_changes import ChangeFeedUnavailable, net_changes, snapshot_batches, table_head
-from serving.sync_state import STATE_FILE, SyncState, target_key
+from lakehouse.serving.cosmos.connection import CosmosSettings
+from lakehouse.serving.cosmos.sync import CosmosSyncFailed, sync_gold_to_cosmos
+from lakehouse.serving.cosmos.delta_changes import ChangeFeedUnavailable, net_changes, snapshot_batches, table_head
+from lakehouse.serving.cosmos.sync_state import SyncState, target_key
 from tests.python.serving.gold_data import DEVICE_METRICS, GoldTable, container_items, device_row, expected_item
 
 
@@ -63,7 +63,7 @@ def test_a_table_without_a_change_feed_is_refused_with_the_fix(gold_lake: Lake) 
     assert not head.change_feed_enabled
 
     settings = CosmosSettings(endpoint="https://127.0.0.1:9/", key="k")
-    SyncState(gold_lake.root / STATE_FILE).commit(
+    SyncState(gold_lake.cosmos_state).commit(
         target_key(settings.endpoint, settings.database, "gold_device_metrics_5m"),
         table="gold/gold_device_metrics_5m", delta_table_id=head.table_id, version=0)
     with pytest.raises(CosmosSyncFailed, match="delta.enableChangeDataFeed = true"):

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from lakehouse.paths import PROJECT_DIR
-from serving.cosmos_sync import GOLD_CONTAINERS
-from serving.dbt_manifest import served_models
-from serving.synapse_sql_dialect import OpenRowset, parse_strict
-from serving.synapse_views import SynapseSettings, generate_scripts
+from lakehouse.serving.cosmos.sync import GOLD_CONTAINERS
+from lakehouse.tables import served_models
+from lakehouse.serving.synapse.sql_dialect import OpenRowset, parse_strict
+from lakehouse.serving.synapse.views import SynapseSettings, generate_scripts
 
 MODEL_FILES = [PROJECT_DIR / "models" / "silver" / "_silver__models.yml",
                PROJECT_DIR / "models" / "gold" / "_gold__models.yml"]

@@ -1,1 +1,0 @@
-"""Ingestion: telemetry sources, the Event Hubs Capture file format and the lander."""

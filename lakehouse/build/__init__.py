@@ -1,0 +1,1 @@
+"""Building the lake: bronze loaded from Capture files, then dbt (silver, gold)."""

@@ -1,0 +1,353 @@
+"""Bronze: load the Capture files that have not been loaded yet into the bronze Delta table.
+
+New files are found by Spark's own incremental file tracking: the Structured
+Streaming file source over the Capture tree (`binaryFile`, so a file's bytes are read
+once, by the loader) with a checkpoint under the lake root and
+`trigger(availableNow=True)`. Each run lists only the recent hour folders of the
+tree (`capture_discovery`: the path carries the time; a full sweep now and then finds
+files landed late in old folders) and reads only files the checkpoint has not seen;
+on Databricks the same code runs with Auto Loader (`LAKEHOUSE_BRONZE_SOURCE=cloudFiles`,
+which lists or gets file events itself). `replay` re-reads a time range of files.
+
+Every new file is checked before Spark decodes it: a zero-byte, non-Avro, truncated
+or corrupt file, or one that is not in the Capture schema, is moved to
+`<lake>/_bad_capture_files/` beside a `.reason.json` and reported; its neighbours
+load. Records are merged into bronze on their key (namespace, event hub, partition,
+sequence number), insert-only: a key seen twice among new files, or already in
+bronze, is loaded once and counted. The merge reads only bronze files whose
+sequence-number range overlaps the batch's (Delta data skipping), so its cost
+follows the batch, not history.
+
+Each run that adds rows stamps them with one `load_id`, one more than the largest
+in bronze: the monotonic batch identity the dbt models hand work on by (never the
+wall clock).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import fastavro
+
+from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
+from lakehouse.build.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
+from lakehouse.paths import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+BRONZE_TABLE = "bronze.bronze_capture_events"
+KEY = ("namespace", "event_hub", "partition_id", "sequence_number")
+_PROPERTY_MAP = "map<string, struct<member0: bigint, member1: double, member2: string, member3: binary>>"
+BRONZE_COLUMNS = (
+    ("capture_record_id", "string"),
+    ("namespace", "string"),
+    ("event_hub", "string"),
+    ("partition_id", "int"),
+    ("sequence_number", "bigint"),
+    ("capture_offset", "string"),
+    ("enqueued_time_utc", "string"),
+    ("enqueued_at", "timestamp"),
+    ("system_properties", _PROPERTY_MAP),
+    ("properties", _PROPERTY_MAP),
+    ("body", "binary"),
+    ("capture_file_path", "string"),
+    ("capture_file_modified_at", "timestamp"),
+    ("load_id", "bigint"),
+    ("loaded_at", "timestamp"),
+    ("enqueued_hour", "timestamp"),
+)
+BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, content binary"
+_PATH_PARTS = r"([^/]+)/([^/]+)/([^/]+)/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}[.]avro$"
+# Azure writes EnqueuedTimeUtc as `M/d/yyyy h:mm:ss a` (UTC); ISO-8601 is tolerated.
+_ENQUEUED_AT = "coalesce(to_timestamp(enqueued_time_utc, 'M/d/yyyy h:mm:ss a'), to_timestamp(enqueued_time_utc))"
+_CAPTURE_FIELDS = [(f["name"], json.dumps(f["type"], sort_keys=True)) for f in CAPTURE_SCHEMA["fields"]]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """One new Capture file: its size, what is wrong with it (None when fine), and for a
+    good one its record count, sequence-number range and last enqueued time."""
+
+    path: str
+    length: int
+    records: int
+    problem: str | None
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    last_enqueued: str | None = None
+
+    @property
+    def partition(self) -> tuple[str, str, int]:
+        """(namespace, event hub, partition id), from the path."""
+        parsed = CapturePath.parse(self.path)
+        return parsed.namespace, parsed.event_hub, int(parsed.partition_id)
+
+
+@dataclass
+class BronzeLoadReport:
+    """What one load did. `load_id` is None when no row was added; `bad_files` are
+    given by their path under `capture/`."""
+
+    load_id: int | None = None
+    files: int = 0
+    records: int = 0
+    rows_added: int = 0
+    duplicate_keys: int = 0
+    bad_files: list[FileCheck] = field(default_factory=list)
+    max_enqueued_at: datetime | None = None
+    full_sweep: bool = False
+
+    def line(self) -> str:
+        bad = f", {len(self.bad_files)} bad files set aside" if self.bad_files else ""
+        listed = "the whole Capture tree" if self.full_sweep else "recent hour folders"
+        return (f"bronze ({listed}): {self.files:,} new Capture files, {self.records:,} records, {self.rows_added:,} rows added "
+                f"(load {self.load_id if self.load_id is not None else '-'}), "
+                f"{self.duplicate_keys:,} duplicate keys skipped{bad}")
+
+
+def check_capture_file(path: str, data: bytes) -> FileCheck:
+    """Decode a whole Capture file; say what is wrong with it, if anything."""
+    if not data:
+        return FileCheck(path, 0, 0, "zero_bytes: an empty file is not an Avro object container")
+    if data[:4] != b"Obj\x01":
+        return FileCheck(path, len(data), 0, "not_avro: no Avro object container header")
+    try:
+        reader = fastavro.reader(io.BytesIO(data))
+        schema = reader.writer_schema
+        fields = [(f.get("name"), json.dumps(f.get("type"), sort_keys=True)) for f in (schema or {}).get("fields", [])]
+        if fields != _CAPTURE_FIELDS:
+            return FileCheck(path, len(data), 0, "not_capture_schema: the file's Avro schema is not EventData's")
+        records, first, last, enqueued = 0, None, None, None
+        for record in reader:
+            sequence = record["SequenceNumber"]
+            first = sequence if first is None else min(first, sequence)
+            last = sequence if last is None else max(last, sequence)
+            enqueued = record["EnqueuedTimeUtc"]  # Capture appends in enqueue order
+            records += 1
+    except Exception as exc:  # fastavro raises several types for truncated or corrupt data
+        return FileCheck(path, len(data), 0, f"corrupt: {type(exc).__name__}: {exc}"[:500])
+    return FileCheck(path, len(data), records, None, first, last, enqueued)
+
+
+def ensure_bronze_table(spark: SparkSession, lake: Lake) -> None:
+    """Create the bronze schema and table (external Delta, partitioned by enqueued hour) if missing."""
+    spark.sql("create schema if not exists bronze")
+    columns = ", ".join(f"{name} {kind}" for name, kind in BRONZE_COLUMNS)
+    spark.sql(
+        f"create table if not exists {BRONZE_TABLE} ({columns}) using delta partitioned by (enqueued_hour) "
+        f"location '{lake.table('bronze', 'bronze_capture_events')}'"
+    )
+
+
+class BronzeLoader:
+    """Loads new Capture files of one lake into bronze, in the given Spark session."""
+
+    def __init__(self, spark: SparkSession, lake: Lake, *, loaded_at: datetime | None = None) -> None:
+        self.spark = spark
+        self.lake = lake
+        self.loaded_at = loaded_at  # tests set it to simulate a clock step
+        self.report = BronzeLoadReport()
+
+    def load_new_files(self, *, source_format: str = "binaryFile", full_sweep: bool = False) -> BronzeLoadReport:
+        """Load every Capture file not loaded before (Structured Streaming, availableNow).
+        `full_sweep` lists the whole tree, not only its recent hour folders."""
+        ensure_bronze_table(self.spark, self.lake)
+        self.lake.capture.mkdir(parents=True, exist_ok=True)
+        discovery = CaptureDiscovery(self.lake.capture, self.lake.state_file("bronze_discovery.json"))
+        plan = discovery.plan(full_sweep=full_sweep or source_format == "cloudFiles")
+        self.report.full_sweep = plan.full_sweep
+        if plan.glob is None:
+            return self.report
+        reader = (self.spark.readStream.schema(BINARY_FILE_SCHEMA)
+                  .option("ignoreMissingFiles", "true").option("maxFilesPerTrigger", 2000))
+        if source_format == "cloudFiles":
+            reader = reader.format("cloudFiles").option("cloudFiles.format", "binaryFile")
+        else:
+            reader = reader.format("binaryFile")
+        stream = reader.load(f"{self.lake.capture}/{plan.glob}")
+        query = (
+            stream.writeStream.foreachBatch(lambda batch, batch_id: self._load(batch, self._logged_files(batch_id)))
+            .option("checkpointLocation", str(self.lake.checkpoint("bronze_capture_files")))
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination()
+        discovery.record(plan)
+        return self.report
+
+    def replay(self, start: datetime, end: datetime, *, event_hub: str | None = None) -> BronzeLoadReport:
+        """Re-read the Capture files whose window ends in [start, end): what bronze lacks is added."""
+        ensure_bronze_table(self.spark, self.lake)
+        paths = [
+            str(path) for path in sorted(self.lake.capture.glob(CAPTURE_GLOB))
+            if start <= CapturePath.parse(str(path.relative_to(self.lake.capture))).window_end < end
+            and (event_hub is None or path.relative_to(self.lake.capture).parts[1] == event_hub)
+        ]
+        if paths:
+            self._load(self.spark.read.format("binaryFile").load(paths))
+        return self.report
+
+    def _logged_files(self, batch_id: int) -> list[str]:
+        """The files of a micro-batch as the file source logged them (its log in the
+        checkpoint: one JSON line per file, compacted every few batches). The batch's
+        rows miss zero-byte files: they give Spark no split."""
+        log_dir = self.lake.checkpoint("bronze_capture_files") / "sources" / "0"
+        entries = [log_dir / str(batch_id), *sorted(log_dir.glob("*.compact"))]
+        files = []
+        for entry in (e for e in entries if e.exists()):
+            for line in entry.read_text().splitlines()[1:]:
+                logged = json.loads(line)
+                if logged.get("batchId") == batch_id:
+                    files.append(logged["path"])
+        return list(dict.fromkeys(files))
+
+    def _load(self, files: DataFrame, logged: list[str] | None = None) -> None:
+        checks = files.select("path", "content").rdd.map(lambda row: check_capture_file(row.path, bytes(row.content or b"")))
+        checked: list[FileCheck] = checks.collect()
+        # A zero-byte file gives Spark no split, so no row: find it among the batch's files.
+        seen = {_local_path(c.path) for c in checked}
+        for uri in logged or []:
+            path = _local_path(uri)
+            if path not in seen and path.exists() and path.stat().st_size == 0:
+                checked.append(check_capture_file(uri, b""))
+        self.report.files += len(checked)
+        bad = [c for c in checked if c.problem]
+        for check in bad:
+            self._set_aside(check)
+        good = [c for c in checked if not c.problem and c.records]
+        if good:
+            self._merge(good)
+
+    def _set_aside(self, check: FileCheck) -> None:
+        """Move a bad file out of the Capture tree, with a reason note beside it."""
+        source = _local_path(check.path)
+        relative = source.relative_to(self.lake.capture)
+        target = self.lake.bad_capture_files / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        note = {"path": str(relative), "bytes": check.length, "reason": check.problem,
+                "set_aside_at": datetime.now(UTC).isoformat()}
+        target.with_name(target.name + ".reason.json").write_text(json.dumps(note, indent=2) + "\n")
+        source.replace(target)
+        self.report.bad_files.append(FileCheck(str(relative), check.length, check.records, check.problem))
+        log.warning("bad Capture file %s set aside in %s: %s", relative, self.lake.bad_capture_files, check.problem)
+
+    def _records(self, paths: list[str]) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        raw = (
+            self.spark.read.format("avro").option("avroSchema", json.dumps(CAPTURE_SCHEMA)).load(paths)
+            .select(
+                F.col("_metadata.file_path").alias("capture_file_path"),
+                F.col("_metadata.file_modification_time").alias("capture_file_modified_at"),
+                F.col("SequenceNumber").alias("sequence_number"),
+                F.col("Offset").alias("capture_offset"),
+                F.col("EnqueuedTimeUtc").alias("enqueued_time_utc"),
+                F.col("SystemProperties").alias("system_properties"),
+                F.col("Properties").alias("properties"),
+                F.col("Body").alias("body"),
+            )
+        )
+        return (
+            raw.withColumn("namespace", F.regexp_extract("capture_file_path", _PATH_PARTS, 1))
+            .withColumn("event_hub", F.regexp_extract("capture_file_path", _PATH_PARTS, 2))
+            .withColumn("partition_id", F.regexp_extract("capture_file_path", _PATH_PARTS, 3).cast("int"))
+            .withColumn("enqueued_at", F.expr(_ENQUEUED_AT))
+            .withColumn("enqueued_hour", F.date_trunc("hour", "enqueued_at"))
+            .withColumn("capture_record_id", F.concat_ws("/", *KEY))
+        )
+
+    def _merge(self, files: list[FileCheck]) -> None:
+        """Insert the records of `files` whose key bronze lacks. The file checks give
+        the batch's sequence ranges, so the merge reads only bronze files that could
+        hold its keys, and Spark decodes the Avro once, in the merge."""
+        from delta.tables import DeltaTable
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        records = self._records([f.path for f in files])
+        ranges = [(*f.partition, f.first_sequence, f.last_sequence) for f in files]
+        if _overlapping(ranges):  # a key in two new files: keep the first file's record
+            first = Window.partitionBy(*KEY).orderBy("capture_file_path")
+            records = records.withColumn("_rank", F.row_number().over(first)).where("_rank = 1").drop("_rank")
+        load_id = self._load_id()
+        loaded_at = F.lit(self.loaded_at) if self.loaded_at else F.current_timestamp()
+        batch = (records.withColumn("load_id", F.lit(load_id)).withColumn("loaded_at", loaded_at)
+                 .select(*[name for name, _ in BRONZE_COLUMNS]))
+        matches = " and ".join(f"t.{k} = s.{k}" for k in KEY)
+        metrics = (
+            DeltaTable.forName(self.spark, BRONZE_TABLE).alias("t")
+            .merge(batch.alias("s"), f"{matches} and ({_range_predicate(ranges)})")
+            .whenNotMatchedInsertAll()
+            .execute()
+            .first()
+        )
+        added = int(metrics["num_inserted_rows"]) if metrics else 0
+        read = sum(f.records for f in files)
+        self.report.records += read
+        self.report.rows_added += added
+        self.report.duplicate_keys += read - added
+        if added:
+            self.report.load_id = load_id
+        latest = max(parse_enqueued_time(f.last_enqueued) for f in files if f.last_enqueued)
+        if self.report.max_enqueued_at is None or latest > self.report.max_enqueued_at:
+            self.report.max_enqueued_at = latest
+
+    def _load_id(self) -> int:
+        """This run's batch identity: one more than bronze's largest (Delta answers from metadata)."""
+        if self.report.load_id is not None:
+            return self.report.load_id
+        latest = self.spark.sql(f"select max(load_id) from {BRONZE_TABLE}").first()[0]
+        return (latest or 0) + 1
+
+
+def _overlapping(ranges: Iterable[tuple[str, str, int, Any, Any]]) -> bool:
+    """Whether two files of one partition share a sequence number."""
+    by_partition: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
+    for namespace, hub, partition, lo, hi in ranges:
+        by_partition.setdefault((namespace, hub, partition), []).append((lo, hi))
+    for spans in by_partition.values():
+        spans.sort()
+        if any(later[0] <= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)):
+            return True
+    return False
+
+
+def _range_predicate(ranges: Iterable[tuple[str, str, int, int, int]]) -> str:
+    """Bronze rows that could share a key with the batch: per partition, its files'
+    sequence-number ranges, adjacent ones joined. Literal bounds, so Delta skips files."""
+    by_partition: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
+    for namespace, hub, partition, lo, hi in ranges:
+        by_partition.setdefault((namespace, hub, partition), []).append((lo, hi))
+    terms = []
+    for (namespace, hub, partition), spans in sorted(by_partition.items()):
+        merged: list[list[int]] = []
+        for lo, hi in sorted(spans):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        bounds = " or ".join(f"t.sequence_number between {lo} and {hi}" for lo, hi in merged)
+        terms.append(f"(t.namespace = {_quote(namespace)} and t.event_hub = {_quote(hub)} "
+                     f"and t.partition_id = {partition} and ({bounds}))")
+    return " or ".join(terms) or "false"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _local_path(uri: str) -> Any:
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else Path(uri)

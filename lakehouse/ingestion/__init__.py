@@ -1,0 +1,1 @@
+"""Getting telemetry in: sources of events, the Capture format and lander, Azure transport."""

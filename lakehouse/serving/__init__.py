@@ -1,0 +1,1 @@
+"""Serving gold: Cosmos DB for applications, Synapse serverless views for data scientists."""

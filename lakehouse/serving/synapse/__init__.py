@@ -1,0 +1,1 @@
+"""Gold to Synapse serverless SQL: views over the Delta folders, from the dbt contracts."""

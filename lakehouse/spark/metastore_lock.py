@@ -1,0 +1,56 @@
+"""One process at a time may open the embedded Derby metastore: say so plainly.
+
+Derby itself fails a second JVM with `XSDB6` deep in a stack trace. Every command
+of ours that starts Spark takes this lock first, so a second one stops at once with
+a message that names the holder and what to do. The `cluster` target's metastore is
+a shared database (lakehouse/engine/), and Databricks has its own: no lock there.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+
+from lakehouse.paths import Lake
+from lakehouse.spark.conf import embedded_metastore
+
+
+class MetastoreBusy(RuntimeError):
+    """Another process holds the lake's Derby metastore."""
+
+
+@contextmanager
+def metastore_lock(metastore_dir: Path) -> Iterator[None]:
+    metastore_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = metastore_dir / "lakehouse.lock"
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise MetastoreBusy(
+                f"The Derby metastore under {metastore_dir} is in use by process {holder}. "
+                "The embedded metastore admits one process at a time: wait for that "
+                "command to finish (or stop it), then run this one again. To work in "
+                "parallel, point LAKEHOUSE_ROOT at another lake."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lake_lock(lake: Lake) -> AbstractContextManager[None]:
+    """The lake's Derby lock where Python jobs use the embedded metastore; nothing where
+    the metastore is shared (the cluster target, Databricks)."""
+    return metastore_lock(lake.metastore) if embedded_metastore() else nullcontext()
