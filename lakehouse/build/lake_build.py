@@ -21,7 +21,7 @@ import yaml
 from lakehouse.build.bronze_load import BronzeLoader, BronzeLoadReport
 from lakehouse.build.dbt_runner import run_dbt
 from lakehouse.paths import PROJECT_DIR, Lake
-from lakehouse.operations.run_log import RunLog
+from lakehouse.build.run_log import RunLog
 
 REFERENCE_FILES = ("seeds", "snapshots")
 REFERENCE_TABLE = "reference.device_registry"

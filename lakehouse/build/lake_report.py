@@ -6,16 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakehouse.paths import Lake
+from lakehouse.tables import lake_tables, registry_manifest
 
-# (layer, model) of every table the project builds, in build order.
-TABLES: tuple[tuple[str, str], ...] = (
-    ("bronze", "bronze_capture_events"),
-    ("silver", "silver_telemetry"),
-    ("silver", "silver_telemetry_quarantine"),
-    ("gold", "gold_device_metrics_5m"),
-    ("gold", "gold_site_metrics_1h"),
-    ("gold", "gold_window_restatements"),
-)
 
 
 @dataclass(frozen=True)
@@ -27,14 +19,16 @@ class TableState:
 
 
 def table_states(lake: Lake) -> list[TableState]:
-    """Rows and Delta version of each built table, read by path (any Delta reader could)."""
+    """Rows and Delta version of each built public table (the registry's), read by path
+    (any Delta reader could)."""
     from delta.tables import DeltaTable
 
     from lakehouse.spark.session import spark_session
 
     spark = spark_session()
     states = []
-    for layer, model in TABLES:
+    for table in (t for t in lake_tables(registry_manifest()) if t.public):
+        layer, model = table.layer, table.name
         path = str(lake.table(layer, model))
         if not DeltaTable.isDeltaTable(spark, path):
             continue

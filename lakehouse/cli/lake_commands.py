@@ -109,8 +109,13 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     from lakehouse.build.lake_build import build_lake
     from lakehouse.spark.session import spark_session
 
-    lake = lake_of(ctx)
+    from dbt.cli.main import cli as dbt_cli
+
     args = list(dbt_args) or ["build"]
+    if not args[0].startswith("-") and args[0] not in dbt_cli.commands:
+        raise click.BadParameter(f"{args[0]!r} is not a dbt command; dbt has: {', '.join(sorted(dbt_cli.commands))}",
+                                 param_hint="DBT_ARGS")
+    lake = lake_of(ctx)
     with lake_lock(lake):
         try:
             if args[0] == "build":

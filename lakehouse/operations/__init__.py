@@ -1,1 +1,1 @@
-"""Running the lake continuously: the runner's cycle, its feeds, its run log and metrics."""
+"""Running the lake continuously: the runner's cycle, its feeds and its metrics."""

@@ -26,7 +26,14 @@ from types import FrameType
 from lakehouse.build.lake_build import build_lake
 from lakehouse.operations.metrics import RunnerMetrics
 from lakehouse.paths import Lake
-from lakehouse.operations.run_log import CYCLE_TABLES, CycleRecord, RunLog, files_per_table, rows_written_since, table_versions
+from lakehouse.build.run_log import (
+    CycleRecord,
+    RunLog,
+    cycle_tables,
+    files_per_table,
+    rows_written_since,
+    table_versions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +93,7 @@ class Runner:
         record = CycleRecord(cycle_id=cycle_id, started_at=datetime.now(UTC))
         if last and last["newest_enqueued_at"]:
             record.newest_enqueued_at = last["newest_enqueued_at"].replace(tzinfo=UTC)
-        versions = table_versions(self.spark)
+        versions = table_versions(self.spark, cycle_tables())
         try:
             if self.land:
                 record.records_in = self._step(record, "land", self.land)
@@ -124,14 +131,14 @@ class Runner:
     def _compact(self) -> None:
         """OPTIMIZE every table: Delta rewrites only partitions with more than one
         small file, so after the first pass the cost follows the recent writes."""
-        for table in CYCLE_TABLES:
+        for table in cycle_tables():
             if self.spark.catalog.tableExists(table):
                 self.spark.sql(f"optimize {table}")
 
     def _finish(self, record: CycleRecord, versions: dict[str, int]) -> None:
-        record.rows_added, record.rows_updated = rows_written_since(self.spark, versions)
+        record.rows_added, record.rows_updated = rows_written_since(self.spark, versions, cycle_tables())
         record.quarantined_records = record.rows_added.get("silver.silver_telemetry_quarantine", 0)
-        record.files_per_table = files_per_table(self.spark)
+        record.files_per_table = files_per_table(self.spark, cycle_tables())
         record.finished_at = datetime.now(UTC)
         if record.newest_enqueued_at:
             record.freshness_lag_seconds = (record.finished_at - record.newest_enqueued_at).total_seconds()

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakehouse.paths import Lake
+from lakehouse.tables import CosmosContainer, cosmos_containers, registry_manifest
 from lakehouse.serving.cosmos.connection import CosmosNotConfigured, CosmosSettings, RequestStats, open_cosmos_client
 from lakehouse.serving.cosmos.items import to_item
 from lakehouse.serving.cosmos.writer import (
@@ -49,34 +50,10 @@ from lakehouse.serving.cosmos.delta_changes import (
 )
 from lakehouse.serving.cosmos.sync_state import SyncState, SyncStateError, sync_lock, target_key
 
-__all__ = ["GOLD_CONTAINERS", "CosmosNotConfigured", "CosmosSyncFailed", "GoldContainer", "SyncReport",
+__all__ = ["CosmosNotConfigured", "CosmosSyncFailed", "CosmosContainer", "SyncReport",
            "sync_gold_to_cosmos"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GoldContainer:
-    """A gold model served as a Cosmos container of the same name."""
-
-    model: str
-    partition_key: str
-    id_column: str = "metric_id"
-    layer: str = "gold"
-
-    @property
-    def container(self) -> str:
-        return self.model
-
-    @property
-    def partition_key_path(self) -> str:
-        return f"/{self.partition_key}"
-
-
-GOLD_CONTAINERS: tuple[GoldContainer, ...] = (
-    GoldContainer("gold_device_metrics_5m", partition_key="device_id"),
-    GoldContainer("gold_site_metrics_1h", partition_key="site_id"),
-)
 
 
 @dataclass
@@ -150,7 +127,7 @@ class CosmosSyncFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class _Plan:
-    spec: GoldContainer
+    spec: CosmosContainer
     key: str
     head: TableHead | None
     mode: str
@@ -159,7 +136,7 @@ class _Plan:
     reset: bool = False  # the table went back: recording a lower version is intended
 
 
-def _plan(spec: GoldContainer, lake: Lake, state: SyncState, key: str, full: bool) -> _Plan:
+def _plan(spec: CosmosContainer, lake: Lake, state: SyncState, key: str, full: bool) -> _Plan:
     path = lake.table(spec.layer, spec.model)
     if not is_delta_table(path):
         return _Plan(spec, key, None, "not built")
@@ -182,7 +159,7 @@ def _plan(spec: GoldContainer, lake: Lake, state: SyncState, key: str, full: boo
     return _Plan(spec, key, head, "incremental", after_version=synced.synced_version)
 
 
-def _operations(spec: GoldContainer, upserts: Iterable[dict[str, Any]],
+def _operations(spec: CosmosContainer, upserts: Iterable[dict[str, Any]],
                 deletes: Iterable[dict[str, Any]]) -> Iterator[Operation]:
     for row in upserts:
         yield Upsert(to_item(row, spec.id_column))
@@ -212,7 +189,7 @@ class _Target:
                            rejected=rejected)
 
 
-def _ensure_container(database: Any, spec: GoldContainer, database_name: str) -> tuple[Any, bool]:
+def _ensure_container(database: Any, spec: CosmosContainer, database_name: str) -> tuple[Any, bool]:
     """The container (created if missing, partition key checked) and whether it was just created."""
     from azure.cosmos import PartitionKey
     from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExistsError
@@ -300,7 +277,7 @@ def sync_gold_to_cosmos(
     settings: CosmosSettings | None = None,
     concurrency: int = 16,
     full: bool = False,
-    containers: Sequence[GoldContainer] = GOLD_CONTAINERS,
+    containers: Sequence[CosmosContainer] | None = None,
     retry: TransientRetry = TransientRetry(),
     versions_per_chunk: int = 16,
     lock_timeout_s: float = 600.0,
@@ -317,14 +294,15 @@ def sync_gold_to_cosmos(
         raise ValueError("concurrency must be at least 1")
     try:
         with sync_lock(lake.cosmos_state, timeout_s=lock_timeout_s):
-            return _sync_locked(lake, settings, concurrency=concurrency, full=full, containers=containers,
+            return _sync_locked(lake, settings, concurrency=concurrency, full=full,
+                                containers=cosmos_containers(registry_manifest()) if containers is None else containers,
                                 retry=retry, versions_per_chunk=versions_per_chunk)
     except SyncStateError as exc:  # before any container was touched
         raise CosmosSyncFailed(str(exc), SyncReport(endpoint=settings.endpoint, database=settings.database)) from exc
 
 
 def _sync_locked(lake: Lake, settings: CosmosSettings, *, concurrency: int, full: bool,
-                 containers: Sequence[GoldContainer], retry: TransientRetry, versions_per_chunk: int) -> SyncReport:
+                 containers: Sequence[CosmosContainer], retry: TransientRetry, versions_per_chunk: int) -> SyncReport:
     started = time.monotonic()
     state = SyncState(lake.cosmos_state)  # read under the lock: what the previous sync recorded
     dead_letters = DeadLetters(lake.cosmos_dead_letters)

@@ -40,13 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.paths import PROJECT_DIR
-from lakehouse.tables import ServedModel, load_manifest, served_models
+from lakehouse.tables import DEFAULT_MANIFEST, ServedModel, load_manifest, served_models
 from lakehouse.serving.synapse.types import quote_identifier, tsql_type
 
 DEFAULT_DATA_SOURCE = "lakehouse"
 PLACEHOLDER_LOCATION = "https://ACCOUNT.dfs.core.windows.net/CONTAINER"
 DEFAULT_OUT_DIR = PROJECT_DIR / "target" / "synapse"
-DEFAULT_MANIFEST = PROJECT_DIR / "target" / "manifest.json"
 WRITTEN_LIST = ".synapse-views.json"  # in the output folder: the files the generator wrote there
 _LOCATION = re.compile(r"(https|abfss)://[A-Za-z0-9.\-]+(:[0-9]+)?(@[A-Za-z0-9.\-]+)?(/[A-Za-z0-9._~%\-/]*)?")
 

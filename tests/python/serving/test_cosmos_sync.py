@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from lakehouse.paths import Lake
 from lakehouse.serving.cosmos.connection import CosmosNotConfigured, CosmosSettings
-from lakehouse.serving.cosmos.sync import GOLD_CONTAINERS, CosmosSyncFailed, SyncReport, sync_gold_to_cosmos
+from lakehouse.serving.cosmos.sync import CosmosSyncFailed, SyncReport, sync_gold_to_cosmos
 from lakehouse.serving.cosmos.writer import TransientRetry
 from tests.python.serving.conftest import settings_for
 from tests.python.serving.cosmos_test_server import EMULATOR_KEY, TlsFiles
@@ -107,9 +107,10 @@ def test_items_are_partitioned_by_device_and_by_site(gold_lake: Lake, cosmos_set
     with CosmosClient(cosmos_settings.endpoint, cosmos_settings.key, connection_verify=str(cosmos_settings.ca_cert),
                       ssl_config=SSLConfiguration()) as client:
         database = client.get_database_client(cosmos_settings.database)
-        for spec in GOLD_CONTAINERS:
-            container = database.get_container_client(spec.container)
-            assert container.read()["partitionKey"]["paths"] == [f"/{spec.partition_key}"]
+        # The containers the gold models' yml asks for (meta.cosmos.partition_key).
+        for name, partition_key in {DEVICES: "device_id", SITES: "site_id"}.items():
+            container = database.get_container_client(name)
+            assert container.read()["partitionKey"]["paths"] == [f"/{partition_key}"]
         item = database.get_container_client(DEVICES).read_item("dev-00001_20261122T0000Z", partition_key="dev-00001")
         assert item["temperature_c_avg"] == 21.0 and item["window_start"] == "2026-11-22T00:00:00.0000000Z"
         site = database.get_container_client(SITES).read_item("site-000_20261122T0000Z", partition_key="site-000")

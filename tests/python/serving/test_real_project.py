@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.paths import PROJECT_DIR
-from lakehouse.serving.cosmos.sync import GOLD_CONTAINERS
-from lakehouse.tables import served_models
+from lakehouse.tables import cosmos_containers, lake_tables, served_models
 from lakehouse.serving.synapse.sql_dialect import OpenRowset, parse_strict
 from lakehouse.serving.synapse.views import SynapseSettings, generate_scripts
 
@@ -47,10 +46,10 @@ def model_nodes(manifest: dict) -> dict[str, dict]:
 
 def test_views_cover_every_silver_and_gold_table_with_its_contract(manifest: dict) -> None:
     nodes = model_nodes(manifest)
-    expected = {name for name, n in nodes.items() if n["schema"] in ("silver", "gold")
-                and n["config"]["materialized"] in ("table", "incremental") and not name.startswith("int_")}
-    assert {"silver_telemetry", "silver_telemetry_quarantine", "gold_device_metrics_5m",
-            "gold_site_metrics_1h"} <= expected
+    expected = {name for name, n in nodes.items() if n.get("access") == "public"}
+    assert expected == {"silver_telemetry", "silver_telemetry_quarantine", "gold_device_metrics_5m",
+                        "gold_site_metrics_1h", "gold_window_restatements"}
+    assert all(n.get("access") != "public" for name, n in nodes.items() if name.startswith("int_"))
 
     models = served_models(manifest)
     assert {m.name for m in models} == expected
@@ -74,7 +73,10 @@ def test_views_cover_every_silver_and_gold_table_with_its_contract(manifest: dic
 
 def test_cosmos_containers_match_the_gold_contracts(manifest: dict) -> None:
     nodes = model_nodes(manifest)
-    for spec in GOLD_CONTAINERS:
+    containers = cosmos_containers(manifest)
+    assert {c.model: c.partition_key for c in containers} == {"gold_device_metrics_5m": "device_id",
+                                                              "gold_site_metrics_1h": "site_id"}
+    for spec in containers:
         node = nodes[spec.model]
         assert node["config"]["contract"]["enforced"]
         assert node["config"].get("tblproperties", {}).get("delta.enableChangeDataFeed") in ("true", True)
@@ -90,7 +92,7 @@ def test_exposures_put_synapse_and_cosmos_in_the_lineage(manifest: dict) -> None
     synapse = exposures["synapse_serverless_views"]
     assert set(synapse["depends_on"]["nodes"]) == {f"model.{PROJECT}.{m.name}" for m in served_models(manifest)}
     cosmos = exposures["cosmos_gold_containers"]
-    assert set(cosmos["depends_on"]["nodes"]) == {f"model.{PROJECT}.{s.model}" for s in GOLD_CONTAINERS}
+    assert set(cosmos["depends_on"]["nodes"]) == {f"model.{PROJECT}.{s.model}" for s in cosmos_containers(manifest)}
     for exposure in exposures.values():
         assert exposure["owner"]["email"].endswith("@example.com") and exposure["owner"]["name"]
     # The lineage runs from bronze (loaded from the Capture files) to the exposures.
@@ -103,3 +105,12 @@ def test_exposures_put_synapse_and_cosmos_in_the_lineage(manifest: dict) -> None
                 upstream.add(parent)
                 frontier.add(parent)
     assert {f"source.{PROJECT}.bronze.bronze_capture_events", f"model.{PROJECT}.silver_telemetry"} <= upstream
+
+
+def test_the_registry_lists_every_table_of_the_lake_in_layer_order(manifest: dict) -> None:
+    tables = [t.qualified for t in lake_tables(manifest)]
+    assert tables == ["bronze.bronze_capture_events", "silver.int_bronze_loads", "silver.int_telemetry_validated",
+                      "silver.silver_telemetry", "silver.silver_telemetry_quarantine", "gold.gold_device_metrics_5m",
+                      "gold.gold_site_metrics_1h", "gold.gold_window_restatements"]
+    public = {t.qualified for t in lake_tables(manifest) if t.public}
+    assert public == set(tables) - {"silver.int_bronze_loads", "silver.int_telemetry_validated"}

@@ -33,16 +33,12 @@ RUN_LOG_COLUMNS = (
     ("freshness_lag_seconds", "double"),
     ("compacted", "boolean"),
 )
-# The tables a cycle writes, by layer: what the run log counts rows and files of.
-CYCLE_TABLES = (
-    "bronze.bronze_capture_events",
-    "silver.int_telemetry_validated",
-    "silver.silver_telemetry",
-    "silver.silver_telemetry_quarantine",
-    "gold.gold_device_metrics_5m",
-    "gold.gold_site_metrics_1h",
-    "gold.gold_window_restatements",
-)
+
+
+def cycle_tables() -> tuple[str, ...]:
+    """The tables a cycle writes, by layer (the registry's lake tables): what the run
+    log counts rows and files of."""
+    return tuple(table.qualified for table in lake_tables(registry_manifest()))
 
 
 @dataclass
@@ -98,7 +94,7 @@ class RunLog:
         frame.write.format("delta").mode("append").saveAsTable(RUN_LOG_TABLE)
 
 
-def table_versions(spark: SparkSession, tables: tuple[str, ...] = CYCLE_TABLES) -> dict[str, int]:
+def table_versions(spark: SparkSession, tables: tuple[str, ...]) -> dict[str, int]:
     """Each existing table's current Delta version (-1 when it has no commit yet)."""
     versions = {}
     for table in tables:
@@ -107,12 +103,12 @@ def table_versions(spark: SparkSession, tables: tuple[str, ...] = CYCLE_TABLES) 
     return versions
 
 
-def rows_written_since(spark: SparkSession, versions: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+def rows_written_since(spark: SparkSession, versions: dict[str, int], tables: tuple[str, ...]) -> tuple[dict[str, int], dict[str, int]]:
     """Rows inserted and rows updated per table by the commits after `versions`,
     from each commit's operation metrics (the Delta log, not the data)."""
     added: dict[str, int] = {}
     updated: dict[str, int] = {}
-    for table in CYCLE_TABLES:
+    for table in tables:
         if not spark.catalog.tableExists(table):
             continue
         latest = spark.sql(f"describe history {table} limit 1").first()["version"]
@@ -129,7 +125,7 @@ def rows_written_since(spark: SparkSession, versions: dict[str, int]) -> tuple[d
     return added, updated
 
 
-def files_per_table(spark: SparkSession, tables: tuple[str, ...] = CYCLE_TABLES) -> dict[str, int]:
+def files_per_table(spark: SparkSession, tables: tuple[str, ...]) -> dict[str, int]:
     """Data files in each table's current version (`describe detail`: the Delta log)."""
     return {t: int(spark.sql(f"describe detail {t}").first()["numFiles"])
             for t in tables if spark.catalog.tableExists(t)}
