@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.engine.errors import EngineAlreadyRunning, EngineError
-from lakehouse.engine.jars import driver_class_path
+from lakehouse.engine.jars import driver_class_path, spark_home
 from lakehouse.engine.metastore_schema import create_metastore_schema
 from lakehouse.engine.postgres import MetastoreDatabase
 from lakehouse.engine.settings import (
@@ -82,12 +82,6 @@ def _wait(what: str, ready: Callable[[], bool], timeout: float, log: Path, pid: 
     raise EngineError(f"{what} did not start (see {log}); the end of its log:\n{tail}")
 
 
-def _spark_home() -> Path:
-    from pyspark.find_spark_home import _find_spark_home
-
-    return Path(_find_spark_home())
-
-
 class Engine:
     """The engine of one lake. Pieces are started in order and stopped in reverse."""
 
@@ -138,12 +132,12 @@ class Engine:
         for folder in (self.layout.logs, self.layout.run, self.layout.work):
             folder.mkdir(parents=True, exist_ok=True)
         try:
-            class_path = driver_class_path(_spark_home())
+            class_path = driver_class_path()
             conf = write_conf(self.layout, self.ports, class_path)
             password = self.layout.metastore_password()
             self.database.start(password)
             if not self.database.has_hive_schema(password):
-                create_metastore_schema(self.layout, self.ports, f"{_spark_home() / 'jars'}/*:{class_path}")
+                create_metastore_schema(self.layout, self.ports, f"{spark_home() / 'jars'}/*:{class_path}")
             self._start_cluster(conf)
         except Exception:
             self.stop()
@@ -169,7 +163,7 @@ class Engine:
         return process.pid
 
     def _start_cluster(self, conf: Path) -> None:
-        spark_class = str(_spark_home() / "bin" / "spark-class")
+        spark_class = str(spark_home() / "bin" / "spark-class")
         ports, logs = self.ports, self.layout.logs
         pid = self._launch("master", [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                                       "--port", str(ports.master), "--webui-port", str(ports.master_ui)], conf)
@@ -181,7 +175,7 @@ class Engine:
                                 "--webui-port", str(ports.worker_ui(i)),
                                 "--work-dir", str(self.layout.work / name)], conf)
         _wait(f"{WORKERS} Spark workers", lambda: self.alive_workers() >= WORKERS, 60, logs / "worker-1.log")
-        pid = self._launch("thrift", [str(_spark_home() / "bin" / "spark-submit"), "--class", THRIFT_SERVER,
+        pid = self._launch("thrift", [str(spark_home() / "bin" / "spark-submit"), "--class", THRIFT_SERVER,
                                       "--name", "lakehouse-thrift-server", "spark-internal",
                                       "--hiveconf", f"hive.server2.thrift.port={ports.thrift}",
                                       "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1"], conf)

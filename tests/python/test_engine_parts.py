@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import stat
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lakehouse.engine import Engine, EngineError
+from lakehouse.engine.jars import driver_class_path, spark_home
 from lakehouse.engine.session import cluster_spark_session
 from lakehouse.engine.settings import EngineLayout, Ports, write_conf
 from lakehouse.paths import Lake
@@ -58,3 +60,12 @@ def test_cluster_settings_keep_the_local_targets_and_the_password_stays_in_hive_
 def test_a_job_on_the_cluster_target_without_the_engine_says_how_to_start_it(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="lakehouse engine start"):
         cluster_spark_session(Lake.from_env(tmp_path))
+
+
+def test_the_thrift_servers_class_path_holds_the_hive_class_spark_4_leaves_out() -> None:
+    # Hive's FunctionRegistry, loaded when the Thrift server closes a session, needs this
+    # class; Spark 4's jars lack it, so without it a client's dbt command failed (SPARK-51041).
+    wanted = "org/apache/hadoop/hive/llap/security/LlapSigner$Signable.class"
+    class_path = [*Path(driver_class_path().removesuffix("*")).glob("*.jar"),
+                  *(spark_home() / "jars").glob("*.jar")]
+    assert [jar.name for jar in class_path if wanted in zipfile.ZipFile(jar).namelist()]
