@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lakehouse.paths import Lake
+from lakehouse.tables import lake_tables, registry_manifest
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -75,10 +75,6 @@ class CapturePath:
         t = utc(self.window_end)
         return f"{self.namespace}/{self.event_hub}/{self.partition_id}/{t:%Y/%m/%d/%H/%M/%S}.avro"
 
-    @property
-    def partition_prefix(self) -> str:
-        return f"{self.namespace}/{self.event_hub}/{self.partition_id}/"
-
     @classmethod
     def parse(cls, path: str) -> CapturePath:
         match = _PATH_RE.search(path)

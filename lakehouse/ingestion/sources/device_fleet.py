@@ -3,15 +3,12 @@ and the device registry seed (`seeds/device_registry.csv`)."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 FLEET_SIZE = 10_000
 SITES = 50
 MODELS = ("TH-100", "TH-200", "PX-300")
-REGISTRY_COLUMNS = ("device_id", "site_id", "model", "installed_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +36,3 @@ def fleet(size: int) -> list[Device]:
     if not 1 <= size <= FLEET_SIZE:
         raise ValueError(f"the registry covers 1..{FLEET_SIZE} devices, not {size}")
     return [Device(i) for i in range(size)]
-
-
-def write_registry(path: Path, size: int = FLEET_SIZE) -> None:
-    """Write the device registry seed for the first `size` devices."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(REGISTRY_COLUMNS)
-        for device in fleet(size):
-            writer.writerow([device.device_id, device.site_id, device.model, f"{device.installed_at:%Y-%m-%d %H:%M:%S}"])
