@@ -63,6 +63,11 @@ class Lake:
         return self.root / "_warehouse"
 
     @property
+    def spark_log(self) -> Path:
+        """The local Spark driver's own output (Ivy, log4j), unless a command runs with --verbose."""
+        return self.root / "_logs" / "spark-driver.log"
+
+    @property
     def engine(self) -> Path:
         """The cluster engine's settings, PostgreSQL data, logs and scratch (lakehouse/engine/)."""
         return self.root / "_engine"

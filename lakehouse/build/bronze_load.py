@@ -31,7 +31,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import fastavro
 
@@ -122,12 +122,14 @@ def check_capture_file(path: str, data: bytes) -> FileCheck:
         return FileCheck(path, len(data), 0, "not_avro: no Avro object container header")
     try:
         reader = fastavro.reader(io.BytesIO(data))
-        schema = reader.writer_schema
-        fields = [(f.get("name"), json.dumps(f.get("type"), sort_keys=True)) for f in (schema or {}).get("fields", [])]
+        schema = cast(dict[str, Any], reader.writer_schema or {})
+        fields = [(f.get("name"), json.dumps(f.get("type"), sort_keys=True)) for f in schema.get("fields", [])]
         if fields != _CAPTURE_FIELDS:
             return FileCheck(path, len(data), 0, "not_capture_schema: the file's Avro schema is not EventData's")
-        records, first, last, enqueued = 0, None, None, None
-        for record in reader:
+        records, enqueued = 0, None
+        first: int | None = None
+        last: int | None = None
+        for record in (cast(dict[str, Any], r) for r in reader):
             sequence = record["SequenceNumber"]
             first = sequence if first is None else min(first, sequence)
             last = sequence if last is None else max(last, sequence)
@@ -274,7 +276,8 @@ class BronzeLoader:
         from pyspark.sql import functions as F
 
         records = self._records([f.path for f in files])
-        ranges = [(*f.partition, f.first_sequence, f.last_sequence) for f in files]
+        ranges = [(*f.partition, f.first_sequence, f.last_sequence) for f in files
+                  if f.first_sequence is not None and f.last_sequence is not None]  # files with records
         if _overlapping(ranges):  # a key in two new files: keep the first file's record
             first = Window.partitionBy(*KEY).orderBy("capture_file_path")
             records = records.withColumn("_rank", F.row_number().over(first)).where("_rank = 1").drop("_rank")
@@ -305,11 +308,11 @@ class BronzeLoader:
         """This run's batch identity: one more than bronze's largest (Delta answers from metadata)."""
         if self.report.load_id is not None:
             return self.report.load_id
-        latest = self.spark.sql(f"select max(load_id) from {BRONZE_TABLE}").first()[0]
+        latest = self.spark.sql(f"select max(load_id) from {BRONZE_TABLE}").collect()[0][0]
         return (latest or 0) + 1
 
 
-def _overlapping(ranges: Iterable[tuple[str, str, int, Any, Any]]) -> bool:
+def _overlapping(ranges: Iterable[tuple[str, str, int, int, int]]) -> bool:
     """Whether two files of one partition share a sequence number."""
     by_partition: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
     for namespace, hub, partition, lo, hi in ranges:

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 LOOKBACK = timedelta(hours=2)
 FULL_SWEEP_EVERY = timedelta(hours=6)
@@ -80,7 +81,7 @@ class CaptureDiscovery:
         scratch.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
         scratch.replace(self.state_file)
 
-    def _state(self) -> dict:  # type: ignore[type-arg]
+    def _state(self) -> dict[str, Any]:
         return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
 
     def _partitions(self) -> list[str]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -22,6 +23,9 @@ from lakehouse.build.bronze_load import BronzeLoader, BronzeLoadReport
 from lakehouse.build.dbt_runner import run_dbt
 from lakehouse.paths import PROJECT_DIR, Lake
 from lakehouse.build.run_log import RunLog
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 REFERENCE_FILES = ("seeds", "snapshots")
 REFERENCE_TABLE = "reference.device_registry"
@@ -44,9 +48,9 @@ def reference_data_digest() -> str:
     return digest.hexdigest()
 
 
-def _reference_data_current(lake: Lake, spark: object) -> bool:
+def _reference_data_current(lake: Lake, spark: SparkSession) -> bool:
     state = lake.state_file("reference_data.json")
-    if not state.exists() or not spark.catalog.tableExists(REFERENCE_TABLE):  # type: ignore[attr-defined]
+    if not state.exists() or not spark.catalog.tableExists(REFERENCE_TABLE):
         return False
     return bool(json.loads(state.read_text()).get("digest") == reference_data_digest())
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.paths import Lake
 from lakehouse.tables import lake_tables, registry_manifest
@@ -83,7 +83,7 @@ class RunLog:
         self.spark.sql(f"create table if not exists {RUN_LOG_TABLE} ({columns}) using delta "
                        f"location '{self.lake.table('ops', 'run_log')}'")
 
-    def last(self) -> dict[str, object] | None:
+    def last(self) -> dict[str, Any] | None:
         """The newest row (a run log holds one row per cycle: small)."""
         rows = self.spark.sql(f"select * from {RUN_LOG_TABLE} order by cycle_id desc limit 1").collect()
         return rows[0].asDict() if rows else None
@@ -100,7 +100,7 @@ def table_versions(spark: SparkSession, tables: tuple[str, ...]) -> dict[str, in
     versions = {}
     for table in tables:
         if spark.catalog.tableExists(table):
-            versions[table] = spark.sql(f"describe history {table} limit 1").first()["version"]
+            versions[table] = spark.sql(f"describe history {table} limit 1").collect()[0]["version"]
     return versions
 
 
@@ -112,7 +112,7 @@ def rows_written_since(spark: SparkSession, versions: dict[str, int], tables: tu
     for table in tables:
         if not spark.catalog.tableExists(table):
             continue
-        latest = spark.sql(f"describe history {table} limit 1").first()["version"]
+        latest = spark.sql(f"describe history {table} limit 1").collect()[0]["version"]
         since = versions.get(table, -1)
         if latest <= since:
             continue
@@ -128,5 +128,5 @@ def rows_written_since(spark: SparkSession, versions: dict[str, int], tables: tu
 
 def files_per_table(spark: SparkSession, tables: tuple[str, ...]) -> dict[str, int]:
     """Data files in each table's current version (`describe detail`: the Delta log)."""
-    return {t: int(spark.sql(f"describe detail {t}").first()["numFiles"])
+    return {t: int(spark.sql(f"describe detail {t}").collect()[0]["numFiles"])
             for t in tables if spark.catalog.tableExists(t)}

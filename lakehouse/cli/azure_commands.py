@@ -25,6 +25,7 @@ from lakehouse.cli.params import (
 )
 from lakehouse.ingestion.azure.auth import AzureConfigError
 from lakehouse.ingestion.azure.blob_store import BlobCaptureStore, BlobStoreError
+from lakehouse.ingestion.capture.format import Codec
 from lakehouse.ingestion.capture.store import CaptureStore, LocalCaptureStore
 from lakehouse.ingestion.events import Event
 from lakehouse.ingestion.sources.http import HttpSourceConfig
@@ -375,7 +376,7 @@ def resend_command(ctx: click.Context, dead_letter_file: Path, **kw: Any) -> Non
 @params.hub_name
 @click.pass_context
 def consume_command(ctx: click.Context, consumer_group: str, checkpoint_container: str, to_container: str | None,
-                    window_seconds: int, max_file_mb: int, codec: str, duration: timedelta | None,
+                    window_seconds: int, max_file_mb: int, codec: Codec, duration: timedelta | None,
                     from_start: bool, idle_grace: timedelta, hub_name: str | None) -> None:
     """Land an Event Hub as Capture files, for hubs without Capture enabled.
 
@@ -403,7 +404,7 @@ def consume_command(ctx: click.Context, consumer_group: str, checkpoint_containe
     except AzureConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = CaptureSettings(namespace=target.namespace_name, event_hub=target.eventhub_name,
-                               window_seconds=window_seconds, max_file_bytes=max_file_mb * 1024 * 1024, codec=codec)  # type: ignore[arg-type]
+                               window_seconds=window_seconds, max_file_bytes=max_file_mb * 1024 * 1024, codec=codec)
     store = _landing_store(ctx, to_container)
     client = eventhub_consumer(target, consumer_group, checkpoints)
     lander = EventHubsCaptureLander(store, settings, idle_grace=idle_grace)

@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from lakehouse.spark.session import VERBOSE_ENV
+
 # Libraries that log every request, connection or JVM call at INFO.
 CHATTY_LOGGERS = ("py4j", "azure", "urllib3", "pyspark")
 
@@ -14,7 +16,9 @@ CHATTY_LOGGERS = ("py4j", "azure", "urllib3", "pyspark")
 def configure_console(*, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s"
                         if not verbose else "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    if not verbose:
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    else:
         for name in CHATTY_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
     if not sys.stdout.isatty():

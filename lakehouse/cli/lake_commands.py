@@ -104,12 +104,12 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 
     Example: lakehouse dbt build --select silver_telemetry+
     """
+    from dbt.cli.main import cli as dbt_cli
+
     from lakehouse.build.bronze_load import ensure_bronze_table
     from lakehouse.build.dbt_runner import DbtFailed, run_dbt
     from lakehouse.build.lake_build import build_lake
     from lakehouse.spark.session import spark_session
-
-    from dbt.cli.main import cli as dbt_cli
 
     args = list(dbt_args) or ["build"]
     if not args[0].startswith("-") and args[0] not in dbt_cli.commands:

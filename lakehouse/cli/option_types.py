@@ -37,7 +37,7 @@ class StringLength(click.ParamType):
     name = "length"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
-        if isinstance(value, int) or value == "max":
+        if isinstance(value, int):
             return value
         text = str(value).strip().lower()
         if text == "max":

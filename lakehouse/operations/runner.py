@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
+from typing import TypeVar
 
 from lakehouse.build.lake_build import build_lake
 from lakehouse.operations.metrics import RunnerMetrics
@@ -37,8 +38,9 @@ from lakehouse.build.run_log import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 LandStep = Callable[[], int]  # lands what is new; returns the records landed
-SyncStep = Callable[[], None]
+SyncStep = Callable[[], object]  # the sync's report is not used
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class Runner:
         self._finish(record, versions)
         return record
 
-    def _step(self, record: CycleRecord, name: str, step: Callable[[], object]) -> object:
+    def _step(self, record: CycleRecord, name: str, step: Callable[[], T]) -> T:
         if self._stop:
             raise StopRequested
         t0 = time.monotonic()

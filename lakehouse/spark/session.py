@@ -13,16 +13,41 @@ import logging
 import os
 import sys
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse.paths import Lake
-from lakehouse.spark.relocation import relocate_to_lake_root
 from lakehouse.spark.conf import dbt_target, local_spark_conf, on_databricks
+from lakehouse.spark.relocation import relocate_to_lake_root
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
+VERBOSE_ENV = "LAKEHOUSE_VERBOSE"  # "1": the JVM's own output (Ivy, log4j) goes to the console
+
+
+def _start_jvm_quietly(conf: dict[str, str], log_file: Path) -> None:
+    """Starts the Py4J gateway (the JVM) with its stdout and stderr appended to `log_file`.
+
+    PySpark starts it inheriting the console, and offers no setting to redirect it; so
+    the gateway is launched here with the same settings the session builder would pass
+    (`launch_gateway`'s `popen_kwargs`) and handed to `SparkContext`, which then reuses it.
+    """
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:  # already started in this process
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    spark_conf = SparkConf(loadDefaults=False).setAll([*conf.items(), ("spark.sql.catalogImplementation", "hive")])
+    with open(log_file, "ab") as output:  # the child keeps its own copy of the descriptor
+        try:
+            gateway = launch_gateway(spark_conf, popen_kwargs={"stdout": output, "stderr": output})
+        except Exception as exc:
+            tail = log_file.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the Spark JVM did not start ({exc}); the end of {log_file}:\n{tail}") from exc
+    SparkContext._gateway, SparkContext._jvm = gateway, gateway.jvm
 
 
 @cache
@@ -52,6 +77,8 @@ def spark_session() -> SparkSession:
     for key, value in local_spark_conf().items():
         builder = builder.config(key, value)
     log.info("starting local Spark (lake %s); the first start resolves jars from Maven Central", lake.root)
+    if os.environ.get(VERBOSE_ENV) != "1":
+        _start_jvm_quietly(local_spark_conf(), lake.spark_log)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     relocate_to_lake_root(spark, lake)  # a copied or moved lake works on itself

@@ -27,7 +27,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.eventhub import EventHubConsumerClient, EventHubProducerClient
+    from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
+    from azure.storage.blob import ContainerClient
 from urllib.parse import urlsplit, urlunsplit
 
 STORAGE_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
@@ -97,7 +102,7 @@ def storage_target(env: Mapping[str, str] | None = None) -> StorageTarget:
     raise AzureConfigError(f"no Azure Blob storage configured: {STORAGE_HELP}")
 
 
-def container_client(container: str, env: Mapping[str, str] | None = None, **client_kwargs: Any):  # type: ignore[no-untyped-def]
+def container_client(container: str, env: Mapping[str, str] | None = None, **client_kwargs: Any) -> ContainerClient:
     """A ``ContainerClient`` for `container` with the environment's credential.
 
     `client_kwargs` go to the client (retry_policy, connection_timeout, read_timeout...).
@@ -161,7 +166,7 @@ def eventhub_target(env: Mapping[str, str] | None = None, *, eventhub_name: str 
     raise AzureConfigError(f"no Event Hub configured: {EVENTHUB_HELP}")
 
 
-def eventhub_producer(target: EventHubTarget, **client_kwargs: Any):  # type: ignore[no-untyped-def]
+def eventhub_producer(target: EventHubTarget, **client_kwargs: Any) -> EventHubProducerClient:
     """An ``EventHubProducerClient`` for `target` (retry settings in `client_kwargs`)."""
     from azure.eventhub import EventHubProducerClient
 
@@ -174,7 +179,8 @@ def eventhub_producer(target: EventHubTarget, **client_kwargs: Any):  # type: ig
     return EventHubProducerClient(target.fully_qualified_namespace, target.eventhub_name, DefaultAzureCredential(), **client_kwargs)
 
 
-def eventhub_consumer(target: EventHubTarget, consumer_group: str, checkpoint_store: Any, **client_kwargs: Any):  # type: ignore[no-untyped-def]
+def eventhub_consumer(target: EventHubTarget, consumer_group: str, checkpoint_store: Any,
+                      **client_kwargs: Any) -> EventHubConsumerClient:
     """An ``EventHubConsumerClient`` for `target` that checkpoints into `checkpoint_store`."""
     from azure.eventhub import EventHubConsumerClient
 
@@ -189,7 +195,7 @@ def eventhub_consumer(target: EventHubTarget, consumer_group: str, checkpoint_st
                                   DefaultAzureCredential(), checkpoint_store=checkpoint_store, **client_kwargs)
 
 
-def checkpoint_store(container: str, env: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
+def checkpoint_store(container: str, env: Mapping[str, str] | None = None) -> BlobCheckpointStore:
     """A ``BlobCheckpointStore`` in `container` of the environment's storage account."""
     from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
 

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal
+from typing import IO, Any, BinaryIO, Literal, cast
 
 from azure.core.exceptions import (
     AzureError,
@@ -213,7 +213,7 @@ class BlobCaptureStore:
                     raise BlobStoreError(f"reading {what}{self.describe(path)} failed after retries: "
                                          f"{failure_reason(exc)}") from exc
                 spool.seek(0)
-                yield spool  # type: ignore[misc]
+                yield cast(BinaryIO, spool)
                 return
             if not local.with_name(local.name + SIDECAR_SUFFIX).exists():
                 raise FileNotFoundError(self.describe(path))
@@ -235,7 +235,8 @@ class BlobCaptureStore:
         are fine, different bytes raise `CaptureConflictError`; quarantine it if
         storage fails after retries."""
         try:
-            self._upload(self.landing, path, data, **({"retry_total": 0} if self.degraded else {}))
+            options: dict[str, Any] = {"retry_total": 0} if self.degraded else {}
+            self._upload(self.landing, path, data, **options)
         except AzureError as exc:
             if _unreachable(exc) and not self.degraded:
                 log.error("storage at %s is unreachable; until a write succeeds, files get one attempt each",
@@ -439,7 +440,7 @@ class BlobCaptureStore:
             except AzureError as exc:
                 raise BlobStoreError(f"reading quarantined {entry.path} failed after retries: {failure_reason(exc)}") from exc
             spool.seek(0)
-            yield spool  # type: ignore[misc]
+            yield cast(BinaryIO, spool)
 
     def _drop_quarantined(self, entry: QuarantinedFile) -> None:
         if entry.where == "container":

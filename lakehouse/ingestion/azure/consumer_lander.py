@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from azure.eventhub import EventData, EventHubConsumerClient
 from azure.eventhub.amqp import AmqpMessageBodyType
@@ -87,7 +87,7 @@ def event_body(data: EventData) -> bytes | None:
     body = data.body
     if isinstance(body, bytes | bytearray):
         return bytes(body)
-    return b"".join(bytes(part) for part in body)
+    return b"".join(bytes(part) for part in cast(Iterable[bytes], body))
 
 
 def event_from_event_data(data: EventData) -> Event:
@@ -109,7 +109,7 @@ def capture_record_from_event_data(data: EventData) -> CaptureRecord:
     offset = data.offset
     return CaptureRecord(
         sequence_number=int(data.sequence_number),
-        offset=int(offset) if offset.isdigit() else offset,  # type: ignore[arg-type]  # to_avro writes str()
+        offset=int(offset) if offset.isdigit() else offset,  # Capture writes str(offset) either way
         enqueued_time=utc(data.enqueued_time),
         body=event_body(data),
         properties=_properties(data.properties),

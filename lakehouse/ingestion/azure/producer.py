@@ -93,7 +93,9 @@ def to_event_data(event: Event) -> EventData:
     sets its own enqueued time; an empty body is sent for a null one.)"""
     data = EventData(event.body if event.body is not None else b"")
     if event.properties:
-        data.properties = dict(event.properties)
+        properties: dict[str | bytes, Any] = {}
+        properties.update(event.properties)
+        data.properties = properties
     return data
 
 

@@ -54,7 +54,7 @@ class LoggedStorageRetryPolicy(RetryPolicy):
         super().__init__(**kwargs)
         self.retry_log = retry_log if retry_log is not None else RetryLog()
 
-    def send(self, request):  # type: ignore[no-untyped-def,override]
+    def send(self, request: Any) -> Any:
         options = request.context.options
         mode = options.pop("location_mode", "primary")
         for key in ("hosts", "retry_to_secondary", "retry_hook"):
@@ -63,7 +63,7 @@ class LoggedStorageRetryPolicy(RetryPolicy):
         response.http_response.location_mode = mode
         return response
 
-    def sleep(self, settings, transport, response=None):  # type: ignore[no-untyped-def,override]
+    def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
         history = settings["history"]
         last = history[-1] if history else None
         if last is not None and last.error is not None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 import fastavro
 
@@ -45,7 +45,7 @@ class CaptureRecord:
     """One EventData record of a Capture file."""
 
     sequence_number: int
-    offset: int
+    offset: int | str  # a decimal number from classic hubs; an opaque string from geo-replicated ones
     enqueued_time: datetime
     body: bytes | None
     properties: Mapping[str, PropertyValue] = field(default_factory=dict)
@@ -122,7 +122,7 @@ def encode_capture_file(records: Iterable[CaptureRecord], *, codec: Codec = "def
 
 def decode_capture_file(data: bytes) -> list[dict[str, Any]]:
     """The records of a Capture file as fastavro reads them (empty for header-only files)."""
-    return list(fastavro.reader(io.BytesIO(data))) if data else []
+    return [cast(dict[str, Any], record) for record in fastavro.reader(io.BytesIO(data))] if data else []
 
 
 def iter_capture_file(handle: BinaryIO) -> Iterator[dict[str, Any]]:
@@ -130,4 +130,4 @@ def iter_capture_file(handle: BinaryIO) -> Iterator[dict[str, Any]]:
     if handle.read(1) == b"":
         return
     handle.seek(0)
-    yield from fastavro.reader(handle)
+    yield from (cast(dict[str, Any], record) for record in fastavro.reader(handle))

@@ -179,7 +179,7 @@ class CaptureStore(Protocol):
         different bytes raise `CaptureConflictError`."""
         ...
 
-    def lock(self, prefix: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> AbstractContextManager[None]:
+    def lock(self, prefix: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> AbstractContextManager[object]:
         """Exclusive access to the files under `prefix` (one hub) against other
         writers; waits up to `timeout` s, then raises `LockTimeout`."""
         ...

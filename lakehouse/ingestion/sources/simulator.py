@@ -171,9 +171,9 @@ def simulate(config: SimulatorConfig) -> Simulation:
             arrival = min(ts + delay, last_arrival)
             props = {"source": "simulator", "content_type": "application/json"}
             events.append(Event(body, device.device_id, arrival, props))
-            for name in (fault, kind, "extra_fields" if extra else None):
-                if name:
-                    faults[name] += 1
+            for injected in (fault, kind, "extra_fields" if extra else None):
+                if injected:
+                    faults[injected] += 1
             if rng.random() < f.duplicate:
                 faults["duplicate"] += 1
                 resend = min(arrival + timedelta(seconds=rng.uniform(1, 600)), last_arrival)

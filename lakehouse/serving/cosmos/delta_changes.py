@@ -73,7 +73,7 @@ def table_head(path: Path) -> TableHead:
     table = DeltaTable(str(path))
     metadata = table.metadata()
     enabled = str(metadata.configuration.get(CDF_PROPERTY, "false")).lower() == "true"
-    return TableHead(version=table.version(), table_id=metadata.id, change_feed_enabled=enabled)
+    return TableHead(version=table.version(), table_id=str(metadata.id), change_feed_enabled=enabled)
 
 
 class NetChangeStream:

@@ -12,6 +12,7 @@ pyodbc needs unixODBC and the Microsoft ODBC Driver 18 on the machine.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -43,8 +44,8 @@ def single_statement(batches: Sequence[str]) -> str:
 
 
 def publish_with_odbc(connection_string: str, batches: Sequence[str]) -> None:
-    try:
-        import pyodbc
+    try:  # a native extension that needs unixODBC: loaded only to publish
+        pyodbc = importlib.import_module("pyodbc")
     except ImportError as exc:
         raise SynapseNotConfigured(f"pyodbc cannot load ({exc}): install unixODBC and the Microsoft ODBC "
                                    "Driver 18 for SQL Server") from exc

@@ -38,6 +38,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lakehouse.paths import PROJECT_DIR
 from lakehouse.tables import DEFAULT_MANIFEST, ServedModel, load_manifest, served_models
@@ -60,13 +61,13 @@ class SynapseSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> SynapseSettings:
         env = os.environ if env is None else env
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "data_source_location": env.get("SYNAPSE_DATA_SOURCE_LOCATION") or PLACEHOLDER_LOCATION,
             "data_source_name": env.get("SYNAPSE_DATA_SOURCE_NAME") or DEFAULT_DATA_SOURCE,
             "credential": env.get("SYNAPSE_DATA_SOURCE_CREDENTIAL") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
     @property
     def is_placeholder(self) -> bool:

@@ -133,7 +133,7 @@ def container_items(settings: Any, container: str) -> dict[str, dict[str, Any]]:
     """Every item of a container read back with the SDK, without Cosmos' system properties."""
     from azure.cosmos import CosmosClient
 
-    tls = {}
+    tls: dict[str, Any] = {}
     if settings.ca_cert:
         from azure.cosmos.documents import SSLConfiguration
 
