@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lakehouse.ingestion.capture.format import CapturePath, encode_capture_file
-from lakehouse.spark.metastore_lock import metastore_lock
 from lakehouse.paths import Lake
+from lakehouse.spark.metastore_lock import metastore_lock
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 

@@ -18,8 +18,8 @@ from lakehouse.ingestion.capture.lander import CaptureSettings
 from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.landing import land_simulation
 from lakehouse.ingestion.sources.simulator import SimulatorConfig
-from lakehouse.spark.metastore_lock import metastore_lock
 from lakehouse.paths import Lake
+from lakehouse.spark.metastore_lock import metastore_lock
 
 
 def _land(lake: Lake, config: SimulatorConfig) -> tuple[int, int, float]:

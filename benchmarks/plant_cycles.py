@@ -21,11 +21,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
+from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.sources.simulator import SimulatorConfig, simulate
-from lakehouse.spark.metastore_lock import metastore_lock
 from lakehouse.paths import Lake
+from lakehouse.spark.metastore_lock import metastore_lock
 
 START = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
 CYCLE = timedelta(minutes=5)

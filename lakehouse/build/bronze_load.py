@@ -26,6 +26,7 @@ wall clock).
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 from collections.abc import Iterable
@@ -35,8 +36,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import fastavro
 
-from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.build.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
+from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def check_capture_file(path: str, data: bytes) -> FileCheck:
             last = sequence if last is None else max(last, sequence)
             enqueued = record["EnqueuedTimeUtc"]  # Capture appends in enqueue order
             records += 1
-    except Exception as exc:  # fastavro raises several types for truncated or corrupt data
+    except Exception as exc:  # noqa: BLE001 - fastavro raises several types for truncated or corrupt data
         return FileCheck(path, len(data), 0, f"corrupt: {type(exc).__name__}: {exc}"[:500])
     return FileCheck(path, len(data), records, None, first, last, enqueued)
 
@@ -319,7 +320,7 @@ def _overlapping(ranges: Iterable[tuple[str, str, int, int, int]]) -> bool:
         by_partition.setdefault((namespace, hub, partition), []).append((lo, hi))
     for spans in by_partition.values():
         spans.sort()
-        if any(later[0] <= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)):
+        if any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(spans)):
             return True
     return False
 

@@ -21,8 +21,8 @@ import yaml
 
 from lakehouse.build.bronze_load import BronzeLoader, BronzeLoadReport
 from lakehouse.build.dbt_runner import run_dbt
-from lakehouse.paths import PROJECT_DIR, Lake
 from lakehouse.build.run_log import RunLog
+from lakehouse.paths import PROJECT_DIR, Lake
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

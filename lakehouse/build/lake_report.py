@@ -9,7 +9,6 @@ from lakehouse.paths import Lake
 from lakehouse.tables import lake_tables, registry_manifest
 
 
-
 @dataclass(frozen=True)
 class TableState:
     layer: str

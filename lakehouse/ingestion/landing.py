@@ -56,12 +56,11 @@ def land_http_polls(poller: HttpPoller, lander: CaptureLander, *, interval_secon
     for poll in poller.poll_forever(interval_seconds, polls=polls):
         landing = PollLanding()
         try:
-            for events in poll:  # one page: landed before the next page is requested
-                if not events:
+            for page in poll:  # one page: landed before the next page is requested
+                if not page:
                     continue
-                if landed_until is not None:
-                    events = [e if e.enqueued_time >= landed_until else replace(e, enqueued_time=landed_until)
-                              for e in events]
+                events = page if landed_until is None else [
+                    e if e.enqueued_time >= landed_until else replace(e, enqueued_time=landed_until) for e in page]
                 end = max(e.enqueued_time for e in events).replace(microsecond=0) + timedelta(seconds=1)
                 landing.files += lander.land(events, end=end).files_written
                 landed_until = end

@@ -25,8 +25,6 @@ from types import FrameType
 from typing import TypeVar
 
 from lakehouse.build.lake_build import build_lake
-from lakehouse.operations.metrics import RunnerMetrics
-from lakehouse.paths import Lake
 from lakehouse.build.run_log import (
     CycleRecord,
     RunLog,
@@ -35,6 +33,8 @@ from lakehouse.build.run_log import (
     rows_written_since,
     table_versions,
 )
+from lakehouse.operations.metrics import RunnerMetrics
+from lakehouse.paths import Lake
 
 log = logging.getLogger(__name__)
 

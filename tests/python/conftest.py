@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.spark.metastore_lock import metastore_lock
 from lakehouse.paths import Lake
+from lakehouse.spark.metastore_lock import metastore_lock
 
 RunDbt = Callable[..., object]
 

@@ -11,8 +11,8 @@ from urllib.parse import unquote, urlparse
 import fastavro
 import pytest
 
-from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.build.bronze_load import BronzeLoader, BronzeLoadReport
+from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
 from tests.python.lake_helpers import bronze_keys, capture_records, land_simulation
 
@@ -147,7 +147,7 @@ def test_bad_files_are_set_aside_with_a_reason_and_their_neighbours_load(lake: L
     _, report = land_simulation(lake, hub=hub, start=datetime(2026, 2, 3, 9, 0, tzinfo=UTC),
                                 duration=timedelta(minutes=30), devices=4, partitions=1)
     paths = [p for p in report.paths if (lake.capture / p).stat().st_size > 1000]
-    zero, truncated, corrupt, not_avro, other_schema, *good = paths
+    zero, truncated, corrupt, not_avro, other_schema, *_good = paths
     expected_good = sorted((int(CapturePath.parse(p).partition_id), r["SequenceNumber"])
                            for p, r in capture_records(lake, hub) if p not in paths[:5])
     (lake.capture / zero).write_bytes(b"")

@@ -43,7 +43,7 @@ def test_capture_path_layout_round_trips() -> None:
     path = CapturePath("ns", "hub", "3", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert str(path) == "ns/hub/3/2026/01/02/03/04/05.avro"
     assert CapturePath.parse("prefix/" + str(path)) == path
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not an Event Hubs Capture path"):
         CapturePath.parse("ns/hub/3/2026/01/02.avro")
 
 

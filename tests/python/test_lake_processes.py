@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings, landed_records
+from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from lakehouse.paths import PROJECT_DIR, Lake
 from tests.python import expected_lake as ex
@@ -57,7 +57,7 @@ def _until(process: subprocess.Popen[str], *needles: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def own_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
-    yield Lake.from_env(tmp_path_factory.mktemp("crash-lake"))
+    return Lake.from_env(tmp_path_factory.mktemp("crash-lake"))
 
 
 def _assert_quiet(output: str, lake: Lake) -> None:

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file, parse_enqueued_time
-from lakehouse.ingestion.capture.store import LocalCaptureStore, LockTimeout
-from lakehouse.ingestion.sources.csv_replay import replay_csv
-from lakehouse.ingestion.events import Event
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings, landed_records
+from lakehouse.ingestion.capture.store import LocalCaptureStore, LockTimeout
+from lakehouse.ingestion.events import Event
+from lakehouse.ingestion.sources.csv_replay import replay_csv
 from lakehouse.ingestion.sources.simulator import SimulatorConfig, simulate
 from tests.python.concurrency import run_together
 

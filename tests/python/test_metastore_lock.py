@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.spark.metastore_lock import MetastoreBusy, lake_lock, metastore_lock
 from lakehouse.paths import PROJECT_DIR, Lake
+from lakehouse.spark.metastore_lock import MetastoreBusy, lake_lock, metastore_lock
 
 
 def test_second_process_is_told_the_metastore_is_busy(tmp_path: Path) -> None:

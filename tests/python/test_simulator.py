@@ -8,8 +8,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
+from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

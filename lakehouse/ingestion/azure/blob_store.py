@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -295,10 +295,8 @@ class BlobCaptureStore:
                 upload()
             except ResourceNotFoundError:
                 log.info("creating container %s", short_url(container.url))
-                try:
+                with suppress(ResourceExistsError):
                     container.create_container(**options)
-                except ResourceExistsError:
-                    pass
                 upload()
         except (ResourceExistsError, ResourceModifiedError):
             existing = self._blob_md5(container, path)
@@ -488,10 +486,8 @@ class BlobLock:
             try:
                 self.blob.upload_blob(b"", overwrite=False)
             except ResourceNotFoundError:
-                try:
+                with suppress(ResourceExistsError):
                     self.container.create_container()
-                except ResourceExistsError:
-                    pass
                 self.blob.upload_blob(b"", overwrite=False)
         except (ResourceExistsError, ResourceModifiedError):
             pass  # exists (leased or not)

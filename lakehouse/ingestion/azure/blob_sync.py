@@ -18,8 +18,8 @@ from lakehouse.ingestion.azure.blob_store import (
     BlobCaptureStore,
     BlobStoreError,
     download_into,
-    md5_of,
     failure_reason,
+    md5_of,
 )
 from lakehouse.ingestion.azure.retry import HASH_CHUNK_BYTES, short_url
 from lakehouse.ingestion.capture.store import UnsafePathError, safe_join
@@ -64,10 +64,10 @@ def sync_to_lake(store: BlobCaptureStore, capture_root: Path, prefix: str = "", 
             report.refused.append(blob.name)
             continue
         remote_md5 = bytes(blob.content_settings.content_md5) if blob.content_settings.content_md5 else None
-        if target.exists() and target.stat().st_size == blob.size:
-            if remote_md5 is not None and _file_md5(target) == remote_md5:
-                report.skipped += 1
-                continue
+        if (target.exists() and target.stat().st_size == blob.size and remote_md5 is not None
+                and _file_md5(target) == remote_md5):
+            report.skipped += 1
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:

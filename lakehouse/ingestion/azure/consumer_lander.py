@@ -303,10 +303,7 @@ class EventHubsCaptureLander:
         never cut short because the wall clock is far past them."""
         partition_id = partition_context.partition_id
         self._restore(partition_id)
-        if events:
-            closed = self.windower.add(partition_id, events)
-        else:
-            closed = self.windower.flush_idle(partition_id)
+        closed = self.windower.add(partition_id, events) if events else self.windower.flush_idle(partition_id)
         try:
             for window in closed:
                 path = write_capture_window(self.store, self.settings, window)

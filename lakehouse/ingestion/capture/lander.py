@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -100,10 +100,8 @@ def partition_position(store: CaptureStore, prefix: str) -> PartitionPosition:
         return PartitionPosition()
     position = PartitionPosition(landed_until=CapturePath.parse(paths[-1]).window_end)
     for path in reversed(paths):
-        last: dict[str, Any] | None = None
         with store.open_file(path) as handle:
-            for last in iter_capture_file(handle):
-                pass
+            last = next(iter(deque(iter_capture_file(handle), maxlen=1)), None)
         if last is not None:
             position.next_sequence_number = last["SequenceNumber"] + 1
             position.next_offset = int(last["Offset"]) + len(last["Body"] or b"")

@@ -360,9 +360,7 @@ class HttpPoller:
             events: list[Event] = []
             page_ids: dict[str, None] = {}
             for record in records:
-                if not isinstance(record, Mapping):
-                    record = {"value": record}
-                event = record_to_event(record, c, received)
+                event = record_to_event(record if isinstance(record, Mapping) else {"value": record}, c, received)
                 event_id = _event_id(event)
                 if event_id is not None:
                     if event_id in self._seen or event_id in page_ids:

@@ -20,8 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
-from lakehouse.ingestion.sources.device_fleet import fleet
 from lakehouse.ingestion.events import Event, iso_utc, utc
+from lakehouse.ingestion.sources.device_fleet import fleet
 
 BODY_FAULTS = ("malformed_json", "missing_field", "wrong_type", "out_of_range")
 MEASURE_RANGES = {

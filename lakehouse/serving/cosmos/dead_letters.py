@@ -28,7 +28,6 @@ from typing import IO, Any
 from lakehouse.serving.cosmos.writer import Rejected, Upsert, operation_id
 
 
-
 class DeadLetters:
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-
 MAX_ID_BYTES = 1023
 FORBIDDEN_ID_CHARACTERS = "/\\?#\t\r\n"
 

@@ -38,20 +38,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakehouse.paths import Lake
-from lakehouse.tables import CosmosContainer, cosmos_containers, registry_manifest
 from lakehouse.serving.cosmos.connection import CosmosNotConfigured, CosmosSettings, RequestStats, open_cosmos_client
-from lakehouse.serving.cosmos.items import to_item
-from lakehouse.serving.cosmos.writer import (
-    Delete, Operation, Rejected, TransientRetry, Upsert, WriteCounts, WriteFailed, write_items,
-)
 from lakehouse.serving.cosmos.dead_letters import DeadLetters
 from lakehouse.serving.cosmos.delta_changes import (
-    CDF_PROPERTY, NetChangeStream, TableHead, is_delta_table, snapshot_batches, table_head, version_chunks,
+    CDF_PROPERTY,
+    NetChangeStream,
+    TableHead,
+    is_delta_table,
+    snapshot_batches,
+    table_head,
+    version_chunks,
 )
+from lakehouse.serving.cosmos.items import to_item
 from lakehouse.serving.cosmos.sync_state import SyncState, SyncStateError, sync_lock, target_key
+from lakehouse.serving.cosmos.writer import (
+    Delete,
+    Operation,
+    Rejected,
+    TransientRetry,
+    Upsert,
+    WriteCounts,
+    WriteFailed,
+    write_items,
+)
+from lakehouse.tables import CosmosContainer, cosmos_containers, registry_manifest
 
-__all__ = ["CosmosNotConfigured", "CosmosSyncFailed", "CosmosContainer", "SyncReport",
-           "sync_gold_to_cosmos"]
+__all__ = [
+    "CosmosContainer",
+    "CosmosNotConfigured",
+    "CosmosSyncFailed",
+    "SyncReport",
+    "sync_gold_to_cosmos",
+]
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +289,9 @@ def _sync_incremental(target: _Target, state: SyncState, report: ContainerReport
         state.commit(plan.key, table=f"{spec.layer}/{spec.model}", delta_table_id=head.table_id, version=last)
 
 
+DEFAULT_RETRY = TransientRetry()
+
+
 def sync_gold_to_cosmos(
     lake: Lake,
     *,
@@ -278,7 +299,7 @@ def sync_gold_to_cosmos(
     concurrency: int = 16,
     full: bool = False,
     containers: Sequence[CosmosContainer] | None = None,
-    retry: TransientRetry = TransientRetry(),
+    retry: TransientRetry = DEFAULT_RETRY,
     versions_per_chunk: int = 16,
     lock_timeout_s: float = 600.0,
 ) -> SyncReport:

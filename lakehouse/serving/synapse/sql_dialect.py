@@ -12,6 +12,9 @@ unparsed, and its WITH columns can be read back from the tree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 from sqlglot import exp
 from sqlglot.dialects.tsql import TSQL
 from sqlglot.tokens import TokenType
@@ -20,20 +23,20 @@ from sqlglot.tokens import TokenType
 class OpenRowset(exp.Expression, exp.Func):
     """`OPENROWSET(BULK <path>, <option> = <value>, ...) [WITH (<column defs>)]`."""
 
-    arg_types = {"this": True, "options": False, "columns": False}
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "options": False, "columns": False}
 
 
 class CreateExternalDataSource(exp.Expression):
     """`CREATE EXTERNAL DATA SOURCE <name> WITH (<option> = <value>, ...)`."""
 
-    arg_types = {"this": True, "options": True}
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "options": True}
 
 
 class SynapseServerless(TSQL):
     """T-SQL as Synapse serverless SQL pools accept it, for parsing generated statements."""
 
     class Parser(TSQL.Parser):
-        FUNCTION_PARSERS = {
+        FUNCTION_PARSERS: ClassVar[dict[str, Callable[..., exp.Expression]]] = {
             **TSQL.Parser.FUNCTION_PARSERS,
             "OPENROWSET": lambda self: self._parse_openrowset(),
         }
@@ -74,7 +77,7 @@ class SynapseServerless(TSQL):
             return super()._parse_create()
 
     class Generator(TSQL.Generator):
-        TRANSFORMS = {
+        TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
             **TSQL.Generator.TRANSFORMS,
             OpenRowset: lambda self, e: (
                 f"OPENROWSET(BULK {self.sql(e, 'this')}"

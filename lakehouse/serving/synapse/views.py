@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.paths import PROJECT_DIR
-from lakehouse.tables import DEFAULT_MANIFEST, ServedModel, load_manifest, served_models
 from lakehouse.serving.synapse.types import quote_identifier, tsql_type
+from lakehouse.tables import DEFAULT_MANIFEST, ServedModel, load_manifest, served_models
 
 DEFAULT_DATA_SOURCE = "lakehouse"
 PLACEHOLDER_LOCATION = "https://ACCOUNT.dfs.core.windows.net/CONTAINER"

@@ -52,7 +52,7 @@ class Azurite:
 
     def start(self, timeout: float = 30.0) -> None:
         self.location.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - Azurite writes to it until stop()
         self.process = subprocess.Popen(
             [str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location",
              str(self.location), "--skipApiVersionCheck", "--loose", "--disableTelemetry"],

@@ -38,7 +38,7 @@ class TelemetryApi:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 api._handle(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

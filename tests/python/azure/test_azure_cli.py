@@ -9,8 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from lakehouse.ingestion.capture.format import decode_capture_file
 from lakehouse.cli.main import cli
+from lakehouse.ingestion.capture.format import decode_capture_file
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs
 from tests.python.azure.http_server import TelemetryApi

@@ -17,8 +17,8 @@ import pytest
 
 from lakehouse.ingestion.azure.blob_store import SIDECAR_SUFFIX, BlobCaptureStore, BlobStoreError
 from lakehouse.ingestion.azure.retry import RetrySettings
-from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
+from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, make_store
@@ -127,7 +127,7 @@ def test_storage_down_for_good_quarantines_locally_then_redrives(azurite: Azurit
 
     try:
         t0 = time.monotonic()
-        with pytest.raises(BlobStoreError, match="listing .* failed after retries"):
+        with pytest.raises(BlobStoreError, match=r"listing .* failed after retries"):
             CaptureLander(WriteHook(store, stop_at_file_9), settings).land(sim.events, start=config.start, end=config.end)
         failed_after = time.monotonic() - t0
 

@@ -37,9 +37,9 @@ from lakehouse.ingestion.azure.blob_store import (
 )
 from lakehouse.ingestion.azure.blob_sync import sync_to_lake
 from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file, encode_capture_file
+from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
 from lakehouse.ingestion.capture.store import LocalCaptureStore, LockTimeout, UnsafePathError
 from lakehouse.ingestion.events import Event
-from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from tests.python.azure.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, connection_string
 from tests.python.azure.conftest import FAST_RETRY, blobs, make_store, raw_container
@@ -152,8 +152,7 @@ def test_missing_configuration_fails_fast_with_what_to_set() -> None:
 
     from lakehouse.cli.azure_commands import azure
 
-    env = {k: "" for k in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_URL", "AZURE_STORAGE_ACCOUNT_URL",
-                           "EVENTHUB_CONNECTION_STRING", "EVENTHUB_FULLY_QUALIFIED_NAMESPACE", "EVENTHUB_NAME")}
+    env = dict.fromkeys(("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_URL", "AZURE_STORAGE_ACCOUNT_URL", "EVENTHUB_CONNECTION_STRING", "EVENTHUB_FULLY_QUALIFIED_NAMESPACE", "EVENTHUB_NAME"), "")
     for args, needle in ((["land", "--devices", "1", "--duration", "5m"], "AZURE_STORAGE_CONNECTION_STRING"),
                          (["send", "--devices", "1"], "EVENTHUB_CONNECTION_STRING")):
         result = CliRunner().invoke(azure, args, env=env)

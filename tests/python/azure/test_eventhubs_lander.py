@@ -21,15 +21,15 @@ from azure.eventhub._pyamqp.message import Message
 from azure.eventhub._pyamqp.types import TYPE, VALUE, AMQPTypes
 from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
 
-from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file, format_enqueued_time
-from lakehouse.ingestion.capture.store import CaptureConflictError, LocalCaptureStore
 from lakehouse.ingestion.azure.consumer_lander import (
     CaptureWindower,
     EventHubsCaptureLander,
     capture_record_from_event_data,
     event_from_event_data,
 )
+from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file, format_enqueued_time
 from lakehouse.ingestion.capture.lander import CaptureSettings
+from lakehouse.ingestion.capture.store import CaptureConflictError, LocalCaptureStore
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, make_store, raw_container
 

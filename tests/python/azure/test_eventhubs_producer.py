@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import socket
 import threading
@@ -15,7 +16,13 @@ from azure.eventhub import EventDataBatch, EventHubProducerClient
 from azure.eventhub.exceptions import EventHubError
 
 from lakehouse.ingestion.azure.dead_letters import DeadLetterFile, encode_dead_letter
-from lakehouse.ingestion.azure.producer import EventHubsProducer, ProducerSettings, pack_batches, resend_dead_letters, to_event_data
+from lakehouse.ingestion.azure.producer import (
+    EventHubsProducer,
+    ProducerSettings,
+    pack_batches,
+    resend_dead_letters,
+    to_event_data,
+)
 from lakehouse.ingestion.events import Event
 from lakehouse.ingestion.sources.simulator import SimulatorConfig, simulate
 
@@ -59,7 +66,7 @@ def test_batches_hold_one_key_each_keep_order_and_are_full() -> None:
         # A key's events keep the stream's order across its batches...
         assert [e for run in runs for e in run] == [e for e in events if e.partition_key == key]
         # ... and every batch but the last is full: the next event does not fit (checked with a fresh batch).
-        for run, following in zip(runs, runs[1:], strict=False):
+        for run, following in itertools.pairwise(runs):
             probe = EventDataBatch(max_size_in_bytes=limit, partition_key=key)
             for event in run:
                 probe.add(to_event_data(event))

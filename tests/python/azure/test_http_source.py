@@ -91,7 +91,7 @@ def test_bounded_attempts_then_a_clear_error(api: TelemetryApi) -> None:
     with pytest.raises(HttpSourceError, match=r"failed after 3 attempts; last error: HTTP 503"):
         _poller(f"{api.base}/next/0", max_attempts=3, backoff_initial=0.05).poll_once()
     assert len(api.hits) == 3
-    with pytest.raises(HttpSourceError, match="HTTP 404 Not Found.*not retried"):
+    with pytest.raises(HttpSourceError, match=r"HTTP 404 Not Found.*not retried"):
         _poller(f"{api.base}/missing").poll_once()
 
 
@@ -155,8 +155,7 @@ def test_a_next_link_or_redirect_to_another_origin_is_refused_without_a_request(
     handed_off: list[list] = []
     with pytest.raises(HttpSourceError, match=rf"refusing to follow the next link {other.base}/steal: its origin "
                                               rf"{other.base}:? ?.*is not the configured {api.base}"):
-        for page in _secret_poller(f"{api.base}/p1").poll():
-            handed_off.append(page)
+        handed_off.extend(_secret_poller(f"{api.base}/p1").poll())
     with pytest.raises(HttpSourceError, match=r"refusing to follow the redirect from .*/moved to .*/steal"):
         _secret_poller(f"{api.base}/moved").poll_once()
 
@@ -215,8 +214,8 @@ def test_pages_are_handed_off_one_at_a_time_and_a_failed_poll_resumes_after_the_
 def test_poll_http_lands_each_page_before_a_later_page_fails(api: TelemetryApi, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from lakehouse.ingestion.capture.format import decode_capture_file
     from lakehouse.cli.main import cli
+    from lakehouse.ingestion.capture.format import decode_capture_file
 
     api.faults["/next/2"] = ["500"]
     lake = tmp_path / "lake"

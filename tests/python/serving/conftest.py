@@ -17,7 +17,12 @@ import pytest
 from lakehouse.paths import Lake
 from lakehouse.serving.cosmos.connection import CosmosSettings
 from tests.python.serving.cosmos_test_server import (
-    EMULATOR_KEY, CosmosServer, CosmosServerUnavailable, TlsFiles, make_tls_files, running_cosmos_server,
+    EMULATOR_KEY,
+    CosmosServer,
+    CosmosServerUnavailable,
+    TlsFiles,
+    make_tls_files,
+    running_cosmos_server,
 )
 from tests.python.serving.fault_proxy import FaultProxy
 

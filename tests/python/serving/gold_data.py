@@ -122,9 +122,8 @@ def expected_item(row: dict[str, Any]) -> dict[str, Any]:
     """The Cosmos item a gold row should become (written out here, independently of serving/)."""
     item: dict[str, Any] = {}
     for column, value in row.items():
-        if isinstance(value, dt.datetime):
-            value = value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}0Z"
-        item[column] = value
+        item[column] = (value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}0Z"
+                        if isinstance(value, dt.datetime) else value)
     item["id"] = row["metric_id"]
     return item
 

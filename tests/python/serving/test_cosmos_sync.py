@@ -17,7 +17,13 @@ from tests.python.serving.conftest import settings_for
 from tests.python.serving.cosmos_test_server import EMULATOR_KEY, TlsFiles
 from tests.python.serving.fault_proxy import FaultProxy
 from tests.python.serving.gold_data import (
-    DEVICE_METRICS, SITE_METRICS, GoldTable, container_items, device_row, expected_item, site_row,
+    DEVICE_METRICS,
+    SITE_METRICS,
+    GoldTable,
+    container_items,
+    device_row,
+    expected_item,
+    site_row,
 )
 
 DEVICES = "gold_device_metrics_5m"
@@ -374,10 +380,9 @@ def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lak
         "t/db/c": ("id-2", 0), "t/db/other": ("id-3", 1)}
 
     settings = CosmosSettings(endpoint="https://127.0.0.1:9/", key="k")
-    with sync_lock(path, timeout_s=1):
-        with pytest.raises(CosmosSyncFailed, match=r"another cosmos-sync is running on this lake .*pid \d+.*waited 0.2 s") \
-                as failed:
-            sync_gold_to_cosmos(gold_lake, settings=settings, lock_timeout_s=0.2)
+    busy = r"another cosmos-sync is running on this lake .*pid \d+.*waited 0.2 s"
+    with sync_lock(path, timeout_s=1), pytest.raises(CosmosSyncFailed, match=busy) as failed:
+        sync_gold_to_cosmos(gold_lake, settings=settings, lock_timeout_s=0.2)
     assert isinstance(failed.value.__cause__, SyncStateError)
 
 
@@ -399,7 +404,7 @@ def test_http_endpoints_only_on_loopback_and_the_key_is_never_printed() -> None:
     for endpoint in ("http://127.0.0.1:8081/", "http://localhost:8081/", "http://[::1]:8081/", "http://127.8.9.10/"):
         assert CosmosSettings.from_env({"COSMOS_ENDPOINT": endpoint}).endpoint == endpoint
     for endpoint in ("http://acct.documents.azure.com:443/", "http://10.0.0.5:8081/", "http://127.0.0.1.nip.io/"):
-        with pytest.raises(CosmosNotConfigured, match="must be an https:// URL.*only for a local emulator on loopback"):
+        with pytest.raises(CosmosNotConfigured, match=r"must be an https:// URL.*only for a local emulator on loopback"):
             CosmosSettings.from_env({"COSMOS_ENDPOINT": endpoint})
     settings = CosmosSettings.from_env({"COSMOS_ENDPOINT": "https://a/", "COSMOS_KEY": EMULATOR_KEY})
     assert settings.key == EMULATOR_KEY and EMULATOR_KEY not in repr(settings) and "key=" not in repr(settings)
@@ -435,8 +440,8 @@ def test_changes_are_applied_in_version_chunks_with_progress_saved_after_each(
 
 
 def test_a_resent_range_does_not_dead_letter_an_item_twice(gold_lake: Lake) -> None:
-    from lakehouse.serving.cosmos.writer import Rejected, Upsert
     from lakehouse.serving.cosmos.dead_letters import DeadLetters
+    from lakehouse.serving.cosmos.writer import Rejected, Upsert
 
     def letter(run: DeadLetters, revision: int) -> None:
         item = expected_item(bad_device_row("dev/evil", revision=revision))

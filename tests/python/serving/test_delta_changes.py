@@ -6,8 +6,8 @@ import pytest
 
 from lakehouse.paths import Lake
 from lakehouse.serving.cosmos.connection import CosmosSettings
-from lakehouse.serving.cosmos.sync import CosmosSyncFailed, sync_gold_to_cosmos
 from lakehouse.serving.cosmos.delta_changes import ChangeFeedUnavailable, net_changes, snapshot_batches, table_head
+from lakehouse.serving.cosmos.sync import CosmosSyncFailed, sync_gold_to_cosmos
 from lakehouse.serving.cosmos.sync_state import SyncState, target_key
 from tests.python.serving.gold_data import DEVICE_METRICS, GoldTable, container_items, device_row, expected_item
 
@@ -66,7 +66,7 @@ def test_a_table_without_a_change_feed_is_refused_with_the_fix(gold_lake: Lake) 
     SyncState(gold_lake.cosmos_state).commit(
         target_key(settings.endpoint, settings.database, "gold_device_metrics_5m"),
         table="gold/gold_device_metrics_5m", delta_table_id=head.table_id, version=0)
-    with pytest.raises(CosmosSyncFailed, match="delta.enableChangeDataFeed = true"):
+    with pytest.raises(CosmosSyncFailed, match=r"delta.enableChangeDataFeed = true"):
         sync_gold_to_cosmos(gold_lake, settings=settings)
 
 

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-from lakehouse.tables import ManifestError, served_models
 from lakehouse.serving.synapse.publish import SynapseNotConfigured, publish, single_statement
 from lakehouse.serving.synapse.sql_dialect import OpenRowset, SynapseServerless, parse_strict
 from lakehouse.serving.synapse.types import UnsafeIdentifier, UnsupportedType, tsql_type
 from lakehouse.serving.synapse.views import SynapseSettings, generate_scripts, write_synapse_views
+from lakehouse.tables import ManifestError, served_models
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "fixtures" / "manifest.json"
@@ -104,7 +104,7 @@ def test_data_source_has_the_location_and_an_optional_credential() -> None:
     parse_strict(batch)
 
 
-@pytest.mark.parametrize("spark_type, tsql", [
+@pytest.mark.parametrize(("spark_type", "tsql"), [
     ("string", f"varchar(8000) {UTF8}"), ("timestamp", "datetime2(7)"), ("double", "float"), ("float", "real"),
     ("bigint", "bigint"), ("int", "int"), ("integer", "int"), ("boolean", "bit"), ("decimal(12,3)", "decimal(12, 3)"),
     ("DECIMAL(38, 0)", "decimal(38, 0)"), ("decimal", "decimal(10, 0)"), ("date", "date"), ("binary", "varbinary(max)"),
@@ -128,7 +128,7 @@ def test_string_length_is_configurable() -> None:
     assert f"[metric_id] varchar(200) {UTF8}" in view
     [view] = generate_scripts(models, SynapseSettings(string_length="max"))[2].batches
     assert f"[metric_id] varchar(max) {UTF8}" in view
-    with pytest.raises(ValueError, match="1..8000"):
+    with pytest.raises(ValueError, match=r"1..8000"):
         generate_scripts(models, SynapseSettings(string_length=9000))
 
 
@@ -253,7 +253,7 @@ def test_out_over_a_folder_of_other_sql_keeps_them_and_removes_only_what_it_wrot
     assert all((out / name).read_text() == text for name, text in theirs.items())
 
 
-@pytest.mark.parametrize("value, message", [("abc", "'abc' is not a number"), ("0", "not in 1..8000"),
+@pytest.mark.parametrize(("value", "message"), [("abc", "'abc' is not a number"), ("0", "not in 1..8000"),
                                             ("9000", "not in 1..8000")])
 def test_a_bad_string_length_is_a_usage_error(tmp_path: Path, value: str, message: str) -> None:
     from lakehouse.cli.main import cli
