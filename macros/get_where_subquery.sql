@@ -8,7 +8,8 @@
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where and '__run_first_load_id__' in where -%}
-        {%- set where = none if var('full_check', false) else where | replace('__run_first_load_id__', run_first_load_id()) -%}
+        {%- set where = none if var('full_check', false)
+            else where | replace('__run_first_load_id__', run_first_load_id()) -%}
     {%- endif -%}
     {%- if where -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}

@@ -9,6 +9,8 @@
     where {{ key }} is not null
     {%- if windows is not none %}
         and {{ in_literals('event_hour', hours) }}
-        and ({{ key }}, {{ window_start('event_time', minutes) }}) in (select window_key, window_start from {{ windows }})
+        and ({{ key }}, {{ window_start('event_time', minutes) }}) in (
+            select window_key, window_start from {{ windows }}
+        )
     {%- endif %}
 {%- endmacro %}

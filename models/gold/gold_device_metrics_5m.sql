@@ -7,6 +7,9 @@
     them into their hour partitions. -#}
 
 {%- set minutes = var('device_window_minutes') %}
+{%- if is_incremental() %}
+{%- set windows = gold_windows_to_recompute(ref('silver_telemetry'), ref('int_bronze_loads'), 'device_id', minutes) %}
+{%- endif %}
 
 with
 
@@ -23,7 +26,6 @@ bronze_loads as (
 ),
 
 {% if is_incremental() -%}
-{%- set windows = gold_windows_to_recompute('device_id', minutes) %}
 
 changed_windows as (
 

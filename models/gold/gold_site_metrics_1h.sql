@@ -6,6 +6,9 @@
     silver and device metrics but belong to no site window. -#}
 
 {%- set minutes = var('site_window_minutes') %}
+{%- if is_incremental() %}
+{%- set windows = gold_windows_to_recompute(ref('silver_telemetry'), ref('int_bronze_loads'), 'site_id', minutes) %}
+{%- endif %}
 
 with
 
@@ -22,7 +25,6 @@ bronze_loads as (
 ),
 
 {% if is_incremental() -%}
-{%- set windows = gold_windows_to_recompute('site_id', minutes) %}
 
 changed_windows as (
 

@@ -8,11 +8,14 @@ from pathlib import Path
 
 from lakehouse.paths import PROJECT_DIR
 
+# Every folder of dbt SQL (dbt_project.yml's model, macro, test, analysis and snapshot paths).
+LINTED_PATHS = ["models", "macros", "tests/dbt", "analyses", "snapshots"]
+
 
 def test_sqlfluff_lint_passes() -> None:
     sqlfluff = Path(sys.executable).with_name("sqlfluff")
     result = subprocess.run(
-        [str(sqlfluff), "lint", "models", "tests/dbt", "--nocolor"],
+        [str(sqlfluff), "lint", *LINTED_PATHS, "--nocolor"],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
