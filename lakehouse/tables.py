@@ -139,10 +139,19 @@ def cosmos_containers(manifest: dict[str, Any]) -> list[CosmosContainer]:
     return sorted(containers, key=lambda c: c.model)
 
 
+def _project_changed_since(path: Path) -> bool:
+    """Whether a file dbt parses (project, models, seeds' yml, snapshots) is newer than `path`."""
+    built = path.stat().st_mtime
+    sources = [PROJECT_DIR / "dbt_project.yml", *(f for folder in ("models", "seeds", "snapshots", "macros")
+                                                  for f in (PROJECT_DIR / folder).rglob("*") if f.is_file())]
+    return any(f.stat().st_mtime > built for f in sources)
+
+
 @functools.cache
 def registry_manifest(path: Path = DEFAULT_MANIFEST) -> dict[str, Any]:
-    """The project's manifest (once per process); `dbt parse` writes it first if it is missing."""
-    if not path.is_file() and path == DEFAULT_MANIFEST:
+    """The project's manifest (read once per process). The default one is written first
+    by `dbt parse` (no engine needed) when it is missing or older than the project's files."""
+    if path == DEFAULT_MANIFEST and (not path.is_file() or _project_changed_since(path)):
         from dbt.cli.main import dbtRunner
 
         os.environ.setdefault("DBT_TARGET", "local")
