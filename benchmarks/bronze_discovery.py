@@ -56,8 +56,8 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.build.bronze_load import BronzeLoader
-    from lakehouse.build.capture_discovery import CAPTURE_GLOB
+    from lakehouse.pipeline.bronze_load import BronzeLoader
+    from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB
     from lakehouse.spark.session import spark_session
 
     windows = args.days * 288

@@ -36,8 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.build.lake_build import build_lake
-    from lakehouse.build.lake_report import reconciliation, table_states
+    from lakehouse.pipeline.lake_build import build_lake
+    from lakehouse.pipeline.lake_report import reconciliation, table_states
     from lakehouse.spark.session import spark_session
 
     start = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)

@@ -70,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
-    from lakehouse.build.lake_build import build_lake
+    from lakehouse.pipeline.lake_build import build_lake
     from lakehouse.spark.session import spark_session
 
     history = timedelta(hours=args.hours)

@@ -131,26 +131,23 @@ def land_command(ctx: click.Context, **kw: Any) -> None:
       lakehouse azure land --devices 500 --duration 1h --container capture
       lakehouse azure land --start 2026-11-22T10:00 --duration 30m --retry-total 3 --retry-backoff 0.2
     """
-    from lakehouse.ingestion.capture.lander import CaptureLander
     from lakehouse.ingestion.capture.store import CaptureConflictError, LockTimeout
-    from lakehouse.ingestion.sources.simulator import simulate
+    from lakehouse.ingestion.landing import land_simulation
 
     config = simulator_config(kw)
     settings = capture_settings(kw)
     store = _blob_store(ctx, kw)
-    t0 = time.monotonic()
-    sim = simulate(config)
-    click.echo(f"simulated {sim.sends:,} sends from {config.devices:,} devices, {config.start:%Y-%m-%d %H:%M} to "
-               f"{config.end:%H:%M} UTC ({time.monotonic() - t0:.1f} s)")
     t1 = time.monotonic()
     try:
-        report = CaptureLander(store, settings).land(sim.events, start=config.start, end=config.end, progress=True)
+        landed = land_simulation(store, config, settings, progress=True)
     except BlobStoreError as exc:
         raise click.ClickException(f"{exc}\nFiles written so far are landed or quarantined; run the same command "
                                    "again when storage is back (landing resumes), then `lakehouse azure redrive`.") from exc
     except (LockTimeout, CaptureConflictError) as exc:
         raise click.ClickException(str(exc)) from exc
-    seconds = time.monotonic() - t1
+    seconds, report = time.monotonic() - t1, landed.report
+    click.echo(f"simulated {landed.simulation.sends:,} sends from {config.devices:,} devices, "
+               f"{config.start:%Y-%m-%d %H:%M} to {config.end:%H:%M} UTC")
     stats = store.stats
     click.echo(
         f"landed {report.records_written:,} records in {report.files_written:,} files "

@@ -106,9 +106,9 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     """
     from dbt.cli.main import cli as dbt_cli
 
-    from lakehouse.build.bronze_load import ensure_bronze_table
-    from lakehouse.build.dbt_runner import DbtFailed, run_dbt
-    from lakehouse.build.lake_build import build_lake
+    from lakehouse.pipeline.bronze_load import ensure_bronze_table
+    from lakehouse.pipeline.dbt_runner import DbtFailed, run_dbt
+    from lakehouse.pipeline.lake_build import build_lake
     from lakehouse.spark.session import spark_session
 
     args = list(dbt_args) or ["build"]
@@ -156,7 +156,7 @@ def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay
       lakehouse load-bronze --full-sweep
       lakehouse load-bronze --replay-from 2026-11-21T00:00 --replay-to 2026-11-21T06:00
     """
-    from lakehouse.build.bronze_load import BronzeLoader
+    from lakehouse.pipeline.bronze_load import BronzeLoader
     from lakehouse.spark.session import spark_session
 
     if (replay_from is None) != (replay_to is None):
@@ -231,9 +231,9 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
 
     Run it again later and it lands the newer telemetry only and builds incrementally.
     """
-    from lakehouse.build.dbt_runner import DbtFailed, run_dbt
-    from lakehouse.build.lake_build import build_lake
-    from lakehouse.build.lake_report import reconciliation, table_states
+    from lakehouse.pipeline.dbt_runner import DbtFailed, run_dbt
+    from lakehouse.pipeline.lake_build import build_lake
+    from lakehouse.pipeline.lake_report import reconciliation, table_states
     from lakehouse.serving.cosmos.sync import CosmosSyncFailed
     from lakehouse.serving.gold import serve_gold
     from lakehouse.spark.session import spark_session

@@ -15,7 +15,7 @@ from opentelemetry import metrics
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
 
-    from lakehouse.build.run_log import CycleRecord
+    from lakehouse.pipeline.run_log import CycleRecord
 
 METER_NAME = "telemetry_lakehouse.runner"
 

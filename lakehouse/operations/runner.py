@@ -24,8 +24,10 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TypeVar
 
-from lakehouse.build.lake_build import build_lake
-from lakehouse.build.run_log import (
+from lakehouse.operations.metrics import RunnerMetrics
+from lakehouse.paths import Lake
+from lakehouse.pipeline.lake_build import build_lake
+from lakehouse.pipeline.run_log import (
     CycleRecord,
     RunLog,
     cycle_tables,
@@ -33,8 +35,6 @@ from lakehouse.build.run_log import (
     rows_written_since,
     table_versions,
 )
-from lakehouse.operations.metrics import RunnerMetrics
-from lakehouse.paths import Lake
 
 log = logging.getLogger(__name__)
 

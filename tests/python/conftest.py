@@ -39,8 +39,8 @@ def run_dbt(lake: Lake, spark: object, tmp_path_factory: pytest.TempPathFactory)
     """`run_dbt("build")` on the test lake, in this process: `build` loads new Capture
     files into bronze first, as `lakehouse dbt build` does (keyword arguments go to
     build_lake); other commands go straight to dbt."""
-    from lakehouse.build.dbt_runner import run_dbt as invoke
-    from lakehouse.build.lake_build import build_lake
+    from lakehouse.pipeline.dbt_runner import run_dbt as invoke
+    from lakehouse.pipeline.lake_build import build_lake
 
     target = str(tmp_path_factory.mktemp("dbt-target"))
 

@@ -11,9 +11,9 @@ from urllib.parse import unquote, urlparse
 import fastavro
 import pytest
 
-from lakehouse.build.bronze_load import BronzeLoader, BronzeLoadReport
 from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
+from lakehouse.pipeline.bronze_load import BronzeLoader, BronzeLoadReport
 from tests.python.lake_helpers import bronze_keys, capture_records, land_simulation
 
 pytestmark = pytest.mark.spark

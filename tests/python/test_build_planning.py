@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from lakehouse.build.bronze_load import _range_predicate, check_capture_file
-from lakehouse.build.lake_build import dbt_build_args
+from lakehouse.pipeline.bronze_load import _range_predicate, check_capture_file
+from lakehouse.pipeline.lake_build import dbt_build_args
 
 
 def test_the_merge_reads_only_the_sequence_ranges_of_the_batch() -> None:

@@ -14,7 +14,7 @@ PACKAGE = PROJECT_DIR / "lakehouse"
 LAYERS = {
     "cli": 5,
     "operations": 4,
-    "build": 3,
+    "pipeline": 3,
     "serving": 3,
     "ingestion": 2,
     "engine": 1,

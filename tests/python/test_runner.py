@@ -13,7 +13,6 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from lakehouse.build.bronze_load import ensure_bronze_table
 from lakehouse.ingestion.capture.format import CapturePath, parse_enqueued_time
 from lakehouse.ingestion.capture.lander import CaptureSettings
 from lakehouse.ingestion.sources.simulator import FaultRates
@@ -21,6 +20,7 @@ from lakehouse.operations.feeds import SimulatedFeed
 from lakehouse.operations.metrics import RunnerMetrics
 from lakehouse.operations.runner import Runner, RunnerSettings
 from lakehouse.paths import Lake
+from lakehouse.pipeline.bronze_load import ensure_bronze_table
 from tests.python.lake_helpers import capture_records
 
 pytestmark = pytest.mark.spark

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from lakehouse.build.lake_report import reconciliation
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings, landed_records
 from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.events import Event, iso_utc
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from lakehouse.paths import Lake
+from lakehouse.pipeline.lake_report import reconciliation
 from tests.python import expected_lake as ex
 from tests.python.lake_helpers import seed_registry
 

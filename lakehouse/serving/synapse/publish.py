@@ -59,7 +59,7 @@ def publish_with_odbc(connection_string: str, batches: Sequence[str]) -> None:
 
 
 def publish_with_dbt(batches: Sequence[str], lake: Lake) -> None:
-    from lakehouse.build.dbt_runner import run_dbt
+    from lakehouse.pipeline.dbt_runner import run_dbt
 
     args = json.dumps({"sql": single_statement(batches)})
     run_dbt(["run-operation", "run_query", "--args", args, "--target", "synapse"], lake)

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import fastavro
 
-from lakehouse.build.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
 from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
+from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

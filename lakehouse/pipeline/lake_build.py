@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from lakehouse.build.bronze_load import BronzeLoader, BronzeLoadReport
-from lakehouse.build.dbt_runner import run_dbt
-from lakehouse.build.run_log import RunLog
 from lakehouse.paths import PROJECT_DIR, Lake
+from lakehouse.pipeline.bronze_load import BronzeLoader, BronzeLoadReport
+from lakehouse.pipeline.dbt_runner import run_dbt
+from lakehouse.pipeline.run_log import RunLog
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
