@@ -42,7 +42,7 @@ def peak():
     sys.stdout.write(f"peak-rss-kb {hwm.split()[1]}\\n")
     sys.stdout.flush()
 atexit.register(peak)
-from lakehouse.cli.lake_commands.main import main
+from lakehouse.cli.main import main
 main()
 """
 

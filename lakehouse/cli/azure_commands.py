@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from lakehouse.cli.lake_commands import params
-from lakehouse.cli.lake_commands.option_types import Duration
-from lakehouse.cli.lake_commands.params import (
+from lakehouse.cli.option_types import Duration
+from lakehouse.cli.params import (
     blob_options,
     capture_options,
     capture_settings,

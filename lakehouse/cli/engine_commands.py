@@ -6,7 +6,7 @@ import time
 
 import click
 
-from lakehouse.cli.lake_commands.params import lake_of
+from lakehouse.cli.params import lake_of
 
 
 @click.group("engine")

@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from lakehouse.cli.lake_commands import params
-from lakehouse.cli.lake_commands.option_types import UTC_TIME, Duration
-from lakehouse.cli.lake_commands.params import (
+from lakehouse.cli.option_types import UTC_TIME, Duration
+from lakehouse.cli.params import (
     capture_options,
     capture_settings,
     lake_of,

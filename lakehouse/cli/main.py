@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from lakehouse.cli.lake_commands import lake_commands
-from lakehouse.cli.lake_commands.azure_commands import azure
-from lakehouse.cli.lake_commands.console import configure_console
-from lakehouse.cli.lake_commands.engine_commands import engine
-from lakehouse.cli.lake_commands.serve_commands import serve
+from lakehouse.cli.azure_commands import azure
+from lakehouse.cli.console import configure_console
+from lakehouse.cli.engine_commands import engine
+from lakehouse.cli.serve_commands import serve
 from lakehouse.engine.errors import EngineError
 from lakehouse.paths import Lake
 from lakehouse.spark.metastore_lock import MetastoreBusy

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from lakehouse.cli.lake_commands.option_types import UTC_TIME, Duration
+from lakehouse.cli.option_types import UTC_TIME, Duration
 from lakehouse.ingestion.capture.lander import CaptureSettings
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig
 from lakehouse.paths import Lake

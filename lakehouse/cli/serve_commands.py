@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from lakehouse.cli.lake_commands.option_types import StringLength
-from lakehouse.cli.lake_commands.params import lake_of
+from lakehouse.cli.option_types import StringLength
+from lakehouse.cli.params import lake_of
 
 
 @click.group("serve")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lakehouse.cli.lake_commands.main import cli
+from lakehouse.cli.main import cli
 
 COMMANDS = ("simulate", "replay-csv", "dbt", "load-bronze", "run", "demo", "engine", "azure", "serve")
 

@@ -24,7 +24,7 @@ from databricks.bundles.external_locations import ExternalLocation
 from databricks.bundles.jobs import Job
 from databricks.bundles.schemas import Schema
 
-from lakehouse.cli.lake_commands.main import cli
+from lakehouse.cli.main import cli
 from lakehouse.paths import LAKE_ROOT_ENV, PROJECT_DIR
 
 BUNDLE = yaml.safe_load((PROJECT_DIR / "databricks.yml").read_text())

@@ -162,7 +162,7 @@ def test_a_backfill_lands_after_the_existing_files_with_new_sequence_numbers(cap
 
 
 def test_skip_landed_keeps_the_old_skip(capture_dir: Path, tmp_path: Path) -> None:
-    from lakehouse.cli.lake_commands.main import cli
+    from lakehouse.cli.main import cli
 
     lake = tmp_path / "lake"
     now = datetime.now(UTC).replace(microsecond=0)

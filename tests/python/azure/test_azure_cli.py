@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from lakehouse.cli.lake_commands.main import cli
+from lakehouse.cli.main import cli
 from lakehouse.ingestion.capture.format import decode_capture_file
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs

@@ -150,7 +150,7 @@ def test_missing_configuration_fails_fast_with_what_to_set() -> None:
     with pytest.raises(AzureConfigError, match="EVENTHUB_NAME"):
         eventhub_target({"EVENTHUB_FULLY_QUALIFIED_NAMESPACE": "ns.servicebus.windows.net"})
 
-    from lakehouse.cli.lake_commands.azure_commands import azure
+    from lakehouse.cli.azure_commands import azure
 
     env = dict.fromkeys(("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_URL", "AZURE_STORAGE_ACCOUNT_URL", "EVENTHUB_CONNECTION_STRING", "EVENTHUB_FULLY_QUALIFIED_NAMESPACE", "EVENTHUB_NAME"), "")
     for args, needle in ((["land", "--devices", "1", "--duration", "5m"], "AZURE_STORAGE_CONNECTION_STRING"),

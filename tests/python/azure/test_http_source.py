@@ -214,7 +214,7 @@ def test_pages_are_handed_off_one_at_a_time_and_a_failed_poll_resumes_after_the_
 def test_poll_http_lands_each_page_before_a_later_page_fails(api: TelemetryApi, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from lakehouse.cli.lake_commands.main import cli
+    from lakehouse.cli.main import cli
     from lakehouse.ingestion.capture.format import decode_capture_file
 
     api.faults["/next/2"] = ["500"]

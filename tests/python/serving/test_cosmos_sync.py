@@ -201,7 +201,7 @@ def test_full_resends_everything(gold_lake: Lake, cosmos_settings: CosmosSetting
 
 
 def test_without_an_endpoint_the_sync_says_what_to_set(gold_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakehouse.cli.lake_commands.main import cli
+    from lakehouse.cli.main import cli
 
     for name in ("COSMOS_ENDPOINT", "COSMOS_KEY", "COSMOS_DATABASE"):
         monkeypatch.delenv(name, raising=False)
@@ -215,7 +215,7 @@ def test_without_an_endpoint_the_sync_says_what_to_set(gold_lake: Lake, monkeypa
 
 def test_cli_syncs_and_reports_throughput(gold_lake: Lake, cosmos_settings: CosmosSettings,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakehouse.cli.lake_commands.main import cli
+    from lakehouse.cli.main import cli
 
     device_table(gold_lake, devices=4, windows=2)
     monkeypatch.setenv("COSMOS_ENDPOINT", cosmos_settings.endpoint)
@@ -387,7 +387,7 @@ def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lak
 
 
 def test_a_corrupt_state_file_fails_with_the_file_and_the_way_out(gold_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakehouse.cli.lake_commands.main import cli
+    from lakehouse.cli.main import cli
 
     state_file = gold_lake.root / "_serving" / "cosmos_state.json"
     state_file.parent.mkdir(parents=True)

@@ -206,7 +206,7 @@ def test_publish_without_a_connection_says_what_to_set(tmp_path: Path) -> None:
 
 
 def test_cli_writes_the_views(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakehouse.cli.lake_commands.main import cli
+    from lakehouse.cli.main import cli
 
     for name in ("SYNAPSE_ODBC_CONNECTION_STRING", "SYNAPSE_SERVER", "SYNAPSE_DATA_SOURCE_LOCATION"):
         monkeypatch.delenv(name, raising=False)
@@ -226,7 +226,7 @@ def test_cli_writes_the_views(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_out_over_a_folder_of_other_sql_keeps_them_and_removes_only_what_it_wrote(tmp_path: Path) -> None:
-    from lakehouse.cli.lake_commands.main import cli
+    from lakehouse.cli.main import cli
 
     out = tmp_path / "models" / "gold"
     out.mkdir(parents=True)
@@ -256,7 +256,7 @@ def test_out_over_a_folder_of_other_sql_keeps_them_and_removes_only_what_it_wrot
 @pytest.mark.parametrize(("value", "message"), [("abc", "'abc' is not a number"), ("0", "not in 1..8000"),
                                             ("9000", "not in 1..8000")])
 def test_a_bad_string_length_is_a_usage_error(tmp_path: Path, value: str, message: str) -> None:
-    from lakehouse.cli.lake_commands.main import cli
+    from lakehouse.cli.main import cli
 
     result = CliRunner().invoke(cli, ["--lake", str(tmp_path / "lake"), "serve", "synapse-views", "--manifest",
                                       str(FIXTURE), "--out", str(tmp_path / "out"), "--string-length", value])
