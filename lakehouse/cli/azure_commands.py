@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from lakehouse.cli.lake_commands import params
+from lakehouse.cli import params
 from lakehouse.cli.option_types import Duration
 from lakehouse.cli.params import (
     blob_options,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from lakehouse.cli.lake_commands import params
+from lakehouse.cli import params
 from lakehouse.cli.option_types import UTC_TIME, Duration
 from lakehouse.cli.params import (
     capture_options,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lakehouse.cli.lake_commands import lake_commands
+from lakehouse.cli import lake_commands
 from lakehouse.cli.azure_commands import azure
 from lakehouse.cli.console import configure_console
 from lakehouse.cli.engine_commands import engine
