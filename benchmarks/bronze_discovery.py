@@ -71,16 +71,22 @@ def main() -> None:
         cutoff = time.time()
         time.sleep(1.1)
         write_tree(lake, START + timedelta(minutes=5 * windows), 1)
-        timed("stream, recent hour folders, one new window",
-              lambda: BronzeLoader(spark, lake).load_new_files().files)
-        timed("stream, full sweep of the tree, nothing new",
-              lambda: BronzeLoader(spark, lake).load_new_files(full_sweep=True).files)
+        timed("stream, recent hour folders, one new window", lambda: BronzeLoader(spark, lake).load_new_files().files)
+        timed(
+            "stream, full sweep of the tree, nothing new",
+            lambda: BronzeLoader(spark, lake).load_new_files(full_sweep=True).files,
+        )
         after = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        timed("batch listing with modifiedAfter, one new window",
-              lambda: len(spark.read.format("binaryFile").option("modifiedAfter", after).load(glob)
-                          .select("path").collect()))
-        timed("reading every file of the tree (the old bronze, each build)",
-              lambda: spark.read.format("avro").load(glob).count())
+        timed(
+            "batch listing with modifiedAfter, one new window",
+            lambda: len(
+                spark.read.format("binaryFile").option("modifiedAfter", after).load(glob).select("path").collect()
+            ),
+        )
+        timed(
+            "reading every file of the tree (the old bronze, each build)",
+            lambda: spark.read.format("avro").load(glob).count(),
+        )
 
 
 if __name__ == "__main__":

@@ -59,10 +59,15 @@ def main() -> None:
         counts = reconciliation(spark_session())
         states = table_states(lake)
     print("\n== figures ==")
-    print(f"first build (1 day, {args.devices} devices): {first:.1f} s; incremental build (5-minute batch): {incremental:.1f} s")
+    print(
+        f"first build (1 day, {args.devices} devices): {first:.1f} s; "
+        f"incremental build (5-minute batch): {incremental:.1f} s"
+    )
     for label, c in (("after the day", counts_day), ("after the batch", counts)):
-        print(f"reconciliation {label}: bronze {c['bronze']:,} = silver {c['silver']:,} + quarantine "
-              f"{c['quarantine']:,} + duplicates {c['duplicates']:,}")
+        print(
+            f"reconciliation {label}: bronze {c['bronze']:,} = silver {c['silver']:,} + quarantine "
+            f"{c['quarantine']:,} + duplicates {c['duplicates']:,}"
+        )
     for s in states:
         print(f"  {s.layer}.{s.model}: {s.rows:,} rows (Delta version {s.version})")
 

@@ -49,10 +49,24 @@ main()
 
 def sync_in_child(lake: Lake, settings: CosmosSettings, concurrency: int) -> tuple[str, int, float]:
     """`lakehouse serve cosmos-sync` in a child process: its output, exit code and peak RSS in MiB."""
-    env = {**os.environ, "COSMOS_ENDPOINT": settings.endpoint, "COSMOS_KEY": settings.key or "",
-           "COSMOS_DATABASE": settings.database, "COSMOS_CA_CERT": str(settings.ca_cert)}
-    command = [sys.executable, "-c", CHILD, "--lake", str(lake.root), "serve", "cosmos-sync",
-               "--concurrency", str(concurrency)]
+    env = {
+        **os.environ,
+        "COSMOS_ENDPOINT": settings.endpoint,
+        "COSMOS_KEY": settings.key or "",
+        "COSMOS_DATABASE": settings.database,
+        "COSMOS_CA_CERT": str(settings.ca_cert),
+    }
+    command = [
+        sys.executable,
+        "-c",
+        CHILD,
+        "--lake",
+        str(lake.root),
+        "serve",
+        "cosmos-sync",
+        "--concurrency",
+        str(concurrency),
+    ]
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     output, _, last = done.stdout.rstrip().rpartition("\n")
     peak_kb = float(last.split()[1]) if last.startswith("peak-rss-kb ") else float("nan")
@@ -73,8 +87,10 @@ def main() -> None:
         devices.create(device_row(d, w) for d in range(args.devices) for w in range(WINDOWS_PER_DAY))
         sites = GoldTable(lake.table("gold", "gold_site_metrics_1h"), SITE_METRICS)
         sites.create(site_row(s, h) for s in range(7) for h in range(24))
-        print(f"wrote {len(devices.rows):,} device windows and {len(sites.rows):,} site windows with delta-rs "
-              f"in {time.monotonic() - t0:.1f} s")
+        print(
+            f"wrote {len(devices.rows):,} device windows and {len(sites.rows):,} site windows with delta-rs "
+            f"in {time.monotonic() - t0:.1f} s"
+        )
 
         with running_cosmos_server(make_tls_files(Path(scratch) / "tls")) as server:
             settings = settings_for(server.endpoint, server.tls, "bench")

@@ -22,14 +22,20 @@ def _reasons_sql() -> str:
         "case when length(body) > 0 and fields is null then 'not_json' end",
     ]
     for name in ("event_id", "device_id", "ts"):
-        rules.append(f"case when fields is not null and coalesce(schema_of_variant(fields['{name}']) = 'VOID', true) "
-                     f"then 'missing_{name}' end")
-        rules.append(f"case when schema_of_variant(fields['{name}']) not in ('STRING', 'VOID') then 'wrong_type:{name}' end")
+        rules.append(
+            f"case when fields is not null and coalesce(schema_of_variant(fields['{name}']) = 'VOID', true) "
+            f"then 'missing_{name}' end"
+        )
+        rules.append(
+            f"case when schema_of_variant(fields['{name}']) not in ('STRING', 'VOID') then 'wrong_type:{name}' end"
+        )
     rules.append("case when schema_of_variant(fields['ts']) = 'STRING' and event_time is null then 'bad_ts' end")
     for name, (low, high) in MEASURES.items():
         kind = f"schema_of_variant(fields['{name}'])"
         rules.append(f"case when {kind} != 'VOID' and not {NUMBER.format(t=kind)} then 'wrong_type:{name}' end")
-        rules.append(f"case when {NUMBER.format(t=kind)} and not {name} between {low} and {high} then 'out_of_range:{name}' end")
+        rules.append(
+            f"case when {NUMBER.format(t=kind)} and not {name} between {low} and {high} then 'out_of_range:{name}' end"
+        )
     rules.append("case when status not in ('ok', 'warn', 'error') then 'bad_status' end")
     return "filter(array(" + ", ".join(rules) + "), r -> r is not null)"
 
@@ -40,16 +46,27 @@ def full_recompute(spark: Any, paths: list[str], out: Path) -> int:
 
     raw = spark.read.format("avro").option("avroSchema", json.dumps(CAPTURE_SCHEMA)).load(paths)
     bronze = raw.select(
-        F.col("_metadata.file_path").alias("capture_file_path"), "SequenceNumber", "Offset", "EnqueuedTimeUtc",
-        "SystemProperties", "Properties", "Body",
-        F.regexp_extract(F.col("_metadata.file_path"), r"/([^/]+)/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}[.]avro$", 1)
-        .cast("int").alias("partition_id"),
-        F.expr("coalesce(to_timestamp(EnqueuedTimeUtc, 'M/d/yyyy h:mm:ss a'), to_timestamp(EnqueuedTimeUtc))").alias("enqueued_at"),
+        F.col("_metadata.file_path").alias("capture_file_path"),
+        "SequenceNumber",
+        "Offset",
+        "EnqueuedTimeUtc",
+        "SystemProperties",
+        "Properties",
+        "Body",
+        F.regexp_extract(
+            F.col("_metadata.file_path"), r"/([^/]+)/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}[.]avro$", 1
+        )
+        .cast("int")
+        .alias("partition_id"),
+        F.expr("coalesce(to_timestamp(EnqueuedTimeUtc, 'M/d/yyyy h:mm:ss a'), to_timestamp(EnqueuedTimeUtc))").alias(
+            "enqueued_at"
+        ),
     )
     bronze.write.format("delta").mode("overwrite").save(str(out / "bronze"))
     spark.read.format("delta").load(str(out / "bronze")).createOrReplaceTempView("baseline_bronze")
     spark.read.option("header", True).csv(str(PROJECT_DIR / "seeds" / "device_registry.csv")).createOrReplaceTempView(
-        "baseline_registry")
+        "baseline_registry"
+    )
     measures = ", ".join(f"try_variant_get(fields['{m}'], '$', 'double') as {m}" for m in MEASURES)
     spark.sql(f"""
         select *, {_reasons_sql()} as reasons
@@ -65,12 +82,14 @@ def full_recompute(spark: Any, paths: list[str], out: Path) -> int:
         )
     """).drop("fields").cache().createOrReplaceTempView("baseline_parsed")  # parsed once, read twice
     spark.sql("select * from baseline_parsed where size(reasons) > 0").write.format("delta").mode("overwrite").save(
-        str(out / "quarantine"))
+        str(out / "quarantine")
+    )
     spark.sql("""
         select p.* except (rank, body_site_id, Body, SystemProperties, Properties, reasons),
                coalesce(p.body_site_id, r.site_id) as site_id
         from (
-            select *, row_number() over (partition by event_id order by enqueued_at, partition_id, SequenceNumber) as rank
+            select *,
+                   row_number() over (partition by event_id order by enqueued_at, partition_id, SequenceNumber) as rank
             from baseline_parsed where size(reasons) = 0
         ) as p
         left join baseline_registry as r on p.device_id = r.device_id

@@ -35,7 +35,8 @@ def land(lake: Lake, start: datetime, duration: timedelta, devices: int) -> tupl
     t0 = time.monotonic()
     sim = simulate(SimulatorConfig(start=start, duration=duration, devices=devices))
     report = CaptureLander(LocalCaptureStore(lake.capture), CaptureSettings(write_empty_files=True)).land(
-        sim.events, start=start, end=start + duration)
+        sim.events, start=start, end=start + duration
+    )
     return report.records_written, time.monotonic() - t0
 
 
@@ -52,9 +53,12 @@ def run_cycles(lake: Lake, devices: int, cycles: int, label: str) -> list[float]
         total = sum(v for k, v in record.step_seconds.items() if not k.startswith("build: "))
         totals.append(total)
         steps = "  ".join(f"{k} {v:6.1f}" for k, v in record.step_seconds.items())
-        print(f"{label} cycle {record.cycle_id:3d}: {record.records_in:7,} records  total {total:6.1f} s  [{steps}]  "
-              f"silver +{record.rows_added.get('silver.silver_telemetry', 0):,}  "
-              f"files {sum(record.files_per_table.values()):,}", flush=True)
+        print(
+            f"{label} cycle {record.cycle_id:3d}: {record.records_in:7,} records  total {total:6.1f} s  [{steps}]  "
+            f"silver +{record.rows_added.get('silver.silver_telemetry', 0):,}  "
+            f"files {sum(record.files_per_table.values()):,}",
+            flush=True,
+        )
     return totals
 
 
@@ -65,8 +69,11 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=3.0, help="history landed before each set of cycles")
     parser.add_argument("--cycles", type=int, default=12)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--history-landed", action="store_true",
-                        help="the first hours are already landed in --lake (by an earlier run): build them")
+    parser.add_argument(
+        "--history-landed",
+        action="store_true",
+        help="the first hours are already landed in --lake (by an earlier run): build them",
+    )
     args = parser.parse_args()
     lake = Lake.from_env(args.lake)
     os.environ.update(lake.env())
@@ -90,28 +97,36 @@ def main() -> None:
         records, seconds = land(lake, resume, history, args.devices)
         t0 = time.monotonic()
         build_lake(lake)
-        print(f"landed {args.hours:g} more h: {records:,} records in {seconds:.1f} s; "
-              f"built in {time.monotonic() - t0:.1f} s", flush=True)
+        print(
+            f"landed {args.hours:g} more h: {records:,} records in {seconds:.1f} s; "
+            f"built in {time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
         after_6h = run_cycles(lake, args.devices, args.cycles, f"after {2 * args.hours:g} h")
 
     if not args.skip_baseline:
         from benchmarks.full_recompute import full_recompute
 
-        paths = sorted(str(p) for p in lake.capture.rglob("*.avro")
-                       if _window_end(p, lake) <= START + history)
+        paths = sorted(str(p) for p in lake.capture.rglob("*.avro") if _window_end(p, lake) <= START + history)
         t0 = time.monotonic()
         rows = full_recompute(spark_session(), paths, args.lake / "_baseline")
         figures["baseline"] = time.monotonic() - t0
-        print(f"hand-written full recompute of the same {args.hours:g} h ({rows:,} records): "
-              f"{figures['baseline']:.1f} s", flush=True)
+        print(
+            f"hand-written full recompute of the same {args.hours:g} h ({rows:,} records): {figures['baseline']:.1f} s",
+            flush=True,
+        )
 
     m3, m6 = statistics.median(after_3h), statistics.median(after_6h)
     print("\n== figures ==")
-    print(f"median cycle (land to gold) after {args.hours:g} h: {m3:.1f} s; after {2 * args.hours:g} h: {m6:.1f} s; "
-          f"ratio {m6 / m3:.2f} (target <= 1.2)")
+    print(
+        f"median cycle (land to gold) after {args.hours:g} h: {m3:.1f} s; after {2 * args.hours:g} h: {m6:.1f} s; "
+        f"ratio {m6 / m3:.2f} (target <= 1.2)"
+    )
     if "baseline" in figures:
-        print(f"first build {figures['first build']:.1f} s vs hand-written job {figures['baseline']:.1f} s: "
-              f"ratio {figures['first build'] / figures['baseline']:.2f} (target <= 1.1)")
+        print(
+            f"first build {figures['first build']:.1f} s vs hand-written job {figures['baseline']:.1f} s: "
+            f"ratio {figures['first build'] / figures['baseline']:.2f} (target <= 1.1)"
+        )
 
 
 def _window_end(path: Path, lake: Lake) -> datetime:

@@ -10,8 +10,9 @@
   `meta: {cosmos: {partition_key: <column>}}`; the item id is the model's `unique_key`.
 
 The manifest is `target/manifest.json` of the project (every `dbt` command writes
-it); when it is missing, `registry()` runs `dbt parse`, which needs no engine. A served model's Delta folder, relative to the lake root, is
-`<last folder of location_root>/<alias>/` (location_root is `<lake root>/<layer>`).
+it); when it is missing or older than the project's files, `registry_manifest()` runs
+`dbt parse`, which needs no engine. A served model's Delta folder, relative to the lake
+root, is `<last folder of location_root>/<alias>/` (location_root is `<lake root>/<layer>`).
 A string column whose values can exceed the views' varchar length (raw bodies,
 JSON) can say so in its yml: `meta: {synapse_string_length: max}`.
 """
@@ -89,14 +90,19 @@ class CosmosContainer:
 
 def _project_models(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     project = manifest.get("metadata", {}).get("project_name")
-    return [node for unique_id, node in manifest.get("nodes", {}).items()
-            if node.get("resource_type", unique_id.split(".", 1)[0]) == "model"
-            and (not project or node.get("package_name", project) == project)
-            and node.get("config", {}).get("enabled", True)]
+    return [
+        node
+        for unique_id, node in manifest.get("nodes", {}).items()
+        if node.get("resource_type", unique_id.split(".", 1)[0]) == "model"
+        and (not project or node.get("package_name", project) == project)
+        and node.get("config", {}).get("enabled", True)
+    ]
 
 
 def _is_table(node: dict[str, Any]) -> bool:
-    return node.get("schema") in LAYERS and node.get("config", {}).get("materialized", "table") in TABLE_MATERIALIZATIONS
+    return (
+        node.get("schema") in LAYERS and node.get("config", {}).get("materialized", "table") in TABLE_MATERIALIZATIONS
+    )
 
 
 def _is_public(node: dict[str, Any]) -> bool:
@@ -105,10 +111,16 @@ def _is_public(node: dict[str, Any]) -> bool:
 
 def lake_tables(manifest: dict[str, Any]) -> list[LakeTable]:
     """The bronze source and every table model, in layer order, then by name."""
-    tables = [LakeTable(source["schema"], source.get("identifier") or source["name"], True)
-              for source in manifest.get("sources", {}).values() if source.get("schema") in LAYERS]
-    tables += [LakeTable(node["schema"], node.get("alias") or node["name"], _is_public(node))
-               for node in _project_models(manifest) if _is_table(node)]
+    tables = [
+        LakeTable(source["schema"], source.get("identifier") or source["name"], True)
+        for source in manifest.get("sources", {}).values()
+        if source.get("schema") in LAYERS
+    ]
+    tables += [
+        LakeTable(node["schema"], node.get("alias") or node["name"], _is_public(node))
+        for node in _project_models(manifest)
+        if _is_table(node)
+    ]
     return sorted(tables, key=lambda t: (LAYERS.index(t.layer), t.name))
 
 
@@ -134,16 +146,24 @@ def cosmos_containers(manifest: dict[str, Any]) -> list[CosmosContainer]:
             continue
         if not _is_public(node) or not node.get("config", {}).get("unique_key"):
             raise ManifestError(f"model {node['name']} is synced to Cosmos DB: it must be public, with a unique_key")
-        containers.append(CosmosContainer(node["name"], cosmos["partition_key"], node["config"]["unique_key"],
-                                          node["schema"]))
+        containers.append(
+            CosmosContainer(node["name"], cosmos["partition_key"], node["config"]["unique_key"], node["schema"])
+        )
     return sorted(containers, key=lambda c: c.model)
 
 
 def _project_changed_since(path: Path) -> bool:
     """Whether a file dbt parses (project, models, seeds' yml, snapshots) is newer than `path`."""
     built = path.stat().st_mtime
-    sources = [PROJECT_DIR / "dbt_project.yml", *(f for folder in ("models", "seeds", "snapshots", "macros")
-                                                  for f in (PROJECT_DIR / folder).rglob("*") if f.is_file())]
+    sources = [
+        PROJECT_DIR / "dbt_project.yml",
+        *(
+            f
+            for folder in ("models", "seeds", "snapshots", "macros")
+            for f in (PROJECT_DIR / folder).rglob("*")
+            if f.is_file()
+        ),
+    ]
     return any(f.stat().st_mtime > built for f in sources)
 
 
@@ -155,8 +175,18 @@ def registry_manifest(path: Path = DEFAULT_MANIFEST) -> dict[str, Any]:
         from dbt.cli.main import dbtRunner
 
         os.environ.setdefault("DBT_TARGET", "local")
-        done = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(PROJECT_DIR), "--profiles-dir",
-                                   str(PROJECT_DIR), "--target-path", str(path.parent)])
+        done = dbtRunner().invoke(
+            [
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR),
+                "--target-path",
+                str(path.parent),
+            ]
+        )
         if not done.success:
             raise ManifestError(f"dbt parse failed: {done.exception}")
     return load_manifest(path)
@@ -166,8 +196,10 @@ def _served_model(node: dict[str, Any]) -> ServedModel:
     name = node.get("alias") or node["name"]
     config = node.get("config", {})
     if not config.get("contract", {}).get("enforced"):
-        raise ManifestError(f"model {name} has no enforced contract: add `config: {{contract: {{enforced: true}}}}` "
-                            "and a data_type for every column in its yml")
+        raise ManifestError(
+            f"model {name} has no enforced contract: add `config: {{contract: {{enforced: true}}}}` "
+            "and a data_type for every column in its yml"
+        )
     location_root = config.get("location_root")
     if not location_root:
         raise ManifestError(f"model {name} has no location_root, so it is not an external Delta table")

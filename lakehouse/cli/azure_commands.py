@@ -40,8 +40,10 @@ def _blob_store(ctx: click.Context, kw: dict[str, Any]) -> BlobCaptureStore:
     container = kw.pop("container")
     quarantine_dir = kw.pop("quarantine_dir", None) or lake_of(ctx).quarantine
     defaults = RetrySettings()
-    retry = {name: kw.pop(name, getattr(defaults, name)) for name in
-             ("retry_total", "retry_backoff_factor", "retry_backoff_max", "connection_timeout", "read_timeout")}
+    retry = {
+        name: kw.pop(name, getattr(defaults, name))
+        for name in ("retry_total", "retry_backoff_factor", "retry_backoff_max", "connection_timeout", "read_timeout")
+    }
     try:
         return blob_capture_store_from_env(container, quarantine_dir=quarantine_dir, **retry)
     except AzureConfigError as exc:
@@ -61,10 +63,17 @@ def _http_config(url: str, kw: dict[str, Any]) -> HttpSourceConfig:
             raise click.BadParameter(f"{item!r} is not NAME:VALUE", param_hint="--header")
         headers[name.strip()] = value.strip()
     return HttpSourceConfig(
-        url=url, records_field=kw.pop("records_field"), next_field=kw.pop("next_field"),
-        cursor_field=kw.pop("cursor_field"), device_field=kw.pop("device_field"), time_field=kw.pop("time_field"),
-        id_field=kw.pop("id_field"), headers=headers, max_attempts=kw.pop("max_attempts"),
-        max_pages=kw.pop("max_pages"), max_response_bytes=int(kw.pop("max_response_mb") * 1024 * 1024),
+        url=url,
+        records_field=kw.pop("records_field"),
+        next_field=kw.pop("next_field"),
+        cursor_field=kw.pop("cursor_field"),
+        device_field=kw.pop("device_field"),
+        time_field=kw.pop("time_field"),
+        id_field=kw.pop("id_field"),
+        headers=headers,
+        max_attempts=kw.pop("max_attempts"),
+        max_pages=kw.pop("max_pages"),
+        max_response_bytes=int(kw.pop("max_response_mb") * 1024 * 1024),
     )
 
 
@@ -72,8 +81,12 @@ def _producer(ctx: click.Context, kw: dict[str, Any], dead_letter: Path | None) 
     """(client, producer, dead-letter path) from the `eventhub_options` in `kw` (popped)."""
     from lakehouse.ingestion.azure.producer import ProducerSettings, producer_from_env
 
-    settings = ProducerSettings(retry_total=kw.pop("eh_retry_total"), retry_backoff_factor=kw.pop("eh_retry_backoff"),
-                                retry_backoff_max=kw.pop("eh_retry_backoff_max"), send_timeout=kw.pop("send_timeout"))
+    settings = ProducerSettings(
+        retry_total=kw.pop("eh_retry_total"),
+        retry_backoff_factor=kw.pop("eh_retry_backoff"),
+        retry_backoff_max=kw.pop("eh_retry_backoff_max"),
+        send_timeout=kw.pop("send_timeout"),
+    )
     try:
         return producer_from_env(settings, lake_of(ctx), hub_name=kw.pop("hub_name"), dead_letter=dead_letter)
     except AzureConfigError as exc:
@@ -141,13 +154,17 @@ def land_command(ctx: click.Context, **kw: Any) -> None:
     try:
         landed = land_simulation(store, config, settings, progress=True)
     except BlobStoreError as exc:
-        raise click.ClickException(f"{exc}\nFiles written so far are landed or quarantined; run the same command "
-                                   "again when storage is back (landing resumes), then `lakehouse azure redrive`.") from exc
+        raise click.ClickException(
+            f"{exc}\nFiles written so far are landed or quarantined; run the same command "
+            "again when storage is back (landing resumes), then `lakehouse azure redrive`."
+        ) from exc
     except (LockTimeout, CaptureConflictError) as exc:
         raise click.ClickException(str(exc)) from exc
     seconds, report = time.monotonic() - t1, landed.report
-    click.echo(f"simulated {landed.simulation.sends:,} sends from {config.devices:,} devices, "
-               f"{config.start:%Y-%m-%d %H:%M} to {config.end:%H:%M} UTC")
+    click.echo(
+        f"simulated {landed.simulation.sends:,} sends from {config.devices:,} devices, "
+        f"{config.start:%Y-%m-%d %H:%M} to {config.end:%H:%M} UTC"
+    )
     stats = store.stats
     click.echo(
         f"landed {report.records_written:,} records in {report.files_written:,} files "
@@ -158,9 +175,11 @@ def land_command(ctx: click.Context, **kw: Any) -> None:
     )
     quarantined = stats.quarantined_in_container + stats.quarantined_locally
     if quarantined:
-        raise click.ClickException(f"{quarantined} files were quarantined ({stats.quarantined_in_container} in the "
-                                   f"quarantine container, {stats.quarantined_locally} locally); run "
-                                   "`lakehouse azure redrive` once storage is healthy")
+        raise click.ClickException(
+            f"{quarantined} files were quarantined ({stats.quarantined_in_container} in the "
+            f"quarantine container, {stats.quarantined_locally} locally); run "
+            "`lakehouse azure redrive` once storage is healthy"
+        )
 
 
 @azure.command("sync")
@@ -186,11 +205,15 @@ def sync_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
         report = sync_to_lake(store, lake.capture, prefix, progress=True)
     except BlobStoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"synced {store.describe(prefix)} -> {lake.capture}: {len(report.downloaded):,} downloaded "
-               f"({report.bytes_downloaded / 1e6:.1f} MB), {report.skipped:,} already present, {report.seconds:.1f} s")
+    click.echo(
+        f"synced {store.describe(prefix)} -> {lake.capture}: {len(report.downloaded):,} downloaded "
+        f"({report.bytes_downloaded / 1e6:.1f} MB), {report.skipped:,} already present, {report.seconds:.1f} s"
+    )
     if report.refused:
-        raise click.ClickException(f"{len(report.refused)} blobs were refused: their names would leave "
-                                   f"{lake.capture}: " + ", ".join(map(repr, report.refused)))
+        raise click.ClickException(
+            f"{len(report.refused)} blobs were refused: their names would leave "
+            f"{lake.capture}: " + ", ".join(map(repr, report.refused))
+        )
 
 
 @azure.command("redrive")
@@ -218,8 +241,10 @@ def redrive_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
         report = store.redrive(prefix, progress=True)
     except BlobStoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"redrive: {len(report.landed)} landed, {len(report.already_landed)} were already landed, "
-               f"{len(report.conflicts)} conflicts left in quarantine")
+    click.echo(
+        f"redrive: {len(report.landed)} landed, {len(report.already_landed)} were already landed, "
+        f"{len(report.conflicts)} conflicts left in quarantine"
+    )
     if report.conflicts:
         raise click.ClickException("conflicting files stay in quarantine: " + ", ".join(report.conflicts))
 
@@ -259,8 +284,11 @@ def poll_http_command(ctx: click.Context, url: str, to_container: str | None, **
     lander = CaptureLander(_landing_store(ctx, to_container), capture_settings(kw))
     try:
         for landed in land_http_polls(poller, lander, interval_seconds=interval.total_seconds(), polls=polls):
-            click.echo(f"poll: {landed.records:,} records landed in {landed.files} files" if landed.records
-                       else "poll: no new records")
+            click.echo(
+                f"poll: {landed.records:,} records landed in {landed.files} files"
+                if landed.records
+                else "poll: no new records"
+            )
     except PollFailed as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
@@ -298,14 +326,18 @@ def _event_batches(source: str, csv_file: Path | None, url: str | None, kw: dict
 @params.timestamp_column
 @params.device_column
 @click.option("--url", help="Endpoint for --source http.")
-@click.option("--dead-letter", type=click.Path(dir_okay=False, path_type=Path),
-              help="Dead-letter file (default: <lake>/_dead_letters/<hub>.jsonl).")
+@click.option(
+    "--dead-letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Dead-letter file (default: <lake>/_dead_letters/<hub>.jsonl).",
+)
 @simulator_options
 @http_options
 @eventhub_options
 @click.pass_context
-def send_command(ctx: click.Context, source: str, csv_file: Path | None, url: str | None,
-                 dead_letter: Path | None, **kw: Any) -> None:
+def send_command(
+    ctx: click.Context, source: str, csv_file: Path | None, url: str | None, dead_letter: Path | None, **kw: Any
+) -> None:
     """Send a source's events to Event Hubs, keyed by device id.
 
     Events are packed into the largest batches the hub allows (one partition key
@@ -330,8 +362,10 @@ def send_command(ctx: click.Context, source: str, csv_file: Path | None, url: st
             if report.error:
                 break
     if failed:
-        raise click.ClickException(f"{failed:,} events were not sent and are in {path}; "
-                                   f"send them later with `lakehouse azure resend-dead-letters {path}`")
+        raise click.ClickException(
+            f"{failed:,} events were not sent and are in {path}; "
+            f"send them later with `lakehouse azure resend-dead-letters {path}`"
+        )
 
 
 @azure.command("resend-dead-letters")
@@ -360,21 +394,42 @@ def resend_command(ctx: click.Context, dead_letter_file: Path, **kw: Any) -> Non
 
 @azure.command("consume")
 @click.option("--consumer-group", default="$Default", show_default=True)
-@click.option("--checkpoint-container", required=True, help="Blob container for checkpoints (same storage account variables).")
+@click.option(
+    "--checkpoint-container", required=True, help="Blob container for checkpoints (same storage account variables)."
+)
 @params.to_container
 @click.option("--window", "window_seconds", default=300, show_default=True, help="Capture window in seconds.")
 @click.option("--max-file-mb", default=300, show_default=True, help="Size that closes a Capture file early.")
 @click.option("--codec", type=click.Choice(["deflate", "null"]), default="deflate", show_default=True)
 @click.option("--duration", type=Duration(), help="Stop after this long (default: until Ctrl-C).")
-@click.option("--from-start/--from-latest", default=True, show_default=True,
-              help="Where to begin when a partition has no checkpoint yet.")
-@click.option("--idle-grace", type=Duration(), default="30s", show_default=True,
-              help="Close a quiet window this long after its end.")
+@click.option(
+    "--from-start/--from-latest",
+    default=True,
+    show_default=True,
+    help="Where to begin when a partition has no checkpoint yet.",
+)
+@click.option(
+    "--idle-grace",
+    type=Duration(),
+    default="30s",
+    show_default=True,
+    help="Close a quiet window this long after its end.",
+)
 @params.hub_name
 @click.pass_context
-def consume_command(ctx: click.Context, consumer_group: str, checkpoint_container: str, to_container: str | None,
-                    window_seconds: int, max_file_mb: int, codec: Codec, duration: timedelta | None,
-                    from_start: bool, idle_grace: timedelta, hub_name: str | None) -> None:
+def consume_command(
+    ctx: click.Context,
+    consumer_group: str,
+    checkpoint_container: str,
+    to_container: str | None,
+    window_seconds: int,
+    max_file_mb: int,
+    codec: Codec,
+    duration: timedelta | None,
+    from_start: bool,
+    idle_grace: timedelta,
+    hub_name: str | None,
+) -> None:
     """Land an Event Hub as Capture files, for hubs without Capture enabled.
 
     Each partition's events are cut into capture windows by the hub's enqueued
@@ -400,13 +455,22 @@ def consume_command(ctx: click.Context, consumer_group: str, checkpoint_containe
         checkpoints = checkpoint_store(checkpoint_container)
     except AzureConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    settings = CaptureSettings(namespace=target.namespace_name, event_hub=target.eventhub_name,
-                               window_seconds=window_seconds, max_file_bytes=max_file_mb * 1024 * 1024, codec=codec)
+    settings = CaptureSettings(
+        namespace=target.namespace_name,
+        event_hub=target.eventhub_name,
+        window_seconds=window_seconds,
+        max_file_bytes=max_file_mb * 1024 * 1024,
+        codec=codec,
+    )
     store = _landing_store(ctx, to_container)
     client = eventhub_consumer(target, consumer_group, checkpoints)
     lander = EventHubsCaptureLander(store, settings, idle_grace=idle_grace)
-    click.echo(f"consuming {target.namespace_name}/{target.eventhub_name} ({consumer_group}) into "
-               f"{store.describe('')}; Ctrl-C to stop")
+    click.echo(
+        f"consuming {target.namespace_name}/{target.eventhub_name} ({consumer_group}) into "
+        f"{store.describe('')}; Ctrl-C to stop"
+    )
     report = lander.run(client, duration=duration, starting_position="-1" if from_start else "@latest")
-    click.echo(f"wrote {report.files_written:,} Capture files with {report.records_written:,} records, "
-               f"{report.checkpoints:,} checkpoints")
+    click.echo(
+        f"wrote {report.files_written:,} Capture files with {report.records_written:,} records, "
+        f"{report.checkpoints:,} checkpoints"
+    )

@@ -14,8 +14,11 @@ CHATTY_LOGGERS = ("py4j", "azure", "urllib3", "pyspark")
 
 
 def configure_console(*, verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s"
-                        if not verbose else "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(message)s" if not verbose else "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     if verbose:
         os.environ[VERBOSE_ENV] = "1"
     else:

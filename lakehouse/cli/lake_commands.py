@@ -34,7 +34,11 @@ def _say_landing(report: LandingReport, seconds: float) -> None:
     click.echo(
         f"landed {report.records_written:,} records in {report.files_written:,} Capture files "
         f"({report.empty_files_written:,} empty, {report.bytes_written / 1e6:.1f} MB) in {seconds:.1f} s"
-        + (f"; {report.events_already_landed:,} events were already landed and skipped" if report.events_already_landed else "")
+        + (
+            f"; {report.events_already_landed:,} events were already landed and skipped"
+            if report.events_already_landed
+            else ""
+        )
     )
 
 
@@ -57,8 +61,10 @@ def _land_simulation(lake: Lake, config: SimulatorConfig, settings: CaptureSetti
     t0 = time.monotonic()
     landed = land_simulation(LocalCaptureStore(lake.capture), config, settings, progress=True)
     sim = landed.simulation
-    click.echo(f"simulated {sim.readings:,} readings from {config.devices:,} devices, {config.start:%Y-%m-%d %H:%M} "
-               f"to {config.end:%H:%M} UTC: {sim.sends:,} sends, faults {dict(sorted(sim.faults.items()))}")
+    click.echo(
+        f"simulated {sim.readings:,} readings from {config.devices:,} devices, {config.start:%Y-%m-%d %H:%M} "
+        f"to {config.end:%H:%M} UTC: {sim.sends:,} sends, faults {dict(sorted(sim.faults.items()))}"
+    )
     _say_landing(landed.report, time.monotonic() - t0)
     return landed.report
 
@@ -71,8 +77,15 @@ def _land_simulation(lake: Lake, config: SimulatorConfig, settings: CaptureSetti
 @params.skip_landed
 @capture_options
 @click.pass_context
-def replay_csv_command(ctx: click.Context, csv_file: Path, timestamp_column: str, device_column: str,
-                       speedup: float | None, skip_landed: bool, **capture: Any) -> None:
+def replay_csv_command(
+    ctx: click.Context,
+    csv_file: Path,
+    timestamp_column: str,
+    device_column: str,
+    speedup: float | None,
+    skip_landed: bool,
+    **capture: Any,
+) -> None:
     """Replay a CSV's rows, in event-time order, as telemetry events landed in the lake.
 
     Columns map to the telemetry body by name (device_id, temperature_c, ...);
@@ -85,11 +98,14 @@ def replay_csv_command(ctx: click.Context, csv_file: Path, timestamp_column: str
     settings = capture_settings(capture)
     t0 = time.monotonic()
     try:
-        events = list(replay_csv(csv_file, timestamp_column=timestamp_column, device_column=device_column, speedup=speedup))
+        events = list(
+            replay_csv(csv_file, timestamp_column=timestamp_column, device_column=device_column, speedup=speedup)
+        )
     except CsvReplayError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = CaptureLander(LocalCaptureStore(lake_of(ctx).capture), settings).land(events, progress=True,
-                                                                                  skip_landed=skip_landed)
+    report = CaptureLander(LocalCaptureStore(lake_of(ctx).capture), settings).land(
+        events, progress=True, skip_landed=skip_landed
+    )
     _say_landing(report, time.monotonic() - t0)
 
 
@@ -113,8 +129,9 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 
     args = list(dbt_args) or ["build"]
     if not args[0].startswith("-") and args[0] not in dbt_cli.commands:
-        raise click.BadParameter(f"{args[0]!r} is not a dbt command; dbt has: {', '.join(sorted(dbt_cli.commands))}",
-                                 param_hint="DBT_ARGS")
+        raise click.BadParameter(
+            f"{args[0]!r} is not a dbt command; dbt has: {', '.join(sorted(dbt_cli.commands))}", param_hint="DBT_ARGS"
+        )
     lake = lake_of(ctx)
     with lake_lock(lake):
         try:
@@ -128,19 +145,36 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 
 
 @click.command("load-bronze")
-@click.option("--replay-from", type=UTC_TIME,
-              help="Re-read the Capture files whose window ends at or after this time (UTC), with --replay-to.")
-@click.option("--replay-to", type=UTC_TIME,
-              help="End (exclusive) of the replayed range, UTC.")
+@click.option(
+    "--replay-from",
+    type=UTC_TIME,
+    help="Re-read the Capture files whose window ends at or after this time (UTC), with --replay-to.",
+)
+@click.option("--replay-to", type=UTC_TIME, help="End (exclusive) of the replayed range, UTC.")
 @click.option("--event-hub", help="Replay only this event hub's files.")
-@click.option("--full-sweep", is_flag=True,
-              help="List the whole Capture tree, not only its recent hour folders (done every 6 h anyway).")
-@click.option("--source", "source_format", type=click.Choice(["binaryFile", "cloudFiles"]), default="binaryFile",
-              envvar="LAKEHOUSE_BRONZE_SOURCE", show_default=True,
-              help="The stream's file source: Spark's own, or Auto Loader on Databricks.")
+@click.option(
+    "--full-sweep",
+    is_flag=True,
+    help="List the whole Capture tree, not only its recent hour folders (done every 6 h anyway).",
+)
+@click.option(
+    "--source",
+    "source_format",
+    type=click.Choice(["binaryFile", "cloudFiles"]),
+    default="binaryFile",
+    envvar="LAKEHOUSE_BRONZE_SOURCE",
+    show_default=True,
+    help="The stream's file source: Spark's own, or Auto Loader on Databricks.",
+)
 @click.pass_context
-def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay_to: datetime | None,
-                        event_hub: str | None, full_sweep: bool, source_format: str) -> None:
+def load_bronze_command(
+    ctx: click.Context,
+    replay_from: datetime | None,
+    replay_to: datetime | None,
+    event_hub: str | None,
+    full_sweep: bool,
+    source_format: str,
+) -> None:
     """Load the Capture files not loaded yet into bronze (what `dbt build` does first).
 
     With --replay-from/--replay-to, re-read a time range of Capture files (by the
@@ -175,19 +209,41 @@ def load_bronze_command(ctx: click.Context, replay_from: datetime | None, replay
 
 @click.command("run")
 @click.option("--every", type=Duration(), default="5m", show_default=True, help="Cycle period.")
-@click.option("--source", type=click.Choice(["simulate", "csv", "none"]), default="simulate", show_default=True,
-              help="What each cycle lands first (none: Capture lands elsewhere, e.g. on Azure).")
+@click.option(
+    "--source",
+    type=click.Choice(["simulate", "csv", "none"]),
+    default="simulate",
+    show_default=True,
+    help="What each cycle lands first (none: Capture lands elsewhere, e.g. on Azure).",
+)
 @params.devices
 @click.option("--start", type=UTC_TIME, help="With --source simulate: where an empty lake starts (UTC; default now).")
-@click.option("--catch-up", is_flag=True,
-              help="With --source simulate: land one period per cycle and start the next at once (replay days fast).")
+@click.option(
+    "--catch-up",
+    is_flag=True,
+    help="With --source simulate: land one period per cycle and start the next at once (replay days fast).",
+)
 @params.csv_file
 @click.option("--cycles", type=click.IntRange(min=1), help="Stop after this many cycles (default: run until SIGTERM).")
-@click.option("--compact-every", default=12, show_default=True, type=click.IntRange(min=1),
-              help="Compact (Delta OPTIMIZE) every N cycles.")
+@click.option(
+    "--compact-every",
+    default=12,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Compact (Delta OPTIMIZE) every N cycles.",
+)
 @click.pass_context
-def run_command(ctx: click.Context, every: timedelta, source: str, devices: int, start: datetime | None,
-                catch_up: bool, csv_file: Path | None, cycles: int | None, compact_every: int) -> None:
+def run_command(
+    ctx: click.Context,
+    every: timedelta,
+    source: str,
+    devices: int,
+    start: datetime | None,
+    catch_up: bool,
+    csv_file: Path | None,
+    cycles: int | None,
+    compact_every: int,
+) -> None:
     """Run the lake continuously: each cycle lands, builds, syncs, compacts, logs.
 
     One Spark session stays warm. Each cycle appends a row to the run log
@@ -209,8 +265,9 @@ def run_command(ctx: click.Context, every: timedelta, source: str, devices: int,
     if source == "csv" and not csv_file:
         raise click.UsageError("--source csv needs --csv FILE")
     feed = {
-        "simulate": lambda: SimulatedFeed(lake, devices, every, start=start.replace(tzinfo=UTC) if start else None,
-                                          realtime=not catch_up),
+        "simulate": lambda: SimulatedFeed(
+            lake, devices, every, start=start.replace(tzinfo=UTC) if start else None, realtime=not catch_up
+        ),
         "csv": lambda: CsvFeed(lake, csv_file) if csv_file else None,
         "none": lambda: None,
     }[source]()
@@ -224,7 +281,9 @@ def run_command(ctx: click.Context, every: timedelta, source: str, devices: int,
 @click.option("--devices", default=50, show_default=True, help="Fleet size.")
 @click.option("--duration", type=Duration(), default="1h", show_default=True, help="Simulated period.")
 @click.option("--seed", default=7, show_default=True)
-@click.option("--docs/--no-docs", default=True, show_default=True, help="Generate the dbt docs site (lineage) after the build.")
+@click.option(
+    "--docs/--no-docs", default=True, show_default=True, help="Generate the dbt docs site (lineage) after the build."
+)
 @click.pass_context
 def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: int, docs: bool) -> None:
     """The main job end to end: simulate (faults on), land, dbt build, docs, report.

@@ -19,8 +19,12 @@ from lakehouse.spark.metastore_lock import MetastoreBusy
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--lake", type=click.Path(file_okay=False, path_type=Path), envvar="LAKEHOUSE_ROOT",
-              help="Lake root folder (default: ./lake in the repository).")
+@click.option(
+    "--lake",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LAKEHOUSE_ROOT",
+    help="Lake root folder (default: ./lake in the repository).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging, with Spark's, py4j's and the Azure SDKs' own.")
 @click.pass_context
 def cli(ctx: click.Context, lake: Path | None, verbose: bool) -> None:
@@ -37,9 +41,17 @@ def cli(ctx: click.Context, lake: Path | None, verbose: bool) -> None:
     ctx.obj = {"lake": Lake.from_env(lake)}
 
 
-for command in (lake_commands.simulate_command, lake_commands.replay_csv_command, lake_commands.dbt_command,
-                lake_commands.load_bronze_command, lake_commands.run_command, lake_commands.demo_command,
-                engine, azure, serve):
+for command in (
+    lake_commands.simulate_command,
+    lake_commands.replay_csv_command,
+    lake_commands.dbt_command,
+    lake_commands.load_bronze_command,
+    lake_commands.run_command,
+    lake_commands.demo_command,
+    engine,
+    azure,
+    serve,
+):
     cli.add_command(command)
 
 

@@ -22,11 +22,17 @@ def serve() -> None:
 
 
 @serve.command("cosmos-sync")
-@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 256),
-              help="Parallel Cosmos requests.")
+@click.option(
+    "--concurrency", default=16, show_default=True, type=click.IntRange(1, 256), help="Parallel Cosmos requests."
+)
 @click.option("--full", is_flag=True, help="Reload every container from its table's snapshot (and drop stale items).")
-@click.option("--lock-timeout", default=600.0, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds to wait for another cosmos-sync of the same lake to finish before failing.")
+@click.option(
+    "--lock-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for another cosmos-sync of the same lake to finish before failing.",
+)
 @click.pass_context
 def cosmos_sync_command(ctx: click.Context, concurrency: int, full: bool, lock_timeout: float) -> None:
     """Upsert gold changes (Delta change feed since the last sync) into Cosmos DB.
@@ -57,20 +63,46 @@ def cosmos_sync_command(ctx: click.Context, concurrency: int, full: bool, lock_t
 
 
 @serve.command("synapse-views")
-@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
-              help="dbt manifest.json (default: target/manifest.json; run `lakehouse dbt parse` first).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the SQL files (default: target/synapse).")
-@click.option("--data-source-location", envvar="SYNAPSE_DATA_SOURCE_LOCATION",
-              help="Lake root in ADLS Gen2: https://<account>.dfs.core.windows.net/<container> [SYNAPSE_DATA_SOURCE_LOCATION].")
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="dbt manifest.json (default: target/manifest.json; run `lakehouse dbt parse` first).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the SQL files (default: target/synapse).",
+)
+@click.option(
+    "--data-source-location",
+    envvar="SYNAPSE_DATA_SOURCE_LOCATION",
+    help="Lake root in ADLS Gen2: https://<account>.dfs.core.windows.net/<container> [SYNAPSE_DATA_SOURCE_LOCATION].",
+)
 @click.option("--data-source-name", envvar="SYNAPSE_DATA_SOURCE_NAME", default="lakehouse", show_default=True)
-@click.option("--credential", envvar="SYNAPSE_DATA_SOURCE_CREDENTIAL",
-              help="Database scoped credential for the data source (default: none, the caller's identity).")
-@click.option("--string-length", type=StringLength(), default="8000", show_default=True,
-              help="varchar length of string columns (1..8000), or 'max'.")
+@click.option(
+    "--credential",
+    envvar="SYNAPSE_DATA_SOURCE_CREDENTIAL",
+    help="Database scoped credential for the data source (default: none, the caller's identity).",
+)
+@click.option(
+    "--string-length",
+    type=StringLength(),
+    default="8000",
+    show_default=True,
+    help="varchar length of string columns (1..8000), or 'max'.",
+)
 @click.option("--publish", is_flag=True, help="Also run the SQL on Synapse (pyodbc or the dbt target `synapse`).")
 @click.pass_context
-def synapse_views_command(ctx: click.Context, manifest: Path | None, out: Path | None, data_source_location: str | None,
-                          data_source_name: str, credential: str | None, string_length: int | str, publish: bool) -> None:
+def synapse_views_command(
+    ctx: click.Context,
+    manifest: Path | None,
+    out: Path | None,
+    data_source_location: str | None,
+    data_source_name: str,
+    credential: str | None,
+    string_length: int | str,
+    publish: bool,
+) -> None:
     """Generate Synapse serverless views over the silver and gold Delta folders from the dbt contracts."""
     from lakehouse.serving.synapse.publish import SynapseNotConfigured
     from lakehouse.serving.synapse.publish import publish as publish_scripts
@@ -84,16 +116,22 @@ def synapse_views_command(ctx: click.Context, manifest: Path | None, out: Path |
     )
     from lakehouse.tables import ManifestError, load_manifest, served_models
 
-    settings = SynapseSettings(data_source_location=data_source_location or SynapseSettings().data_source_location,
-                               data_source_name=data_source_name, credential=credential, string_length=string_length)
+    settings = SynapseSettings(
+        data_source_location=data_source_location or SynapseSettings().data_source_location,
+        data_source_name=data_source_name,
+        credential=credential,
+        string_length=string_length,
+    )
     try:
         models = served_models(load_manifest(manifest or DEFAULT_MANIFEST))
         scripts = generate_scripts(models, settings)
     except (ManifestError, UnsupportedType, UnsafeIdentifier, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     paths = write_scripts(scripts, out or DEFAULT_OUT_DIR)
-    click.echo(f"{len(models)} views ({', '.join(f'{m.schema}.{m.name}' for m in models)}) in {len(paths)} files "
-               f"under {paths[0].parent}")
+    click.echo(
+        f"{len(models)} views ({', '.join(f'{m.schema}.{m.name}' for m in models)}) in {len(paths)} files "
+        f"under {paths[0].parent}"
+    )
     if settings.is_placeholder:
         click.echo("note: the data source LOCATION is a placeholder; set SYNAPSE_DATA_SOURCE_LOCATION to publish")
     if publish:

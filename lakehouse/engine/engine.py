@@ -96,8 +96,10 @@ class Engine:
     def _jvm_pieces(self) -> list[tuple[str, int, str]]:
         """(name, port to check, address shown) of the Java pieces, in start order."""
         pieces = [("master", self.ports.master, f"{master_url(self.ports)} (UI :{self.ports.master_ui})")]
-        pieces += [(f"worker-{i + 1}", self.ports.worker_ui(i), f"UI http://127.0.0.1:{self.ports.worker_ui(i)}")
-                   for i in range(WORKERS)]
+        pieces += [
+            (f"worker-{i + 1}", self.ports.worker_ui(i), f"UI http://127.0.0.1:{self.ports.worker_ui(i)}")
+            for i in range(WORKERS)
+        ]
         pieces.append(("thrift", self.ports.thrift, f"jdbc:hive2://127.0.0.1:{self.ports.thrift}"))
         return pieces
 
@@ -113,10 +115,18 @@ class Engine:
 
     def status(self) -> list[PieceState]:
         db_pid = self.database.pid()
-        states = [PieceState("metastore", db_pid if db_pid and _alive(db_pid) else None,
-                             f"postgresql://127.0.0.1:{self.ports.metastore}/metastore", self.database.log)]
-        states += [PieceState(name, self._pid(name), address, self.layout.logs / f"{name}.log")
-                   for name, _, address in self._jvm_pieces()]
+        states = [
+            PieceState(
+                "metastore",
+                db_pid if db_pid and _alive(db_pid) else None,
+                f"postgresql://127.0.0.1:{self.ports.metastore}/metastore",
+                self.database.log,
+            )
+        ]
+        states += [
+            PieceState(name, self._pid(name), address, self.layout.logs / f"{name}.log")
+            for name, _, address in self._jvm_pieces()
+        ]
         return states
 
     # -- start -----------------------------------------------------------------------
@@ -126,8 +136,10 @@ class Engine:
         if all(s.running for s in states):
             raise EngineAlreadyRunning("the engine is already running:\n" + "\n".join(s.line() for s in states))
         if any(s.running for s in states):
-            raise EngineError("the engine is partly running (run `lakehouse engine stop` first):\n"
-                              + "\n".join(s.line() for s in states))
+            raise EngineError(
+                "the engine is partly running (run `lakehouse engine stop` first):\n"
+                + "\n".join(s.line() for s in states)
+            )
         self._check_ports_free()
         for folder in (self.layout.logs, self.layout.run, self.layout.work):
             folder.mkdir(parents=True, exist_ok=True)
@@ -145,40 +157,91 @@ class Engine:
         return self.status()
 
     def _check_ports_free(self) -> None:
-        wanted = [("metastore", self.ports.metastore), ("master UI", self.ports.master_ui),
-                  *[(name, port) for name, port, _ in self._jvm_pieces()]]
+        wanted = [
+            ("metastore", self.ports.metastore),
+            ("master UI", self.ports.master_ui),
+            *[(name, port) for name, port, _ in self._jvm_pieces()],
+        ]
         taken = [f"{name} port {port}" for name, port in wanted if _port_open(port)]
         if taken:
-            raise EngineError(f"port in use on 127.0.0.1: {', '.join(taken)}. Stop what holds it, or move the "
-                              "engine with LAKEHOUSE_THRIFT_PORT, LAKEHOUSE_SPARK_MASTER_PORT, "
-                              "LAKEHOUSE_SPARK_UI_PORT, LAKEHOUSE_METASTORE_PORT.")
+            raise EngineError(
+                f"port in use on 127.0.0.1: {', '.join(taken)}. Stop what holds it, or move the "
+                "engine with LAKEHOUSE_THRIFT_PORT, LAKEHOUSE_SPARK_MASTER_PORT, "
+                "LAKEHOUSE_SPARK_UI_PORT, LAKEHOUSE_METASTORE_PORT."
+            )
 
     def _launch(self, name: str, args: list[str], conf: Path) -> int:
         log = self.layout.logs / f"{name}.log"
         env = {**os.environ, **self.lake.env(), "SPARK_CONF_DIR": str(conf), "SPARK_NO_DAEMONIZE": "1"}
         with open(log, "ab") as out:
-            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=env, cwd=self.layout.root, start_new_session=True)
+            process = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.layout.root,
+                start_new_session=True,
+            )
         self._pid_file(name).write_text(str(process.pid))
         return process.pid
 
     def _start_cluster(self, conf: Path) -> None:
         spark_class = str(spark_home() / "bin" / "spark-class")
         ports, logs = self.ports, self.layout.logs
-        pid = self._launch("master", [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                                      "--port", str(ports.master), "--webui-port", str(ports.master_ui)], conf)
+        pid = self._launch(
+            "master",
+            [
+                spark_class,
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.master),
+                "--webui-port",
+                str(ports.master_ui),
+            ],
+            conf,
+        )
         _wait("the Spark master", lambda: _port_open(ports.master), 60, logs / "master.log", pid)
         for i in range(WORKERS):
             name = f"worker-{i + 1}"
-            self._launch(name, [spark_class, "org.apache.spark.deploy.worker.Worker", master_url(ports),
-                                "--host", "127.0.0.1", "--cores", str(WORKER_CORES), "--memory", WORKER_MEMORY,
-                                "--webui-port", str(ports.worker_ui(i)),
-                                "--work-dir", str(self.layout.work / name)], conf)
+            self._launch(
+                name,
+                [
+                    spark_class,
+                    "org.apache.spark.deploy.worker.Worker",
+                    master_url(ports),
+                    "--host",
+                    "127.0.0.1",
+                    "--cores",
+                    str(WORKER_CORES),
+                    "--memory",
+                    WORKER_MEMORY,
+                    "--webui-port",
+                    str(ports.worker_ui(i)),
+                    "--work-dir",
+                    str(self.layout.work / name),
+                ],
+                conf,
+            )
         _wait(f"{WORKERS} Spark workers", lambda: self.alive_workers() >= WORKERS, 60, logs / "worker-1.log")
-        pid = self._launch("thrift", [str(spark_home() / "bin" / "spark-submit"), "--class", THRIFT_SERVER,
-                                      "--name", "lakehouse-thrift-server", "spark-internal",
-                                      "--hiveconf", f"hive.server2.thrift.port={ports.thrift}",
-                                      "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1"], conf)
+        pid = self._launch(
+            "thrift",
+            [
+                str(spark_home() / "bin" / "spark-submit"),
+                "--class",
+                THRIFT_SERVER,
+                "--name",
+                "lakehouse-thrift-server",
+                "spark-internal",
+                "--hiveconf",
+                f"hive.server2.thrift.port={ports.thrift}",
+                "--hiveconf",
+                "hive.server2.thrift.bind.host=127.0.0.1",
+            ],
+            conf,
+        )
         _wait("the Thrift server", lambda: _port_open(ports.thrift), THRIFT_START_TIMEOUT, logs / "thrift.log", pid)
 
     def alive_workers(self) -> int:

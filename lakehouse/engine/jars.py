@@ -52,9 +52,19 @@ def _resolve_packages() -> None:
     if all((ivy_jars() / f"{group}_{artifact}-{version}.jar").exists() for group, artifact, version in wanted):
         return
     with tempfile.NamedTemporaryFile("w", suffix=".py") as noop:  # spark-submit resolves, then runs nothing
-        done = subprocess.run([str(spark_home() / "bin" / "spark-submit"), "--packages", conf["spark.jars.packages"],
-                               "--conf", f"spark.jars.ivy={conf['spark.jars.ivy']}", noop.name],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [
+                str(spark_home() / "bin" / "spark-submit"),
+                "--packages",
+                conf["spark.jars.packages"],
+                "--conf",
+                f"spark.jars.ivy={conf['spark.jars.ivy']}",
+                noop.name,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if done.returncode != 0:
         raise EngineError(f"resolving {conf['spark.jars.packages']} from Maven Central failed: {done.stderr[-1500:]}")
 

@@ -24,8 +24,12 @@ NAMING = {"datanucleus.identifierFactory": "datanucleus1", "datanucleus.rdbms.us
 
 
 def create_metastore_schema(layout: EngineLayout, ports: Ports, class_path: str) -> None:
-    metastore_jar = next(Path(p) for entry in class_path.split(":") for p in glob.glob(entry)
-                         if Path(p).name.startswith("hive-metastore-"))
+    metastore_jar = next(
+        Path(p)
+        for entry in class_path.split(":")
+        for p in glob.glob(entry)
+        if Path(p).name.startswith("hive-metastore-")
+    )
     settings = {k: v for k, v in hive_site(layout, ports).items() if k.startswith("javax.jdo.")}
     with tempfile.TemporaryDirectory(dir=layout.conf) as scratch:
         folder = Path(scratch)
@@ -34,8 +38,12 @@ def create_metastore_schema(layout: EngineLayout, ports: Ports, class_path: str)
         props = folder / "datanucleus.properties"
         props.touch(mode=0o600)
         props.write_text("".join(f"{k}={v}\n" for k, v in {**settings, **NAMING}.items()))
-        done = subprocess.run(["java", "-cp", class_path, SCHEMA_TOOL, "-create", "-api", "JDO",
-                               "-props", str(props), str(jdo)], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["java", "-cp", class_path, SCHEMA_TOOL, "-create", "-api", "JDO", "-props", str(props), str(jdo)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if done.returncode != 0 or "completed successfully" not in done.stdout:
         output = (done.stdout + done.stderr).replace(settings["javax.jdo.option.ConnectionPassword"], "***")
         raise EngineError(f"creating the metastore's tables failed: {output.strip()[-1500:]}")

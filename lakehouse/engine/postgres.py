@@ -26,7 +26,8 @@ def _bin(name: str) -> str:
         raise PostgresError(
             f"PostgreSQL's `{name}` was not found: the engine keeps its metastore in PostgreSQL. "
             "Run `bin/setup --engine` (Debian/Ubuntu: apt-get install postgresql), or on a laptop "
-            "`brew install postgresql@15` and put its bin folder on PATH.")
+            "`brew install postgresql@15` and put its bin folder on PATH."
+        )
     return found
 
 
@@ -42,7 +43,9 @@ class MetastoreDatabase:
         command = ["runuser", "-u", self.os_user, "--", *args] if self.os_user else list(args)
         done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
         if done.returncode != 0:
-            raise PostgresError(f"`{' '.join(args[:2])}` failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-800:]}")
+            raise PostgresError(
+                f"`{' '.join(args[:2])}` failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-800:]}"
+            )
         return done
 
     def _prepare(self) -> None:
@@ -51,13 +54,15 @@ class MetastoreDatabase:
         if self.os_user:
             shutil.chown(self.layout.postgres, self.os_user, self.os_user)
             shutil.chown(self.socket_dir, self.os_user, self.os_user)
-            probe = subprocess.run(["runuser", "-u", self.os_user, "--", "test", "-w", str(self.layout.postgres)],
-                                   check=False)
+            probe = subprocess.run(
+                ["runuser", "-u", self.os_user, "--", "test", "-w", str(self.layout.postgres)], check=False
+            )
             if probe.returncode != 0:
                 raise PostgresError(
                     f"PostgreSQL runs as the OS user `{self.os_user}` (it refuses root), and that user cannot reach "
                     f"{self.layout.postgres}: let it traverse the folders above the lake (chmod o+x) or put the "
-                    "lake under a folder it can reach.")
+                    "lake under a folder it can reach."
+                )
 
     def initialised(self) -> bool:
         return (self.data / "PG_VERSION").exists()
@@ -78,20 +83,53 @@ class MetastoreDatabase:
             if self.os_user:
                 shutil.chown(pwfile, self.os_user, self.os_user)
             try:
-                self._run(_bin("initdb"), "-D", str(self.data), "-U", METASTORE_USER, "--auth=scram-sha-256",
-                          f"--pwfile={pwfile}", "-E", "UTF8", "--no-instructions")
+                self._run(
+                    _bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    METASTORE_USER,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                )
             finally:
                 pwfile.unlink(missing_ok=True)
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.socket_dir}"
-        self._run(_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log_file), "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            _bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log_file), "-o", options, "-w", "-t", "60", "start"
+        )
         if self.query(password, f"select 1 from pg_database where datname = '{METASTORE_DATABASE}'", "postgres") != "1":
-            self._run(_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", METASTORE_USER,
-                      METASTORE_DATABASE, env={"PGPASSWORD": password})
+            self._run(
+                _bin("createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                METASTORE_USER,
+                METASTORE_DATABASE,
+                env={"PGPASSWORD": password},
+            )
 
     def query(self, password: str, sql: str, database: str = METASTORE_DATABASE) -> str:
         """One value from a query, as psql prints it unaligned."""
-        done = self._run(_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", METASTORE_USER, "-d", database,
-                         "-tAc", sql, env={"PGPASSWORD": password})
+        done = self._run(
+            _bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            METASTORE_USER,
+            "-d",
+            database,
+            "-tAc",
+            sql,
+            env={"PGPASSWORD": password},
+        )
         return done.stdout.strip()
 
     def has_hive_schema(self, password: str) -> bool:

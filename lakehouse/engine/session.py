@@ -20,8 +20,10 @@ def cluster_spark_session(lake: Lake) -> SparkSession:
     engine = Engine(lake)
     stopped = [s.name for s in engine.status() if not s.running]
     if stopped:
-        raise EngineError(f"DBT_TARGET=cluster needs the engine of {lake.root}, and these pieces are not running: "
-                          f"{', '.join(stopped)}. Start it with `lakehouse engine start`.")
+        raise EngineError(
+            f"DBT_TARGET=cluster needs the engine of {lake.root}, and these pieces are not running: "
+            f"{', '.join(stopped)}. Start it with `lakehouse engine start`."
+        )
     os.environ["SPARK_CONF_DIR"] = str(engine.layout.conf)
     spark = SparkSession.builder.appName("lakehouse-job").enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

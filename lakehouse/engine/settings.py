@@ -19,8 +19,13 @@ WORKER_CORES = 2
 WORKER_MEMORY = "3g"
 APP_CORES = 2
 # Local-target keys that belong to one process (embedded Derby, local master).
-LOCAL_ONLY = ("spark.master", "spark.app.name", "spark.driver.memory",
-              "spark.hadoop.javax.jdo.option.ConnectionURL", "spark.driver.extraJavaOptions")
+LOCAL_ONLY = (
+    "spark.master",
+    "spark.app.name",
+    "spark.driver.memory",
+    "spark.hadoop.javax.jdo.option.ConnectionURL",
+    "spark.driver.extraJavaOptions",
+)
 
 
 def _port(name: str, default: int) -> int:
@@ -38,10 +43,12 @@ class Ports:
 
     @classmethod
     def from_env(cls) -> Ports:
-        return cls(metastore=_port("LAKEHOUSE_METASTORE_PORT", 15432),
-                   master=_port("LAKEHOUSE_SPARK_MASTER_PORT", 7077),
-                   master_ui=_port("LAKEHOUSE_SPARK_UI_PORT", 18080),
-                   thrift=_port("LAKEHOUSE_THRIFT_PORT", 10000))
+        return cls(
+            metastore=_port("LAKEHOUSE_METASTORE_PORT", 15432),
+            master=_port("LAKEHOUSE_SPARK_MASTER_PORT", 7077),
+            master_ui=_port("LAKEHOUSE_SPARK_UI_PORT", 18080),
+            thrift=_port("LAKEHOUSE_THRIFT_PORT", 10000),
+        )
 
     def worker_ui(self, index: int) -> int:
         return self.master_ui + 1 + index
@@ -56,7 +63,8 @@ class EngineLayout:
         self.lake = lake
         self.root = lake.engine
         self.conf, self.postgres, self.logs, self.run, self.work = (
-            self.root / name for name in ("conf", "postgres", "logs", "run", "work"))
+            self.root / name for name in ("conf", "postgres", "logs", "run", "work")
+        )
         self.password_file = self.conf / "metastore.password"
 
     def metastore_password(self) -> str:
@@ -81,22 +89,24 @@ def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str) -> dict[str, s
 
     conf = {k: v for k, v in local_spark_conf().items() if k not in LOCAL_ONLY}
     log4j = f"-Dlog4j2.configurationFile={PROJECT_DIR / 'conf' / 'log4j2.properties'}"
-    conf.update({
-        "spark.master": master_url(ports),
-        "spark.driver.extraClassPath": class_path,
-        "spark.sql.catalogImplementation": "hive",
-        "spark.sql.warehouse.dir": str(lake.warehouse),
-        "spark.cores.max": str(APP_CORES),
-        "spark.executor.cores": "1",
-        "spark.executor.memory": "1g",
-        "spark.driver.memory": "2g",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC {log4j}",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-        # Executors run the bronze load's Python checks in this project's interpreter.
-        "spark.pyspark.python": sys.executable,
-    })
+    conf.update(
+        {
+            "spark.master": master_url(ports),
+            "spark.driver.extraClassPath": class_path,
+            "spark.sql.catalogImplementation": "hive",
+            "spark.sql.warehouse.dir": str(lake.warehouse),
+            "spark.cores.max": str(APP_CORES),
+            "spark.executor.cores": "1",
+            "spark.executor.memory": "1g",
+            "spark.driver.memory": "2g",
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC {log4j}",
+            "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+            # Executors run the bronze load's Python checks in this project's interpreter.
+            "spark.pyspark.python": sys.executable,
+        }
+    )
     return conf
 
 
@@ -120,9 +130,13 @@ def write_conf(layout: EngineLayout, ports: Ports, class_path: str) -> Path:
 
     layout.conf.mkdir(parents=True, exist_ok=True)
     defaults = layout.conf / "spark-defaults.conf"
-    defaults.write_text("".join(f"{k} {v}\n" for k, v in sorted(cluster_spark_conf(layout.lake, ports, class_path).items())))
-    props = "".join(f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n"
-                    for k, v in hive_site(layout, ports).items())
+    defaults.write_text(
+        "".join(f"{k} {v}\n" for k, v in sorted(cluster_spark_conf(layout.lake, ports, class_path).items()))
+    )
+    props = "".join(
+        f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n"
+        for k, v in hive_site(layout, ports).items()
+    )
     site = layout.conf / "hive-site.xml"
     site.touch(mode=0o600)
     site.chmod(0o600)

@@ -19,13 +19,15 @@ class SimulatedLanding:
     report: LandingReport
 
 
-def land_simulation(store: CaptureStore, config: SimulatorConfig, settings: CaptureSettings | None = None, *,
-                    progress: bool = False) -> SimulatedLanding:
+def land_simulation(
+    store: CaptureStore, config: SimulatorConfig, settings: CaptureSettings | None = None, *, progress: bool = False
+) -> SimulatedLanding:
     """The simulated period's events, landed with Capture's windows from its start to its end
     (empty windows too when `settings.write_empty_files`)."""
     simulation = simulate(config)
     report = CaptureLander(store, settings or CaptureSettings()).land(
-        simulation.events, start=config.start, end=config.end, progress=progress)
+        simulation.events, start=config.start, end=config.end, progress=progress
+    )
     return SimulatedLanding(simulation, report)
 
 
@@ -45,8 +47,9 @@ class PollFailed(RuntimeError):
         self.landed = landed
 
 
-def land_http_polls(poller: HttpPoller, lander: CaptureLander, *, interval_seconds: float,
-                    polls: int | None = None) -> Iterator[PollLanding]:
+def land_http_polls(
+    poller: HttpPoller, lander: CaptureLander, *, interval_seconds: float, polls: int | None = None
+) -> Iterator[PollLanding]:
     """Polls the source every `interval_seconds` (`polls` times, or forever) and lands
     each page before the next is requested, stamped with the time received. Each
     landing ends one second after its last event, and a later page's events are
@@ -59,13 +62,19 @@ def land_http_polls(poller: HttpPoller, lander: CaptureLander, *, interval_secon
             for page in poll:  # one page: landed before the next page is requested
                 if not page:
                     continue
-                events = page if landed_until is None else [
-                    e if e.enqueued_time >= landed_until else replace(e, enqueued_time=landed_until) for e in page]
+                events = (
+                    page
+                    if landed_until is None
+                    else [
+                        e if e.enqueued_time >= landed_until else replace(e, enqueued_time=landed_until) for e in page
+                    ]
+                )
                 end = max(e.enqueued_time for e in events).replace(microsecond=0) + timedelta(seconds=1)
                 landing.files += lander.land(events, end=end).files_written
                 landed_until = end
                 landing.records += len(events)
         except HttpSourceError as exc:
-            raise PollFailed(f"{exc}\n({landing.records:,} records of this poll were landed before it failed)",
-                             landing) from exc
+            raise PollFailed(
+                f"{exc}\n({landing.records:,} records of this poll were landed before it failed)", landing
+            ) from exc
         yield landing

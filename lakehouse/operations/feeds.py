@@ -61,6 +61,9 @@ class CsvFeed:
     def __call__(self) -> int:
         from lakehouse.ingestion.sources.csv_replay import replay_csv
 
-        events = list(replay_csv(self.csv_file, timestamp_column=self.timestamp_column,
-                                 device_column=self.device_column, speedup=None))
+        events = list(
+            replay_csv(
+                self.csv_file, timestamp_column=self.timestamp_column, device_column=self.device_column, speedup=None
+            )
+        )
         return CaptureLander(LocalCaptureStore(self.lake.capture), self.settings).land(events).records_written

@@ -29,8 +29,11 @@ class RunnerMetrics:
         self.quarantined = meter.create_counter("lakehouse.quarantined_records", description="Records quarantined")
         self.bad_files = meter.create_counter("lakehouse.bad_files", description="Capture files set aside")
         self.step_seconds = meter.create_histogram("lakehouse.step_seconds", unit="s", description="Seconds per step")
-        self.freshness_lag = meter.create_gauge("lakehouse.freshness_lag_seconds", unit="s",
-                                                description="Now minus the newest enqueued time that reached gold")
+        self.freshness_lag = meter.create_gauge(
+            "lakehouse.freshness_lag_seconds",
+            unit="s",
+            description="Now minus the newest enqueued time that reached gold",
+        )
         self.files = meter.create_gauge("lakehouse.files_per_table", description="Data files per table")
 
     @classmethod

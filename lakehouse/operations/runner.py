@@ -56,8 +56,15 @@ class StopRequested(Exception):
 
 
 class Runner:
-    def __init__(self, lake: Lake, settings: RunnerSettings, *, land: LandStep | None = None,
-                 sync: SyncStep | None = None, metrics: RunnerMetrics | None = None) -> None:
+    def __init__(
+        self,
+        lake: Lake,
+        settings: RunnerSettings,
+        *,
+        land: LandStep | None = None,
+        sync: SyncStep | None = None,
+        metrics: RunnerMetrics | None = None,
+    ) -> None:
         from lakehouse.spark.session import spark_session
 
         self.lake = lake

@@ -110,9 +110,12 @@ class BronzeLoadReport:
     def line(self) -> str:
         bad = f", {len(self.bad_files)} bad files set aside" if self.bad_files else ""
         listed = "the whole Capture tree" if self.full_sweep else "recent hour folders"
-        return (f"bronze ({listed}): {self.files:,} new Capture files, {self.records:,} records, {self.rows_added:,} rows added "
-                f"(load {self.load_id if self.load_id is not None else '-'}), "
-                f"{self.duplicate_keys:,} duplicate keys skipped{bad}")
+        return (
+            f"bronze ({listed}): {self.files:,} new Capture files, {self.records:,} records, "
+            f"{self.rows_added:,} rows added "
+            f"(load {self.load_id if self.load_id is not None else '-'}), "
+            f"{self.duplicate_keys:,} duplicate keys skipped{bad}"
+        )
 
 
 def check_capture_file(path: str, data: bytes) -> FileCheck:
@@ -170,8 +173,11 @@ class BronzeLoader:
         self.report.full_sweep = plan.full_sweep
         if plan.glob is None:
             return self.report
-        reader = (self.spark.readStream.schema(BINARY_FILE_SCHEMA)
-                  .option("ignoreMissingFiles", "true").option("maxFilesPerTrigger", 2000))
+        reader = (
+            self.spark.readStream.schema(BINARY_FILE_SCHEMA)
+            .option("ignoreMissingFiles", "true")
+            .option("maxFilesPerTrigger", 2000)
+        )
         if source_format == "cloudFiles":
             reader = reader.format("cloudFiles").option("cloudFiles.format", "binaryFile")
         else:
@@ -191,7 +197,8 @@ class BronzeLoader:
         """Re-read the Capture files whose window ends in [start, end): what bronze lacks is added."""
         ensure_bronze_table(self.spark, self.lake)
         paths = [
-            str(path) for path in sorted(self.lake.capture.glob(CAPTURE_GLOB))
+            str(path)
+            for path in sorted(self.lake.capture.glob(CAPTURE_GLOB))
             if start <= CapturePath.parse(str(path.relative_to(self.lake.capture))).window_end < end
             and (event_hub is None or path.relative_to(self.lake.capture).parts[1] == event_hub)
         ]
@@ -214,7 +221,9 @@ class BronzeLoader:
         return list(dict.fromkeys(files))
 
     def _load(self, files: DataFrame, logged: list[str] | None = None) -> None:
-        checks = files.select("path", "content").rdd.map(lambda row: check_capture_file(row.path, bytes(row.content or b"")))
+        checks = files.select("path", "content").rdd.map(
+            lambda row: check_capture_file(row.path, bytes(row.content or b""))
+        )
         checked: list[FileCheck] = checks.collect()
         # A zero-byte file gives Spark no split, so no row: find it among the batch's files.
         seen = {_local_path(c.path) for c in checked}
@@ -236,8 +245,12 @@ class BronzeLoader:
         relative = source.relative_to(self.lake.capture)
         target = self.lake.bad_capture_files / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        note = {"path": str(relative), "bytes": check.length, "reason": check.problem,
-                "set_aside_at": datetime.now(UTC).isoformat()}
+        note = {
+            "path": str(relative),
+            "bytes": check.length,
+            "reason": check.problem,
+            "set_aside_at": datetime.now(UTC).isoformat(),
+        }
         target.with_name(target.name + ".reason.json").write_text(json.dumps(note, indent=2) + "\n")
         source.replace(target)
         self.report.bad_files.append(FileCheck(str(relative), check.length, check.records, check.problem))
@@ -247,7 +260,9 @@ class BronzeLoader:
         from pyspark.sql import functions as F
 
         raw = (
-            self.spark.read.format("avro").option("avroSchema", json.dumps(CAPTURE_SCHEMA)).load(paths)
+            self.spark.read.format("avro")
+            .option("avroSchema", json.dumps(CAPTURE_SCHEMA))
+            .load(paths)
             .select(
                 F.col("_metadata.file_path").alias("capture_file_path"),
                 F.col("_metadata.file_modification_time").alias("capture_file_modified_at"),
@@ -277,18 +292,25 @@ class BronzeLoader:
         from pyspark.sql import functions as F
 
         records = self._records([f.path for f in files])
-        ranges = [(*f.partition, f.first_sequence, f.last_sequence) for f in files
-                  if f.first_sequence is not None and f.last_sequence is not None]  # files with records
+        ranges = [
+            (*f.partition, f.first_sequence, f.last_sequence)
+            for f in files
+            if f.first_sequence is not None and f.last_sequence is not None
+        ]  # files with records
         if _overlapping(ranges):  # a key in two new files: keep the first file's record
             first = Window.partitionBy(*KEY).orderBy("capture_file_path")
             records = records.withColumn("_rank", F.row_number().over(first)).where("_rank = 1").drop("_rank")
         load_id = self._load_id()
         loaded_at = F.lit(self.loaded_at) if self.loaded_at else F.current_timestamp()
-        batch = (records.withColumn("load_id", F.lit(load_id)).withColumn("loaded_at", loaded_at)
-                 .select(*[name for name, _ in BRONZE_COLUMNS]))
+        batch = (
+            records.withColumn("load_id", F.lit(load_id))
+            .withColumn("loaded_at", loaded_at)
+            .select(*[name for name, _ in BRONZE_COLUMNS])
+        )
         matches = " and ".join(f"t.{k} = s.{k}" for k in KEY)
         metrics = (
-            DeltaTable.forName(self.spark, BRONZE_TABLE).alias("t")
+            DeltaTable.forName(self.spark, BRONZE_TABLE)
+            .alias("t")
             .merge(batch.alias("s"), f"{matches} and ({_range_predicate(ranges)})")
             .whenNotMatchedInsertAll()
             .execute()
@@ -340,8 +362,10 @@ def _range_predicate(ranges: Iterable[tuple[str, str, int, int, int]]) -> str:
             else:
                 merged.append([lo, hi])
         bounds = " or ".join(f"t.sequence_number between {lo} and {hi}" for lo, hi in merged)
-        terms.append(f"(t.namespace = {_quote(namespace)} and t.event_hub = {_quote(hub)} "
-                     f"and t.partition_id = {partition} and ({bounds}))")
+        terms.append(
+            f"(t.namespace = {_quote(namespace)} and t.event_hub = {_quote(hub)} "
+            f"and t.partition_id = {partition} and ({bounds}))"
+        )
     return " or ".join(terms) or "false"
 
 

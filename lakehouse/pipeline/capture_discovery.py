@@ -54,8 +54,7 @@ class CaptureDiscovery:
         state = self._state()
         last_sweep = state.get("full_sweep_at")
         now = now or datetime.now(UTC)
-        sweep = (full_sweep or last_sweep is None
-                 or now - datetime.fromisoformat(last_sweep) >= FULL_SWEEP_EVERY)
+        sweep = full_sweep or last_sweep is None or now - datetime.fromisoformat(last_sweep) >= FULL_SWEEP_EVERY
         recorded: dict[str, str] = state.get("newest_hours", {})
         newest: dict[str, str] = {}
         folders: list[str] = []
@@ -112,4 +111,3 @@ def _subdirs(path: Path) -> list[str]:
             return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith((".", "_")))
     except FileNotFoundError:
         return []
-

@@ -55,8 +55,9 @@ def _reference_data_current(lake: Lake, spark: SparkSession) -> bool:
     return bool(json.loads(state.read_text()).get("digest") == reference_data_digest())
 
 
-def dbt_build_args(args: Sequence[str], *, first_load_id: int | None, full_check: bool,
-                   exclude: Sequence[str] = ()) -> list[str]:
+def dbt_build_args(
+    args: Sequence[str], *, first_load_id: int | None, full_check: bool, exclude: Sequence[str] = ()
+) -> list[str]:
     """`args` with this run's vars added (merged into any --vars given) and, unless
     the caller selects or excludes nodes itself, `exclude` left out."""
     args = list(args)
@@ -80,9 +81,15 @@ def _selects(args: Sequence[str]) -> bool:
     return any(a in ("--select", "-s", "--selector", "-m", "--models") for a in args)
 
 
-def build_lake(lake: Lake, dbt_args: Sequence[str] = ("build",), *, full_check: bool = False,
-               unit_tests: bool = True, loaded_at: datetime | None = None,
-               target_path: str | None = None) -> BuildReport:
+def build_lake(
+    lake: Lake,
+    dbt_args: Sequence[str] = ("build",),
+    *,
+    full_check: bool = False,
+    unit_tests: bool = True,
+    loaded_at: datetime | None = None,
+    target_path: str | None = None,
+) -> BuildReport:
     """Load new Capture files into bronze, then run `dbt <dbt_args>` on the lake.
     `unit_tests=False` leaves dbt's unit tests out (they test the SQL, not the data:
     the continuous runner skips them)."""
@@ -96,10 +103,15 @@ def build_lake(lake: Lake, dbt_args: Sequence[str] = ("build",), *, full_check: 
     skip = _reference_data_current(lake, spark)
     report.reference_data_reloaded = not skip
     t1 = time.monotonic()
-    exclude = [*(["resource_type:seed", "resource_type:snapshot"] if skip else []),
-               *([] if unit_tests else ["resource_type:unit_test"])]
-    run_dbt(dbt_build_args(dbt_args, first_load_id=bronze.load_id, full_check=full_check, exclude=exclude),
-            lake, target_path=target_path)
+    exclude = [
+        *(["resource_type:seed", "resource_type:snapshot"] if skip else []),
+        *([] if unit_tests else ["resource_type:unit_test"]),
+    ]
+    run_dbt(
+        dbt_build_args(dbt_args, first_load_id=bronze.load_id, full_check=full_check, exclude=exclude),
+        lake,
+        target_path=target_path,
+    )
     report.seconds["dbt build"] = time.monotonic() - t1
     if not skip and not _selects(dbt_args):
         state = lake.state_file("reference_data.json")

@@ -65,9 +65,11 @@ class CycleRecord:
     def line(self) -> str:
         steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.step_seconds.items())
         lag = f"{self.freshness_lag_seconds:.0f} s" if self.freshness_lag_seconds is not None else "-"
-        return (f"cycle {self.cycle_id} {self.status}: {self.records_in:,} records in, "
-                f"{self.rows_added.get('silver.silver_telemetry', 0):,} silver rows, "
-                f"{self.quarantined_records:,} quarantined; {steps}; freshness lag {lag}")
+        return (
+            f"cycle {self.cycle_id} {self.status}: {self.records_in:,} records in, "
+            f"{self.rows_added.get('silver.silver_telemetry', 0):,} silver rows, "
+            f"{self.quarantined_records:,} quarantined; {steps}; freshness lag {lag}"
+        )
 
 
 class RunLog:
@@ -80,8 +82,10 @@ class RunLog:
     def ensure(self) -> None:
         self.spark.sql("create schema if not exists ops")
         columns = ", ".join(f"{name} {kind}" for name, kind in RUN_LOG_COLUMNS)
-        self.spark.sql(f"create table if not exists {RUN_LOG_TABLE} ({columns}) using delta "
-                       f"location '{self.lake.table('ops', 'run_log')}'")
+        self.spark.sql(
+            f"create table if not exists {RUN_LOG_TABLE} ({columns}) using delta "
+            f"location '{self.lake.table('ops', 'run_log')}'"
+        )
 
     def last(self) -> dict[str, Any] | None:
         """The newest row (a run log holds one row per cycle: small)."""
@@ -90,8 +94,10 @@ class RunLog:
 
     def append(self, record: CycleRecord) -> None:
         row = asdict(record)
-        frame = self.spark.createDataFrame([tuple(row[name] for name, _ in RUN_LOG_COLUMNS)],
-                                           ", ".join(f"{name} {kind}" for name, kind in RUN_LOG_COLUMNS))
+        frame = self.spark.createDataFrame(
+            [tuple(row[name] for name, _ in RUN_LOG_COLUMNS)],
+            ", ".join(f"{name} {kind}" for name, kind in RUN_LOG_COLUMNS),
+        )
         frame.write.format("delta").mode("append").saveAsTable(RUN_LOG_TABLE)
 
 
@@ -104,7 +110,9 @@ def table_versions(spark: SparkSession, tables: tuple[str, ...]) -> dict[str, in
     return versions
 
 
-def rows_written_since(spark: SparkSession, versions: dict[str, int], tables: tuple[str, ...]) -> tuple[dict[str, int], dict[str, int]]:
+def rows_written_since(
+    spark: SparkSession, versions: dict[str, int], tables: tuple[str, ...]
+) -> tuple[dict[str, int], dict[str, int]]:
     """Rows inserted and rows updated per table by the commits after `versions`,
     from each commit's operation metrics (the Delta log, not the data)."""
     added: dict[str, int] = {}
@@ -119,8 +127,10 @@ def rows_written_since(spark: SparkSession, versions: dict[str, int], tables: tu
         for row in spark.sql(f"describe history {table} limit {latest - since}").collect():
             metrics = row["operationMetrics"] or {}
             inserted = metrics.get("numTargetRowsInserted") or (
-                metrics.get("numOutputRows") if row["operation"] in ("WRITE", "CREATE TABLE AS SELECT",
-                                                                        "CREATE OR REPLACE TABLE AS SELECT") else None)
+                metrics.get("numOutputRows")
+                if row["operation"] in ("WRITE", "CREATE TABLE AS SELECT", "CREATE OR REPLACE TABLE AS SELECT")
+                else None
+            )
             added[table] = added.get(table, 0) + int(inserted or 0)
             updated[table] = updated.get(table, 0) + int(metrics.get("numTargetRowsUpdated") or 0)
     return added, updated
@@ -128,5 +138,8 @@ def rows_written_since(spark: SparkSession, versions: dict[str, int], tables: tu
 
 def files_per_table(spark: SparkSession, tables: tuple[str, ...]) -> dict[str, int]:
     """Data files in each table's current version (`describe detail`: the Delta log)."""
-    return {t: int(spark.sql(f"describe detail {t}").collect()[0]["numFiles"])
-            for t in tables if spark.catalog.tableExists(t)}
+    return {
+        t: int(spark.sql(f"describe detail {t}").collect()[0]["numFiles"])
+        for t in tables
+        if spark.catalog.tableExists(t)
+    }

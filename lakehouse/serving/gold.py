@@ -16,12 +16,16 @@ def serve_gold(lake: Lake, target: Path) -> list[str]:
     Cosmos DB when COSMOS_ENDPOINT is set. Returns what was done, as lines to print;
     raises `CosmosSyncFailed` when the sync fails."""
     files = write_synapse_views(target / "manifest.json", target / "synapse")
-    notes = [f"synapse serverless views: {len(files)} SQL files in {target.name}/synapse/ "
-             "(publish with: bin/lakehouse serve synapse-views --publish)"]
+    notes = [
+        f"synapse serverless views: {len(files)} SQL files in {target.name}/synapse/ "
+        "(publish with: bin/lakehouse serve synapse-views --publish)"
+    ]
     try:
         notes.extend(sync_gold_to_cosmos(lake).lines())
     except CosmosNotConfigured:
-        notes.append("cosmos db: not configured, skipped. Set COSMOS_ENDPOINT (and COSMOS_KEY, or use "
-                     "DefaultAzureCredential) to sync gold. Locally, the Cosmos DB emulator works, or the "
-                     "SQL-API test server in tests/python/serving/cosmos_test_server.py (COSMOS_CA_CERT for its cert).")
+        notes.append(
+            "cosmos db: not configured, skipped. Set COSMOS_ENDPOINT (and COSMOS_KEY, or use "
+            "DefaultAzureCredential) to sync gold. Locally, the Cosmos DB emulator works, or the "
+            "SQL-API test server in tests/python/serving/cosmos_test_server.py (COSMOS_CA_CERT for its cert)."
+        )
     return notes

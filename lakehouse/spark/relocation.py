@@ -74,7 +74,8 @@ def relocate_to_lake_root(spark: SparkSession, lake: Lake) -> list[str]:
                     f"table {qualified} is registered at {where}, outside the lake root {lake.root}, and "
                     f"{target} does not exist. Copy the whole lake folder (every layer and _warehouse), or "
                     f"drop the table (drop table {qualified}) and rebuild it with `lakehouse dbt build "
-                    f"--full-refresh`.")
+                    f"--full-refresh`."
+                )
             spark.sql(f"alter table {qualified} set location '{target}'")
             moved.append(f"table {qualified}")
     if moved:

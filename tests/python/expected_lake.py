@@ -107,17 +107,24 @@ def expected_silver(records: list[tuple[str, dict[str, Any], int]], registry: di
         assert doc is not None
         enqueued = parse_enqueued_time(record["EnqueuedTimeUtc"])
         order = (enqueued, int(where.partition_id), record["SequenceNumber"])
-        valid[doc["event_id"]].append((order, {
-            "event_id": doc["event_id"],
-            "device_id": doc["device_id"],
-            "site_id": doc["site_id"] if isinstance(doc.get("site_id"), str) else registry.get(doc["device_id"]),
-            "event_time": parse_ts(doc["ts"]),
-            **{name: (float(doc[name]) if doc.get(name) is not None else None) for name in RANGES},
-            "status": doc.get("status"),
-            "extra_fields": {k: v for k, v in doc.items() if k not in CONTRACT} or None,
-            "capture_record_id": record_id,
-            "batch": batch,
-        }))
+        valid[doc["event_id"]].append(
+            (
+                order,
+                {
+                    "event_id": doc["event_id"],
+                    "device_id": doc["device_id"],
+                    "site_id": doc["site_id"]
+                    if isinstance(doc.get("site_id"), str)
+                    else registry.get(doc["device_id"]),
+                    "event_time": parse_ts(doc["ts"]),
+                    **{name: (float(doc[name]) if doc.get(name) is not None else None) for name in RANGES},
+                    "status": doc.get("status"),
+                    "extra_fields": {k: v for k, v in doc.items() if k not in CONTRACT} or None,
+                    "capture_record_id": record_id,
+                    "batch": batch,
+                },
+            )
+        )
     rows = {event_id: min(sends, key=lambda s: s[0])[1] for event_id, sends in valid.items()}
     duplicates = sum(len(sends) - 1 for sends in valid.values())
     return ExpectedSilver(rows, quarantine, duplicates, batches)
@@ -157,7 +164,10 @@ def expected_device_metrics(rows: list[dict[str, Any]], minutes: int = 5) -> dic
         end = start + timedelta(minutes=minutes)
         latest = max(events, key=lambda e: (e["event_time"], e["event_id"]))
         out[f"{device}_{start:%Y%m%dT%H%MZ}"] = {
-            "device_id": device, "site_id": latest["site_id"], "window_start": start, "window_end": end,
+            "device_id": device,
+            "site_id": latest["site_id"],
+            "window_start": start,
+            "window_end": end,
             "event_count": len(events),
             "temperature_c_avg": _avg([e["temperature_c"] for e in events]),
             "temperature_c_min": _min([e["temperature_c"] for e in events]),
@@ -181,8 +191,11 @@ def expected_site_metrics(rows: list[dict[str, Any]], minutes: int = 60) -> dict
     for (site, start), events in groups.items():
         end = start + timedelta(minutes=minutes)
         out[f"{site}_{start:%Y%m%dT%H%MZ}"] = {
-            "site_id": site, "window_start": start, "window_end": end,
-            "device_count": len({e["device_id"] for e in events}), "event_count": len(events),
+            "site_id": site,
+            "window_start": start,
+            "window_end": end,
+            "device_count": len({e["device_id"] for e in events}),
+            "event_count": len(events),
             "temperature_c_avg": _avg([e["temperature_c"] for e in events]),
             "temperature_c_min": _min([e["temperature_c"] for e in events]),
             "temperature_c_max": _max([e["temperature_c"] for e in events]),

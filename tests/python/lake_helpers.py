@@ -13,11 +13,23 @@ from lakehouse.paths import PROJECT_DIR, Lake
 
 
 def land_simulation(
-    lake: Lake, *, hub: str, start: datetime, duration: timedelta, devices: int = 20,
-    faults: FaultRates | None = None, seed: int = 7, partitions: int = 2,
+    lake: Lake,
+    *,
+    hub: str,
+    start: datetime,
+    duration: timedelta,
+    devices: int = 20,
+    faults: FaultRates | None = None,
+    seed: int = 7,
+    partitions: int = 2,
 ) -> tuple[Simulation, LandingReport]:
-    config = SimulatorConfig(start=start, duration=duration, devices=devices, seed=seed,
-                             faults=faults if faults is not None else FaultRates.none())
+    config = SimulatorConfig(
+        start=start,
+        duration=duration,
+        devices=devices,
+        seed=seed,
+        faults=faults if faults is not None else FaultRates.none(),
+    )
     settings = CaptureSettings(event_hub=hub, partitions=partitions, window_seconds=300, write_empty_files=True)
     landed = land(LocalCaptureStore(lake.capture), config, settings)
     return landed.simulation, landed.report

@@ -34,8 +34,15 @@ README = (PROJECT_DIR / "README.md").read_text()
 PROD_STATE = "$(Pipeline.Workspace)/prod-state"
 PROJECT = "telemetry_lakehouse"
 SLIM = ["--select", "state:modified+", "--defer"]
-STAND_IN = ["--select", "@state:modified", "--exclude", "state:modified+",
-            "--exclude-resource-type", "test", "unit_test"]
+STAND_IN = [
+    "--select",
+    "@state:modified",
+    "--exclude",
+    "state:modified+",
+    "--exclude-resource-type",
+    "test",
+    "unit_test",
+]
 
 
 def _jobs() -> dict[str, dict[str, Any]]:
@@ -131,15 +138,19 @@ def test_slim_job_builds_state_modified_against_the_manifest_main_publishes() ->
 
     (download,) = _tasks(slim, "DownloadPipelineArtifact@2")
     assert download["inputs"] == {
-        "source": "specific", "project": "$(System.TeamProjectId)", "pipeline": "$(System.DefinitionId)",
-        "runVersion": "latestFromBranch", "branchName": "refs/heads/main",
-        "artifact": publish["inputs"]["artifact"], "path": PROD_STATE,
+        "source": "specific",
+        "project": "$(System.TeamProjectId)",
+        "pipeline": "$(System.DefinitionId)",
+        "runVersion": "latestFromBranch",
+        "branchName": "refs/heads/main",
+        "artifact": publish["inputs"]["artifact"],
+        "path": PROD_STATE,
     }
     dbt = [c for s in _scripts(slim) for c in _commands(s) if "build" in c]
     # The slim build, on the local target (through the lakehouse CLI, which loads bronze first)
     # and on the Databricks dev target (plain dbt).
-    slim_builds = [c for c in dbt if c[c.index("build"):] == ["build", *SLIM, "--state", PROD_STATE]]
-    assert [c[:c.index("build")] for c in slim_builds] == [["bin/lakehouse", "dbt"], [".venv/bin/dbt"]]
+    slim_builds = [c for c in dbt if c[c.index("build") :] == ["build", *SLIM, "--state", PROD_STATE]]
+    assert [c[: c.index("build")] for c in slim_builds] == [["bin/lakehouse", "dbt"], [".venv/bin/dbt"]]
     assert {"state:modified+", "--defer", "--state"} <= set(slim_builds[0])
     # Locally, the stand-in for production's tables first (the same selection the Spark test runs).
     stand_in = [c for c in dbt if c not in slim_builds]
@@ -156,8 +167,9 @@ def test_leaves_a_place_for_the_deploy_stages() -> None:
 MODIFIED = f"model.{PROJECT}.int_bronze_loads"
 # Written out by hand from the models' refs: int_bronze_loads (one row per bronze load, gold's
 # watermark) feeds the three gold models, which also read silver_telemetry.
-DOWNSTREAM_MODELS = {f"model.{PROJECT}.{m}" for m in ("gold_device_metrics_5m", "gold_site_metrics_1h",
-                                                       "gold_window_restatements")}
+DOWNSTREAM_MODELS = {
+    f"model.{PROJECT}.{m}" for m in ("gold_device_metrics_5m", "gold_site_metrics_1h", "gold_window_restatements")
+}
 UNTOUCHED = {  # model -> its table: unchanged models the stand-in builds and the slim build never rebuilds
     f"model.{PROJECT}.int_telemetry_validated": "silver.int_telemetry_validated",  # upstream
     f"model.{PROJECT}.silver_telemetry": "silver.silver_telemetry",  # sibling, read by gold (deferred)
@@ -185,8 +197,19 @@ def _production_manifest(tmp: Path) -> Path:
     shutil.copy(PROJECT_DIR / "profiles.example.yml", copy / "profiles.yml")
     model = copy / "models" / "silver" / "int_bronze_loads.sql"
     model.write_text("{#- production's version, before this change -#}\n" + model.read_text())
-    result = dbtRunner().invoke(["parse", "--project-dir", str(copy), "--profiles-dir", str(copy),
-                                 "--target-path", str(tmp / "production-target"), "--log-path", str(tmp / "logs")])
+    result = dbtRunner().invoke(
+        [
+            "parse",
+            "--project-dir",
+            str(copy),
+            "--profiles-dir",
+            str(copy),
+            "--target-path",
+            str(tmp / "production-target"),
+            "--log-path",
+            str(tmp / "logs"),
+        ]
+    )
     assert result.success, result.exception
     state = tmp / "prod-state"
     state.mkdir()

@@ -31,8 +31,9 @@ def _expected_keys(lake: Lake, hub: str) -> list[tuple[int, int]]:
 
 
 def test_spark_avro_reads_writer_files_with_the_capture_schema(lake: Lake, spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    _, report = land_simulation(lake, hub="spark-avro-read", start=datetime(2026, 1, 5, tzinfo=UTC),
-                                duration=timedelta(minutes=10), devices=3)
+    _, report = land_simulation(
+        lake, hub="spark-avro-read", start=datetime(2026, 1, 5, tzinfo=UTC), duration=timedelta(minutes=10), devices=3
+    )
     path = lake.capture / report.paths[0]
     df = spark.read.format("avro").load(str(path))
     assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
@@ -44,7 +45,9 @@ def test_spark_avro_reads_writer_files_with_the_capture_schema(lake: Lake, spark
         ("Body", "binary"),
     ]
     with open(path, "rb") as handle:
-        expected = [(r["SequenceNumber"], r["Offset"], r["EnqueuedTimeUtc"], r["Body"]) for r in fastavro.reader(handle)]
+        expected = [
+            (r["SequenceNumber"], r["Offset"], r["EnqueuedTimeUtc"], r["Body"]) for r in fastavro.reader(handle)
+        ]
     got = [(r.SequenceNumber, r.Offset, r.EnqueuedTimeUtc, bytes(r.Body)) for r in df.collect()]
     assert got == expected and got
 
@@ -52,8 +55,11 @@ def test_spark_avro_reads_writer_files_with_the_capture_schema(lake: Lake, spark
 def test_azure_format_file_loads_with_the_right_timestamp(lake: Lake, spark) -> None:  # type: ignore[no-untyped-def]
     """A file as Azure writes it (null codec, US-style time), built without our writer."""
     record = {
-        "SequenceNumber": 42, "Offset": "4096", "EnqueuedTimeUtc": "11/16/2016 4:44:11 PM",
-        "SystemProperties": {"x-opt-enqueued-time": 1479314651000}, "Properties": {},
+        "SequenceNumber": 42,
+        "Offset": "4096",
+        "EnqueuedTimeUtc": "11/16/2016 4:44:11 PM",
+        "SystemProperties": {"x-opt-enqueued-time": 1479314651000},
+        "Properties": {},
         "Body": b'{"field1": "value1", "field2": "value2"}',
     }
     buffer = io.BytesIO()
@@ -64,9 +70,14 @@ def test_azure_format_file_loads_with_the_right_timestamp(lake: Lake, spark) -> 
     load_bronze(lake)
     from lakehouse.spark.session import spark_session
 
-    row = spark_session().sql(
-        "select *, cast(enqueued_at as string) as enqueued_text from bronze.bronze_capture_events where event_hub = 'azurehub'"
-    ).collect()
+    row = (
+        spark_session()
+        .sql(
+            "select *, cast(enqueued_at as string) as enqueued_text from bronze.bronze_capture_events "
+            "where event_hub = 'azurehub'"
+        )
+        .collect()
+    )
     assert len(row) == 1
     r = row[0]
     assert (r.namespace, r.partition_id, r.sequence_number, r.capture_offset) == ("azurens", 1, 42, "4096")
@@ -104,7 +115,8 @@ def test_bronze_is_incremental_by_file_and_never_duplicates(lake: Lake, spark) -
     assert len(after) == first.records_written + second.records_written
     assert after == _expected_keys(lake, HUB)
     enqueued = spark.sql(
-        f"select min(enqueued_at) as lo, max(enqueued_at) as hi from bronze.bronze_capture_events where event_hub = '{HUB}'"
+        "select min(enqueued_at) as lo, max(enqueued_at) as hi from bronze.bronze_capture_events "
+        f"where event_hub = '{HUB}'"
     ).collect()[0]
     times = [parse_enqueued_time(r["EnqueuedTimeUtc"]) for _, r in capture_records(lake, HUB)]
     assert (enqueued.lo.replace(tzinfo=UTC), enqueued.hi.replace(tzinfo=UTC)) == (min(times), max(times))
@@ -127,8 +139,9 @@ def test_an_incremental_load_reads_only_the_new_files(lake: Lake, spark) -> None
     _, first = land_simulation(lake, hub=hub, start=start, duration=timedelta(minutes=15), devices=3)
     load_bronze(lake)
     batches_before = len(_files_read_by_stream(lake))
-    _, second = land_simulation(lake, hub=hub, start=start + timedelta(minutes=15), duration=timedelta(minutes=10),
-                                devices=3)
+    _, second = land_simulation(
+        lake, hub=hub, start=start + timedelta(minutes=15), duration=timedelta(minutes=10), devices=3
+    )
     report = load_bronze(lake)
     new_batches = _files_read_by_stream(lake)[batches_before:]
     read = sorted(unquote(urlparse(path).path) for batch in new_batches for path in batch)
@@ -139,17 +152,26 @@ def test_an_incremental_load_reads_only_the_new_files(lake: Lake, spark) -> None
 
 def _corrupt(data: bytes) -> bytes:
     middle = len(data) // 2
-    return data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 64]) + data[middle + 64:]
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :]
 
 
 def test_bad_files_are_set_aside_with_a_reason_and_their_neighbours_load(lake: Lake, spark) -> None:  # type: ignore[no-untyped-def]
     hub = "bad-files"
-    _, report = land_simulation(lake, hub=hub, start=datetime(2026, 2, 3, 9, 0, tzinfo=UTC),
-                                duration=timedelta(minutes=30), devices=4, partitions=1)
+    _, report = land_simulation(
+        lake,
+        hub=hub,
+        start=datetime(2026, 2, 3, 9, 0, tzinfo=UTC),
+        duration=timedelta(minutes=30),
+        devices=4,
+        partitions=1,
+    )
     paths = [p for p in report.paths if (lake.capture / p).stat().st_size > 1000]
     zero, truncated, corrupt, not_avro, other_schema, *_good = paths
-    expected_good = sorted((int(CapturePath.parse(p).partition_id), r["SequenceNumber"])
-                           for p, r in capture_records(lake, hub) if p not in paths[:5])
+    expected_good = sorted(
+        (int(CapturePath.parse(p).partition_id), r["SequenceNumber"])
+        for p, r in capture_records(lake, hub)
+        if p not in paths[:5]
+    )
     (lake.capture / zero).write_bytes(b"")
     data = (lake.capture / truncated).read_bytes()
     (lake.capture / truncated).write_bytes(data[: len(data) * 2 // 3])
@@ -162,8 +184,13 @@ def test_bad_files_are_set_aside_with_a_reason_and_their_neighbours_load(lake: L
     loaded = load_bronze(lake)
 
     reasons = {b.path: (b.problem or "").split(":")[0] for b in loaded.bad_files}
-    assert reasons == {zero: "zero_bytes", truncated: "corrupt", corrupt: "corrupt", not_avro: "not_avro",
-                       other_schema: "not_capture_schema"}
+    assert reasons == {
+        zero: "zero_bytes",
+        truncated: "corrupt",
+        corrupt: "corrupt",
+        not_avro: "not_avro",
+        other_schema: "not_capture_schema",
+    }
     for path, reason in reasons.items():
         assert not (lake.capture / path).exists()
         note = json.loads((lake.bad_capture_files / (path + ".reason.json")).read_text())
@@ -176,8 +203,14 @@ def test_bad_files_are_set_aside_with_a_reason_and_their_neighbours_load(lake: L
 
 def test_a_key_in_two_new_files_is_loaded_once(lake: Lake, spark) -> None:  # type: ignore[no-untyped-def]
     hub = "duplicate-keys"
-    _, report = land_simulation(lake, hub=hub, start=datetime(2026, 2, 4, 9, 0, tzinfo=UTC),
-                                duration=timedelta(minutes=10), devices=3, partitions=1)
+    _, report = land_simulation(
+        lake,
+        hub=hub,
+        start=datetime(2026, 2, 4, 9, 0, tzinfo=UTC),
+        duration=timedelta(minutes=10),
+        devices=3,
+        partitions=1,
+    )
     source = next(p for p in report.paths if (lake.capture / p).stat().st_size > 1000)
     copy = lake.capture / f"telemetry-ns/{hub}/0/2026/02/04/09/59/59.avro"
     copy.parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +233,14 @@ def test_a_late_file_for_an_old_range_loads_and_replay_restores_without_duplicat
     # A file for an hour already loaded, landing late (Capture of a recovered partition).
     late = lake.capture / f"telemetry-ns/{hub}/7/2026/02/05/08/05/00.avro"
     late.parent.mkdir(parents=True, exist_ok=True)
-    record = {"SequenceNumber": 0, "Offset": "0", "EnqueuedTimeUtc": "2/5/2026 8:04:00 AM", "SystemProperties": {},
-              "Properties": {}, "Body": b'{"event_id": "late-1"}'}
+    record = {
+        "SequenceNumber": 0,
+        "Offset": "0",
+        "EnqueuedTimeUtc": "2/5/2026 8:04:00 AM",
+        "SystemProperties": {},
+        "Properties": {},
+        "Body": b'{"event_id": "late-1"}',
+    }
     buffer = io.BytesIO()
     fastavro.writer(buffer, CAPTURE_SCHEMA, [record])
     late.write_bytes(buffer.getvalue())
@@ -210,8 +249,10 @@ def test_a_late_file_for_an_old_range_loads_and_replay_restores_without_duplicat
     assert bronze_keys(spark, hub) == expected
 
     # Replay a range after a fix: the rows bronze lost come back, once; nothing doubles.
-    spark.sql(f"delete from bronze.bronze_capture_events where event_hub = '{hub}' and partition_id = 0 "
-              "and sequence_number < 5")
+    spark.sql(
+        f"delete from bronze.bronze_capture_events where event_hub = '{hub}' and partition_id = 0 "
+        "and sequence_number < 5"
+    )
     window_ends = (start, start + timedelta(minutes=25))  # the landing's files end 09:05 .. 09:20
     replayed = BronzeLoader(spark, lake).replay(*window_ends, event_hub=hub)
     assert replayed.rows_added == 5 and replayed.files == len(report.paths)
@@ -229,8 +270,14 @@ def test_a_file_landed_late_in_an_old_hour_folder_loads_at_the_full_sweep(lake: 
     assert len(bronze_keys(spark, hub)) == report.records_written
     late = lake.capture / f"telemetry-ns/{hub}/0/2026/02/06/05/05/00.avro"  # four hours before the newest folder
     late.parent.mkdir(parents=True, exist_ok=True)
-    record = {"SequenceNumber": 10_000, "Offset": "0", "EnqueuedTimeUtc": "2/6/2026 5:04:00 AM",
-              "SystemProperties": {}, "Properties": {}, "Body": b'{"event_id": "late-old-folder-1"}'}
+    record = {
+        "SequenceNumber": 10_000,
+        "Offset": "0",
+        "EnqueuedTimeUtc": "2/6/2026 5:04:00 AM",
+        "SystemProperties": {},
+        "Properties": {},
+        "Body": b'{"event_id": "late-old-folder-1"}',
+    }
     buffer = io.BytesIO()
     fastavro.writer(buffer, CAPTURE_SCHEMA, [record])
     late.write_bytes(buffer.getvalue())

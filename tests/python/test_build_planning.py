@@ -14,7 +14,8 @@ def test_the_merge_reads_only_the_sequence_ranges_of_the_batch() -> None:
     assert _range_predicate(ranges) == (
         "(t.namespace = 'ns' and t.event_hub = 'hub' and t.partition_id = 0 and "
         "(t.sequence_number between 10 and 29 or t.sequence_number between 50 and 59)) or "
-        "(t.namespace = 'ns' and t.event_hub = 'o\\'hub' and t.partition_id = 1 and (t.sequence_number between 0 and 4))"
+        "(t.namespace = 'ns' and t.event_hub = 'o\\'hub' and t.partition_id = 1 "
+        "and (t.sequence_number between 0 and 4))"
     )
     assert _range_predicate([]) == "false"
 
@@ -25,8 +26,9 @@ def test_a_build_gets_its_run_scope_and_leaves_out_what_is_current() -> None:
     assert args[3:] == ["--exclude", "resource_type:seed"]
     merged = dbt_build_args(["build", "--vars", "{a: 1}"], first_load_id=None, full_check=True, exclude=[])
     assert json.loads(merged[2]) == {"a": 1, "full_check": True}
-    selected = dbt_build_args(["build", "--select", "silver_telemetry+"], first_load_id=None, full_check=False,
-                              exclude=["resource_type:seed"])
+    selected = dbt_build_args(
+        ["build", "--select", "silver_telemetry+"], first_load_id=None, full_check=False, exclude=["resource_type:seed"]
+    )
     assert selected == ["build", "--select", "silver_telemetry+"]
 
 

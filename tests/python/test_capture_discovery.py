@@ -39,11 +39,12 @@ def listed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 def _folders(glob: str | None) -> list[str]:
     assert glob is not None and glob.startswith("{") and glob.endswith("}/*/*.avro")
-    return glob[1:-len("}/*/*.avro")].split(",")
+    return glob[1 : -len("}/*/*.avro")].split(",")
 
 
-def test_first_load_sweeps_then_loads_list_only_recent_hour_folders(capture_dir: Path, tmp_path: Path,
-                                                                       listed: list[Path]) -> None:
+def test_first_load_sweeps_then_loads_list_only_recent_hour_folders(
+    capture_dir: Path, tmp_path: Path, listed: list[Path]
+) -> None:
     _land(capture_dir, P0, datetime(2026, 10, 1, tzinfo=UTC), 24 * 30)  # a month, 2026-10-01 00h .. 10-30 23h
     discovery = CaptureDiscovery(capture_dir, tmp_path / "state.json")
 
@@ -78,8 +79,11 @@ def test_a_new_partition_is_listed_whole_and_the_sweep_comes_back(capture_dir: P
     discovery.record(discovery.plan(now=NOW), now=NOW)
     _land(capture_dir, "ns/other-hub/3", datetime(2026, 10, 1, tzinfo=UTC), 2)
     plan = discovery.plan(now=NOW + FULL_SWEEP_EVERY - timedelta(seconds=1))
-    assert _folders(plan.glob) == [*(f"{P0}/2026/10/30/{h}" for h in (21, 22, 23)),
-                                   "ns/other-hub/3/2026/10/01/00", "ns/other-hub/3/2026/10/01/01"]
+    assert _folders(plan.glob) == [
+        *(f"{P0}/2026/10/30/{h}" for h in (21, 22, 23)),
+        "ns/other-hub/3/2026/10/01/00",
+        "ns/other-hub/3/2026/10/01/01",
+    ]
     assert discovery.plan(now=NOW + FULL_SWEEP_EVERY).full_sweep
     assert discovery.plan(full_sweep=True, now=NOW).glob == CAPTURE_GLOB
 

@@ -50,7 +50,14 @@ def test_capture_path_layout_round_trips() -> None:
 @pytest.mark.parametrize("codec", ["null", "deflate"])
 def test_written_file_reads_back_with_the_exact_capture_schema(codec: str) -> None:
     records = [
-        CaptureRecord(0, 0, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), b'{"a":1}', {"source": "sim", "n": 7}, {"x-opt-partition-key": "dev-1"}),
+        CaptureRecord(
+            0,
+            0,
+            datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            b'{"a":1}',
+            {"source": "sim", "n": 7},
+            {"x-opt-partition-key": "dev-1"},
+        ),
         CaptureRecord(1, 7, datetime(2026, 1, 2, 15, 4, 6, tzinfo=UTC), None, {}, {}),
     ]
     data = encode_capture_file(records, codec=codec, sync_key="k")  # type: ignore[arg-type]
@@ -67,10 +74,22 @@ def test_written_file_reads_back_with_the_exact_capture_schema(codec: str) -> No
         ("Body", ["null", "bytes"]),
     ]
     assert list(reader) == [
-        {"SequenceNumber": 0, "Offset": "0", "EnqueuedTimeUtc": "1/2/2026 3:04:05 AM",
-         "SystemProperties": {"x-opt-partition-key": "dev-1"}, "Properties": {"source": "sim", "n": 7}, "Body": b'{"a":1}'},
-        {"SequenceNumber": 1, "Offset": "7", "EnqueuedTimeUtc": "1/2/2026 3:04:06 PM",
-         "SystemProperties": {}, "Properties": {}, "Body": None},
+        {
+            "SequenceNumber": 0,
+            "Offset": "0",
+            "EnqueuedTimeUtc": "1/2/2026 3:04:05 AM",
+            "SystemProperties": {"x-opt-partition-key": "dev-1"},
+            "Properties": {"source": "sim", "n": 7},
+            "Body": b'{"a":1}',
+        },
+        {
+            "SequenceNumber": 1,
+            "Offset": "7",
+            "EnqueuedTimeUtc": "1/2/2026 3:04:06 PM",
+            "SystemProperties": {},
+            "Properties": {},
+            "Body": None,
+        },
     ]
 
 

@@ -28,18 +28,21 @@ def test_every_command_has_help(command: str) -> None:
     assert result.output.startswith(f"Usage: cli {command}") and len(result.output.splitlines()) > 3
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["simulate", "--duration", "5x"], "'5x' is not a duration like 90s, 30m, 1h or 1h30m"),
-    (["simulate", "--codec", "zstd"], "'zstd' is not one of 'deflate', 'null'"),
-    (["replay-csv", "no-such-file.csv"], "File 'no-such-file.csv' does not exist"),
-    (["dbt", "biuld"], "'biuld' is not a dbt command"),
-    (["load-bronze", "--replay-from", "yesterday"], "'yesterday' does not match the formats"),
-    (["run", "--every", "often"], "'often' is not a duration"),
-    (["run", "--source", "kafka"], "'kafka' is not one of 'simulate', 'csv', 'none'"),
-    (["demo", "--devices", "many"], "'many' is not a valid integer"),
-    (["serve", "synapse-views", "--string-length", "9000"], "9000 is not in 1..8000"),
-    (["azure", "send", "--source", "mqtt"], "'mqtt' is not one of 'simulate', 'csv', 'http'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--duration", "5x"], "'5x' is not a duration like 90s, 30m, 1h or 1h30m"),
+        (["simulate", "--codec", "zstd"], "'zstd' is not one of 'deflate', 'null'"),
+        (["replay-csv", "no-such-file.csv"], "File 'no-such-file.csv' does not exist"),
+        (["dbt", "biuld"], "'biuld' is not a dbt command"),
+        (["load-bronze", "--replay-from", "yesterday"], "'yesterday' does not match the formats"),
+        (["run", "--every", "often"], "'often' is not a duration"),
+        (["run", "--source", "kafka"], "'kafka' is not one of 'simulate', 'csv', 'none'"),
+        (["demo", "--devices", "many"], "'many' is not a valid integer"),
+        (["serve", "synapse-views", "--string-length", "9000"], "9000 is not in 1..8000"),
+        (["azure", "send", "--source", "mqtt"], "'mqtt' is not one of 'simulate', 'csv', 'http'"),
+    ],
+)
 def test_a_bad_option_value_is_a_usage_error(args: list[str], message: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--lake", str(tmp_path / "lake"), *args])
     assert result.exit_code == 2, result.output

@@ -18,17 +18,30 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_rows_become_events_in_event_time_order(tmp_path: Path) -> None:
-    csv_file = _write(tmp_path / "r.csv", (
-        "ts,device_id,temperature_c,status,note\n"
-        "2026-11-22T10:00:05Z,dev-2,21.5,ok,\n"
-        "2026-11-22T10:00:01Z,dev-1,19,warn,door open\n"
-        "2026-11-22T10:00:03Z,dev-1,abc,ok,\n"
-    ))
+    csv_file = _write(
+        tmp_path / "r.csv",
+        (
+            "ts,device_id,temperature_c,status,note\n"
+            "2026-11-22T10:00:05Z,dev-2,21.5,ok,\n"
+            "2026-11-22T10:00:01Z,dev-1,19,warn,door open\n"
+            "2026-11-22T10:00:03Z,dev-1,abc,ok,\n"
+        ),
+    )
     events = list(replay_csv(csv_file))
     bodies = [json.loads(e.body or b"") for e in events]
-    assert [b["ts"] for b in bodies] == ["2026-11-22T10:00:01.000Z", "2026-11-22T10:00:03.000Z", "2026-11-22T10:00:05.000Z"]
-    assert bodies[0] == {"event_id": "dev-1-1795341601000", "device_id": "dev-1", "ts": "2026-11-22T10:00:01.000Z",
-                         "temperature_c": 19.0, "status": "warn", "note": "door open"}
+    assert [b["ts"] for b in bodies] == [
+        "2026-11-22T10:00:01.000Z",
+        "2026-11-22T10:00:03.000Z",
+        "2026-11-22T10:00:05.000Z",
+    ]
+    assert bodies[0] == {
+        "event_id": "dev-1-1795341601000",
+        "device_id": "dev-1",
+        "ts": "2026-11-22T10:00:01.000Z",
+        "temperature_c": 19.0,
+        "status": "warn",
+        "note": "door open",
+    }
     assert bodies[1]["temperature_c"] == "abc"  # kept as written: silver quarantines it as wrong_type
     assert "note" not in bodies[2]
     assert [e.partition_key for e in events] == ["dev-1", "dev-1", "dev-2"]
@@ -36,7 +49,9 @@ def test_rows_become_events_in_event_time_order(tmp_path: Path) -> None:
 
 
 def test_speedup_paces_the_replay(tmp_path: Path) -> None:
-    csv_file = _write(tmp_path / "r.csv", "ts,device_id\n2026-11-22T10:00:00Z,a\n2026-11-22T10:01:00Z,a\n2026-11-22T10:01:30Z,a\n")
+    csv_file = _write(
+        tmp_path / "r.csv", "ts,device_id\n2026-11-22T10:00:00Z,a\n2026-11-22T10:01:00Z,a\n2026-11-22T10:01:30Z,a\n"
+    )
     sleeps: list[float] = []
     list(replay_csv(csv_file, speedup=60, sleep=sleeps.append))
     assert sleeps == [1.0, 0.5]

@@ -51,8 +51,10 @@ def _resolve(args: list[str]) -> tuple[click.Command, list[str]]:
 
 
 def test_every_resource_loads_into_the_bundle_schema_models() -> None:
-    loaded = {kind: {name: MODELS[kind].from_dict(spec) for name, spec in BUNDLE["resources"][kind].items()}
-              for kind in MODELS}
+    loaded = {
+        kind: {name: MODELS[kind].from_dict(spec) for name, spec in BUNDLE["resources"][kind].items()}
+        for kind in MODELS
+    }
     assert set(loaded["jobs"]) == {"lake_cycle", "nightly_full_check"}
     assert {t.task_key for t in loaded["jobs"]["lake_cycle"].tasks} == {"load_bronze", "dbt_build", "cosmos_sync"}
     assert set(BUNDLE["targets"]) == {"dev", "staging", "prod"}

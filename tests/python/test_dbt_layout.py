@@ -18,8 +18,10 @@ _BLOCK = re.compile(r"{%-?\s*(macro|test)\s+(\w+)\s*\(([^)]*)\)")
 
 def blocks(path: Path) -> list[tuple[str, str, list[str]]]:
     """(kind, name, argument names) of each macro or test block of a file."""
-    return [(kind, name, [arg.split("=")[0].strip() for arg in args.split(",") if arg.strip()])
-            for kind, name, args in _BLOCK.findall(path.read_text())]
+    return [
+        (kind, name, [arg.split("=")[0].strip() for arg in args.split(",") if arg.strip()])
+        for kind, name, args in _BLOCK.findall(path.read_text())
+    ]
 
 
 def documented(yml: Path) -> dict[str, dict]:

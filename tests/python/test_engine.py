@@ -32,8 +32,14 @@ from tests.python.lake_helpers import land_simulation
 
 pytestmark = [pytest.mark.engine, pytest.mark.spark]
 LAKEHOUSE = [str(Path(sys.executable).parent / "lakehouse")]
-TABLES = ["silver/silver_telemetry", "silver/silver_telemetry_quarantine", "silver/int_telemetry_validated",
-          "gold/gold_device_metrics_5m", "gold/gold_site_metrics_1h", "gold/gold_window_restatements"]
+TABLES = [
+    "silver/silver_telemetry",
+    "silver/silver_telemetry_quarantine",
+    "silver/int_telemetry_validated",
+    "gold/gold_device_metrics_5m",
+    "gold/gold_site_metrics_1h",
+    "gold/gold_window_restatements",
+]
 LOG_COPY = PROJECT_DIR / "logs" / "engine-tests"
 
 
@@ -47,8 +53,12 @@ def _free_ports() -> dict[str, str]:
     while True:
         base = random.randrange(20000, 40000, 10)
         if all(_free(base + i) for i in range(6)):
-            return {"LAKEHOUSE_METASTORE_PORT": str(base), "LAKEHOUSE_SPARK_MASTER_PORT": str(base + 1),
-                    "LAKEHOUSE_THRIFT_PORT": str(base + 2), "LAKEHOUSE_SPARK_UI_PORT": str(base + 3)}
+            return {
+                "LAKEHOUSE_METASTORE_PORT": str(base),
+                "LAKEHOUSE_SPARK_MASTER_PORT": str(base + 1),
+                "LAKEHOUSE_THRIFT_PORT": str(base + 2),
+                "LAKEHOUSE_SPARK_UI_PORT": str(base + 3),
+            }
 
 
 @dataclass
@@ -61,8 +71,14 @@ class EngineUnderTest:
     timings: dict[str, float] = field(default_factory=dict)
 
     def cli(self, *args: str, target: str = "cluster", root: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*LAKEHOUSE, *args], env=self.cli_env(target, root), capture_output=True, text=True,
-                              cwd=PROJECT_DIR, check=False)
+        return subprocess.run(
+            [*LAKEHOUSE, *args],
+            env=self.cli_env(target, root),
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_DIR,
+            check=False,
+        )
 
     def cli_env(self, target: str, root: Path | None = None) -> dict[str, str]:
         return {**self.env, "DBT_TARGET": target, "LAKEHOUSE_ROOT": str(root or self.lake.root)}
@@ -98,16 +114,34 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineUnderTest
     env = {**os.environ, **_free_ports()}
     env.pop("LAKEHOUSE_ROOT", None)
     under_test = EngineUnderTest(Lake.from_env(root), env, tmp_path_factory.mktemp("local-lake"))
-    faults = FaultRates(duplicate=0.05, malformed_json=0.03, missing_field=0.03, wrong_type=0.03, out_of_range=0.03,
-                        late=0.05, out_of_order=0.05, extra_fields=0.05)
-    land_simulation(under_test.lake, hub="telemetry", start=datetime(2026, 6, 1, 6, tzinfo=UTC),
-                    duration=timedelta(hours=1), devices=20, faults=faults)
+    faults = FaultRates(
+        duplicate=0.05,
+        malformed_json=0.03,
+        missing_field=0.03,
+        wrong_type=0.03,
+        out_of_range=0.03,
+        late=0.05,
+        out_of_order=0.05,
+        extra_fields=0.05,
+    )
+    land_simulation(
+        under_test.lake,
+        hub="telemetry",
+        start=datetime(2026, 6, 1, 6, tzinfo=UTC),
+        duration=timedelta(hours=1),
+        devices=20,
+        faults=faults,
+    )
     shutil.copytree(under_test.lake.capture, under_test.local_root / "capture")
     t0 = time.monotonic()
     under_test.local_build = subprocess.Popen(
         [*LAKEHOUSE, "dbt", "build", "--exclude", "resource_type:test", "resource_type:unit_test"],
-        env=under_test.cli_env("local", under_test.local_root), cwd=PROJECT_DIR, text=True,
-        stdout=(under_test.local_root / "build.log").open("w"), stderr=subprocess.STDOUT)
+        env=under_test.cli_env("local", under_test.local_root),
+        cwd=PROJECT_DIR,
+        text=True,
+        stdout=(under_test.local_root / "build.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     under_test.started = under_test.cli("engine", "start")
     under_test.timings["engine start"] = time.monotonic() - t0
     try:
@@ -175,8 +209,9 @@ def _query(port: int, sql: str) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
-def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(engine: EngineUnderTest, builds: Path,
-                                                                         spark: Any) -> None:
+def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
+    engine: EngineUnderTest, builds: Path, spark: Any
+) -> None:
     expected = spark.read.format("delta").load(str(engine.lake.root / "gold/gold_site_metrics_1h")).count()
     answers: list[tuple[float, int]] = []
     errors: list[BaseException] = []
@@ -185,8 +220,12 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(engine: 
     def read() -> None:
         while not done.is_set():
             try:
-                answers.append((time.monotonic(),
-                                _query(engine.thrift_port, "select count(*) from gold.gold_site_metrics_1h")[0][0]))
+                answers.append(
+                    (
+                        time.monotonic(),
+                        _query(engine.thrift_port, "select count(*) from gold.gold_site_metrics_1h")[0][0],
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - any failure is the finding
                 errors.append(exc)
                 return
@@ -195,11 +234,25 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(engine: 
     reader.start()
     t0 = time.monotonic()
     # A second client: plain dbt (no bronze load), as another engineer runs it.
-    second = subprocess.run([str(Path(sys.executable).parent / "dbt"), "run", "--select", "gold_site_metrics_1h",
-                             "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-                             "--target-path", str(engine.lake.root / "_second_target")],
-                            env=engine.cli_env("cluster"), capture_output=True, text=True, cwd=PROJECT_DIR,
-                            check=False)
+    second = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "run",
+            "--select",
+            "gold_site_metrics_1h",
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(engine.lake.root / "_second_target"),
+        ],
+        env=engine.cli_env("cluster"),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        check=False,
+    )
     t1 = time.monotonic()
     engine.timings["second dbt command"] = t1 - t0
     done.set()
@@ -216,7 +269,9 @@ def test_engine_stop_leaves_no_process_behind(engine: EngineUnderTest) -> None:
     assert stopped.returncode == 0, stopped.stderr
     assert "thrift" in stopped.stdout and "metastore" in stopped.stdout, stopped.stdout
     assert _engine_processes(engine.lake.root) == []
-    assert all(_free(int(engine.env[name])) for name in ("LAKEHOUSE_METASTORE_PORT", "LAKEHOUSE_SPARK_MASTER_PORT",
-                                                         "LAKEHOUSE_THRIFT_PORT"))
+    assert all(
+        _free(int(engine.env[name]))
+        for name in ("LAKEHOUSE_METASTORE_PORT", "LAKEHOUSE_SPARK_MASTER_PORT", "LAKEHOUSE_THRIFT_PORT")
+    )
     status = engine.cli("engine", "status")
     assert status.returncode == 1 and " running (pid " not in status.stdout, status.stdout

@@ -42,8 +42,13 @@ def test_cluster_settings_keep_the_local_targets_and_the_password_stays_in_hive_
     conf = write_conf(layout, PORTS, "/cache/jars/*")
     defaults = dict(line.split(" ", 1) for line in (conf / "spark-defaults.conf").read_text().splitlines())
     local = local_spark_conf()
-    for key in ("spark.jars.packages", "spark.sql.extensions", "spark.sql.catalog.spark_catalog",
-                "spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
+    for key in (
+        "spark.jars.packages",
+        "spark.sql.extensions",
+        "spark.sql.catalog.spark_catalog",
+        "spark.sql.session.timeZone",
+        "spark.sql.ansi.enabled",
+    ):
         assert defaults[key] == local[key], key
     assert defaults["spark.master"] == "spark://127.0.0.1:27077"
     assert defaults["spark.driver.extraClassPath"] == "/cache/jars/*"
@@ -66,6 +71,5 @@ def test_the_thrift_servers_class_path_holds_the_hive_class_spark_4_leaves_out()
     # Hive's FunctionRegistry, loaded when the Thrift server closes a session, needs this
     # class; Spark 4's jars lack it, so without it a client's dbt command failed (SPARK-51041).
     wanted = "org/apache/hadoop/hive/llap/security/LlapSigner$Signable.class"
-    class_path = [*Path(driver_class_path().removesuffix("*")).glob("*.jar"),
-                  *(spark_home() / "jars").glob("*.jar")]
+    class_path = [*Path(driver_class_path().removesuffix("*")).glob("*.jar"), *(spark_home() / "jars").glob("*.jar")]
     assert [jar.name for jar in class_path if wanted in zipfile.ZipFile(jar).namelist()]

@@ -30,8 +30,16 @@ from tests.python.lake_helpers import seed_registry
 
 pytestmark = pytest.mark.spark
 START = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
-FAULTS = FaultRates(duplicate=0.03, out_of_order=0.03, late=0.02, malformed_json=0.01, missing_field=0.01,
-                    wrong_type=0.01, out_of_range=0.01, extra_fields=0.03)
+FAULTS = FaultRates(
+    duplicate=0.03,
+    out_of_order=0.03,
+    late=0.02,
+    malformed_json=0.01,
+    missing_field=0.01,
+    wrong_type=0.01,
+    out_of_range=0.01,
+    extra_fields=0.03,
+)
 
 
 def _env(lake: Lake) -> dict[str, str]:
@@ -40,8 +48,14 @@ def _env(lake: Lake) -> dict[str, str]:
 
 def _lakehouse(lake: Lake, *args: str) -> subprocess.Popen[str]:
     executable = Path(sys.executable).parent / "lakehouse"
-    return subprocess.Popen([str(executable), "--lake", str(lake.root), *args],
-                            cwd=PROJECT_DIR, env=_env(lake), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [str(executable), "--lake", str(lake.root), *args],
+        cwd=PROJECT_DIR,
+        env=_env(lake),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _until(process: subprocess.Popen[str], *needles: str) -> list[str]:
@@ -52,7 +66,9 @@ def _until(process: subprocess.Popen[str], *needles: str) -> list[str]:
         seen.append(line)
         if all(needle in line for needle in needles):
             return seen
-    raise AssertionError(f"the process ended (code {process.wait()}) before printing {needles!r}:\n{''.join(seen[-40:])}")
+    raise AssertionError(
+        f"the process ended (code {process.wait()}) before printing {needles!r}:\n{''.join(seen[-40:])}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +79,13 @@ def own_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
 def _assert_quiet(output: str, lake: Lake) -> None:
     """A command's console, not on a terminal: the project's and dbt's lines, without the
     JVM's (Ivy, log4j: they go to the lake's Spark log), py4j's or colour codes."""
-    for chatter in (":: loading settings ::", "Ivy Default Cache", "Closing down clientserver", "WARN NativeCodeLoader",
-                    "\x1b["):
+    for chatter in (
+        ":: loading settings ::",
+        "Ivy Default Cache",
+        "Closing down clientserver",
+        "WARN NativeCodeLoader",
+        "\x1b[",
+    ):
         assert chatter not in output, f"{chatter!r} reached the console"
     assert "loading settings" in lake.spark_log.read_text()
 
@@ -100,7 +121,9 @@ def test_sigkill_during_silver_then_a_rerun_loses_and_duplicates_nothing(own_lak
     want = ex.expected_silver([(p, r, 0) for p, r in records], seed_registry())
     silver = {r["event_id"]: r for r in _table(spark, own_lake, "silver", "silver_telemetry")}
     assert silver.keys() == want.rows.keys()
-    assert {k: r["capture_record_id"] for k, r in silver.items()} == {k: r["capture_record_id"] for k, r in want.rows.items()}
+    assert {k: r["capture_record_id"] for k, r in silver.items()} == {
+        k: r["capture_record_id"] for k, r in want.rows.items()
+    }
     quarantine = [r["capture_record_id"] for r in _table(spark, own_lake, "silver", "silver_telemetry_quarantine")]
     assert sorted(quarantine) == sorted(want.quarantine)
     device = {r["metric_id"]: r["event_count"] for r in _table(spark, own_lake, "gold", "gold_device_metrics_5m")}
@@ -124,12 +147,14 @@ def test_sigterm_stops_the_runner_between_steps_with_exit_code_0(own_lake: Lake,
 def _digest(root: Path) -> dict[str, str]:
     import hashlib
 
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and "metastore_db" not in p.parts and p.suffix != ".lock"}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "metastore_db" not in p.parts and p.suffix != ".lock"
+    }
 
 
-def test_a_lake_copied_to_another_folder_builds_its_own_new_data(own_lake: Lake, spark: Any,
-                                                                   tmp_path: Path) -> None:
+def test_a_lake_copied_to_another_folder_builds_its_own_new_data(own_lake: Lake, spark: Any, tmp_path: Path) -> None:
     """The copy lands and builds new data; the new records reach gold in the copy and the
     original folder stays byte-for-byte unchanged. (The copy also holds what the
     stopped runner of the previous test landed and did not build: it reaches gold.)"""

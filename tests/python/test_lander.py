@@ -24,10 +24,7 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def _events(n: int, *, every: timedelta = timedelta(seconds=10), keys: int = 3, size: int = 20) -> list[Event]:
-    return [
-        Event(f"{i:0{size}d}".encode(), f"dev-{i % keys}", T0 + i * every, {"i": i})
-        for i in range(n)
-    ]
+    return [Event(f"{i:0{size}d}".encode(), f"dev-{i % keys}", T0 + i * every, {"i": i}) for i in range(n)]
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -56,7 +53,9 @@ def test_events_route_by_key_and_number_per_partition(capture_dir: Path) -> None
 
 def test_files_are_named_for_the_window_end_and_hold_only_its_events(capture_dir: Path) -> None:
     events = _events(30, keys=1)  # 10:00:00 .. 10:04:50, one partition
-    report = CaptureLander(LocalCaptureStore(capture_dir), CaptureSettings(partitions=1, window_seconds=120)).land(events)
+    report = CaptureLander(LocalCaptureStore(capture_dir), CaptureSettings(partitions=1, window_seconds=120)).land(
+        events
+    )
     assert report.paths == [
         "telemetry-ns/telemetry/0/2026/11/22/10/02/00.avro",
         "telemetry-ns/telemetry/0/2026/11/22/10/04/00.avro",
@@ -80,16 +79,19 @@ def test_size_limit_closes_files_early_at_whole_seconds(capture_dir: Path) -> No
 def test_empty_windows_get_header_only_files_when_asked(capture_dir: Path) -> None:
     settings = CaptureSettings(partitions=2, window_seconds=60, write_empty_files=True)
     events = [Event(b"x", "dev-0", T0 + timedelta(seconds=5))]
-    report = CaptureLander(LocalCaptureStore(capture_dir), settings).land(events, start=T0, end=T0 + timedelta(minutes=3))
+    report = CaptureLander(LocalCaptureStore(capture_dir), settings).land(
+        events, start=T0, end=T0 + timedelta(minutes=3)
+    )
     assert report.files_written == 6 and report.empty_files_written == 5 and report.records_written == 1
 
 
 def test_landing_again_is_idempotent_and_resumes_numbering(capture_dir: Path) -> None:
     store = LocalCaptureStore(capture_dir)
     lander = CaptureLander(store, CaptureSettings(partitions=1, window_seconds=60))
-    first, second = _events(12, keys=1), [
-        Event(b"later", "dev-0", T0 + timedelta(minutes=2, seconds=i)) for i in range(3)
-    ]
+    first, second = (
+        _events(12, keys=1),
+        [Event(b"later", "dev-0", T0 + timedelta(minutes=2, seconds=i)) for i in range(3)],
+    )
     lander.land(first, end=T0 + timedelta(minutes=2))
     before = _files(capture_dir)
     again = lander.land(first, end=T0 + timedelta(minutes=2))
@@ -127,9 +129,13 @@ def test_events_after_the_landing_end_are_refused(capture_dir: Path) -> None:
 
 # --------------------------------------------------------------------------- backfills
 
+
 def _bodies_by_sequence(store: LocalCaptureStore, prefix: str = "") -> list[tuple[str, int, bytes]]:
     """(partition, sequence number, body) of every landed record, read back with fastavro."""
-    return [(CapturePath.parse(path).partition_id, r["SequenceNumber"], r["Body"]) for path, r in landed_records(store, prefix)]
+    return [
+        (CapturePath.parse(path).partition_id, r["SequenceNumber"], r["Body"])
+        for path, r in landed_records(store, prefix)
+    ]
 
 
 def test_a_backfill_lands_after_the_existing_files_with_new_sequence_numbers(capture_dir: Path, tmp_path: Path) -> None:
@@ -142,8 +148,9 @@ def test_a_backfill_lands_after_the_existing_files_with_new_sequence_numbers(cap
 
     # An older CSV (09:00 .. 09:00:40) that was never landed: a backfill.
     csv_file = tmp_path / "older.csv"
-    csv_file.write_text("ts,device_id,temperature_c\n" + "".join(
-        f"2026-11-22T09:00:{10 * i:02d}Z,dev-0,{20 + i}\n" for i in range(5)))
+    csv_file.write_text(
+        "ts,device_id,temperature_c\n" + "".join(f"2026-11-22T09:00:{10 * i:02d}Z,dev-0,{20 + i}\n" for i in range(5))
+    )
     backfill = list(replay_csv(csv_file))
     report = lander.land(backfill)
     assert report.records_written == 5
@@ -167,8 +174,12 @@ def test_skip_landed_keeps_the_old_skip(capture_dir: Path, tmp_path: Path) -> No
     lake = tmp_path / "lake"
     now = datetime.now(UTC).replace(microsecond=0)
     newer, older = tmp_path / "newer.csv", tmp_path / "older.csv"
-    newer.write_text("ts,device_id\n" + "".join(f"{(now - timedelta(hours=1, seconds=i)).isoformat()},dev-0\n" for i in range(3)))
-    older.write_text("ts,device_id\n" + "".join(f"{(now - timedelta(hours=3, seconds=i)).isoformat()},dev-0\n" for i in range(4)))
+    newer.write_text(
+        "ts,device_id\n" + "".join(f"{(now - timedelta(hours=1, seconds=i)).isoformat()},dev-0\n" for i in range(3))
+    )
+    older.write_text(
+        "ts,device_id\n" + "".join(f"{(now - timedelta(hours=3, seconds=i)).isoformat()},dev-0\n" for i in range(4))
+    )
     run = ["--lake", str(lake), "replay-csv", "--partitions", "1", "--no-empty-files"]
     assert CliRunner().invoke(cli, [*run, str(newer)], catch_exceptions=False).exit_code == 0
     store = LocalCaptureStore(lake / "capture")
@@ -203,6 +214,7 @@ def test_a_re_simulated_overlapping_period_lands_only_newer_telemetry(capture_di
 
 # --------------------------------------------------------------------------- concurrent landings
 
+
 class SlowFirstWrite(LocalCaptureStore):
     """The local store, with its first write delayed: both landings read their
     positions before either writes, as two real runs starting together do."""
@@ -220,11 +232,19 @@ class SlowFirstWrite(LocalCaptureStore):
 
 def test_two_concurrent_landings_into_one_lake_wait_for_each_other(capture_dir: Path) -> None:
     settings = CaptureSettings(partitions=2, window_seconds=60)
-    streams = [[Event(f'{{"run":{run},"i":{i}}}'.encode(), f"dev-{i % 3}", T0 + timedelta(seconds=7 * i)) for i in range(40)]
-               for run in (1, 2)]
-    reports = run_together([lambda events=events: CaptureLander(SlowFirstWrite(capture_dir, 0.5), settings,
-                                                                lock_timeout=30).land(events)
-                            for events in streams], timeout=60)
+    streams = [
+        [Event(f'{{"run":{run},"i":{i}}}'.encode(), f"dev-{i % 3}", T0 + timedelta(seconds=7 * i)) for i in range(40)]
+        for run in (1, 2)
+    ]
+    reports = run_together(
+        [
+            lambda events=events: CaptureLander(SlowFirstWrite(capture_dir, 0.5), settings, lock_timeout=30).land(
+                events
+            )
+            for events in streams
+        ],
+        timeout=60,
+    )
     landed = _bodies_by_sequence(LocalCaptureStore(capture_dir))
     # Every record exactly once (0 lost, 0 duplicated), sequence numbers unique per partition.
     assert sorted(b for _, _, b in landed) == sorted(e.body for events in streams for e in events)
@@ -237,10 +257,20 @@ def test_two_concurrent_landings_into_one_lake_wait_for_each_other(capture_dir: 
 
 def test_a_second_writer_waits_for_the_lock_then_fails_with_a_clear_error(capture_dir: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from lakehouse.ingestion.capture.store import LocalCaptureStore\n"
-         "with LocalCaptureStore(Path(sys.argv[1])).lock('telemetry-ns/telemetry'):\n"
-         "    print('locked', flush=True); time.sleep(float(sys.argv[2]))", str(capture_dir), "3"],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path\n"
+            "from lakehouse.ingestion.capture.store import LocalCaptureStore\n"
+            "with LocalCaptureStore(Path(sys.argv[1])).lock('telemetry-ns/telemetry'):\n"
+            "    print('locked', flush=True); time.sleep(float(sys.argv[2]))",
+            str(capture_dir),
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         t0 = time.monotonic()

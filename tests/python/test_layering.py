@@ -61,6 +61,11 @@ def test_no_import_runs_back_up() -> None:
 
 
 def test_ingestion_and_serving_never_import_the_cli() -> None:
-    offenders = [f"{_module(p)} -> {m}" for folder in ("ingestion", "serving") for p in (PACKAGE / folder).rglob("*.py")
-                 for m in _imports(p) if _layer(m) == "cli"]
+    offenders = [
+        f"{_module(p)} -> {m}"
+        for folder in ("ingestion", "serving")
+        for p in (PACKAGE / folder).rglob("*.py")
+        for m in _imports(p)
+        if _layer(m) == "cli"
+    ]
     assert not offenders, offenders

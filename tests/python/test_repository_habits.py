@@ -16,8 +16,9 @@ CONFIG = PROJECT_DIR / ".pre-commit-config.yaml"
 
 def test_the_pre_commit_config_is_valid_and_local() -> None:
     pre_commit = Path(sys.executable).with_name("pre-commit")
-    done = subprocess.run([str(pre_commit), "validate-config", str(CONFIG)], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [str(pre_commit), "validate-config", str(CONFIG)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     repos = yaml.safe_load(CONFIG.read_text())["repos"]
     assert [r["repo"] for r in repos] == ["local"]

@@ -32,8 +32,15 @@ QUARANTINE = "silver.silver_telemetry_quarantine"
 
 
 def _feed(lake: Lake) -> SimulatedFeed:
-    return SimulatedFeed(lake, devices=4, every=EVERY, start=START, realtime=False, faults=FaultRates(),
-                         settings=CaptureSettings(event_hub=HUB, partitions=2, write_empty_files=True))
+    return SimulatedFeed(
+        lake,
+        devices=4,
+        every=EVERY,
+        start=START,
+        realtime=False,
+        faults=FaultRates(),
+        settings=CaptureSettings(event_hub=HUB, partitions=2, write_empty_files=True),
+    )
 
 
 def _sums(reader: InMemoryMetricReader) -> dict[str, float]:
@@ -56,8 +63,12 @@ def test_three_cycles_write_exact_run_log_rows_and_metrics(lake: Lake, spark: An
     # Earlier tests may have loaded bronze without building: the first cycle builds
     # those loads too. Each table's own newest load id says what it had processed.
     ensure_bronze_table(spark, lake)
-    since = {table: spark.sql(f"select coalesce(max(bronze_load_id), 0) from {table}").first()[0]
-             if spark.catalog.tableExists(table) else 0 for table in (SILVER, QUARANTINE)}
+    since = {
+        table: spark.sql(f"select coalesce(max(bronze_load_id), 0) from {table}").first()[0]
+        if spark.catalog.tableExists(table)
+        else 0
+        for table in (SILVER, QUARANTINE)
+    }
     records = Runner(lake, settings, land=_feed(lake), metrics=metrics).run()
 
     # Independently: the hub's Capture records, by the capture window each cycle landed.
@@ -74,9 +85,13 @@ def test_three_cycles_write_exact_run_log_rows_and_metrics(lake: Lake, spark: An
     assert [r.cycle_id for r in rows] == [r.cycle_id for r in records]
     assert [r.cycle_id for r in rows] == list(range(rows[0].cycle_id, rows[0].cycle_id + 3))
     for row, record in zip(rows, records, strict=True):
-        counts = {table: spark.sql(f"select count(*) from {table} where bronze_load_id > {since[table]}"
-                                   f" and bronze_load_id <= {record.bronze_load_id}").first()[0]
-                  for table in (SILVER, QUARANTINE)}
+        counts = {
+            table: spark.sql(
+                f"select count(*) from {table} where bronze_load_id > {since[table]}"
+                f" and bronze_load_id <= {record.bronze_load_id}"
+            ).first()[0]
+            for table in (SILVER, QUARANTINE)
+        }
         # A silver row of this cycle's loads is a new event, or an earlier send replacing one.
         assert row.rows_added[SILVER] + row.rows_updated.get(SILVER, 0) == counts[SILVER] > 0
         assert row.quarantined_records == counts[QUARANTINE]

@@ -25,13 +25,43 @@ pytestmark = pytest.mark.spark
 HUB = "silver-gold-e2e"
 START = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 SETTINGS = CaptureSettings(event_hub=HUB, partitions=3, window_seconds=300, write_empty_files=True)
-FAULTS = FaultRates(duplicate=0.03, out_of_order=0.03, late=0.02, malformed_json=0.01, missing_field=0.01,
-                    wrong_type=0.01, out_of_range=0.01, extra_fields=0.03)
-GOLD_DEVICE = ["device_id", "site_id", "window_start", "window_end", "event_count", "temperature_c_avg",
-               "temperature_c_min", "temperature_c_max", "humidity_pct_avg", "pressure_hpa_avg",
-               "battery_pct_min", "last_event_time", "is_final"]
-GOLD_SITE = ["site_id", "window_start", "window_end", "device_count", "event_count", "temperature_c_avg",
-             "temperature_c_min", "temperature_c_max", "humidity_pct_avg", "is_final"]
+FAULTS = FaultRates(
+    duplicate=0.03,
+    out_of_order=0.03,
+    late=0.02,
+    malformed_json=0.01,
+    missing_field=0.01,
+    wrong_type=0.01,
+    out_of_range=0.01,
+    extra_fields=0.03,
+)
+GOLD_DEVICE = [
+    "device_id",
+    "site_id",
+    "window_start",
+    "window_end",
+    "event_count",
+    "temperature_c_avg",
+    "temperature_c_min",
+    "temperature_c_max",
+    "humidity_pct_avg",
+    "pressure_hpa_avg",
+    "battery_pct_min",
+    "last_event_time",
+    "is_final",
+]
+GOLD_SITE = [
+    "site_id",
+    "window_start",
+    "window_end",
+    "device_count",
+    "event_count",
+    "temperature_c_avg",
+    "temperature_c_min",
+    "temperature_c_max",
+    "humidity_pct_avg",
+    "is_final",
+]
 
 
 def _utc(value: Any) -> Any:
@@ -68,7 +98,9 @@ class LakeState:
 
     def expected(self) -> ex.ExpectedSilver:
         # Every Capture file in the lake (other tests' hubs too): silver covers them all.
-        records = [(p, r, self.batch_of_path.get(p, 0)) for p, r in landed_records(LocalCaptureStore(self.lake.capture))]
+        records = [
+            (p, r, self.batch_of_path.get(p, 0)) for p, r in landed_records(LocalCaptureStore(self.lake.capture))
+        ]
         return ex.expected_silver(records, seed_registry())
 
 
@@ -85,8 +117,12 @@ def _check_lake(spark: Any, state: LakeState) -> ex.ExpectedSilver:
 
     counts = reconciliation(spark)
     bronze_total = sum(1 for _ in landed_records(LocalCaptureStore(state.lake.capture)))
-    assert counts == {"bronze": bronze_total, "silver": len(want.rows), "quarantine": len(want.quarantine),
-                      "duplicates": want.duplicates}
+    assert counts == {
+        "bronze": bronze_total,
+        "silver": len(want.rows),
+        "quarantine": len(want.quarantine),
+        "duplicates": want.duplicates,
+    }
     assert counts["bronze"] == counts["silver"] + counts["quarantine"] + counts["duplicates"]
 
     rows = list(want.rows.values())
@@ -98,8 +134,14 @@ def _check_lake(spark: Any, state: LakeState) -> ex.ExpectedSilver:
 
 
 def _snapshot(spark: Any) -> dict[str, list]:
-    tables = ["bronze.bronze_capture_events", "silver.silver_telemetry", "silver.silver_telemetry_quarantine",
-              "gold.gold_device_metrics_5m", "gold.gold_site_metrics_1h", "gold.gold_window_restatements"]
+    tables = [
+        "bronze.bronze_capture_events",
+        "silver.silver_telemetry",
+        "silver.silver_telemetry_quarantine",
+        "gold.gold_device_metrics_5m",
+        "gold.gold_site_metrics_1h",
+        "gold.gold_window_restatements",
+    ]
     return {t: sorted(map(str, spark.table(t).collect())) for t in tables}
 
 
@@ -120,14 +162,26 @@ def test_two_landings_with_late_data_and_resends(lake: Lake, spark: Any, run_dbt
     sim2 = simulate(second)
     arrival = second.start + timedelta(minutes=10)
     late = [
-        Event(json.dumps({"event_id": f"dev-00003-backfill-{i}", "device_id": "dev-00003",
-                          "ts": iso_utc(START + timedelta(minutes=7, seconds=23 * i)), "temperature_c": 20 + i / 10,
-                          "humidity_pct": 40.0, "status": "ok"}).encode(),
-              "dev-00003", arrival + timedelta(seconds=i))
+        Event(
+            json.dumps(
+                {
+                    "event_id": f"dev-00003-backfill-{i}",
+                    "device_id": "dev-00003",
+                    "ts": iso_utc(START + timedelta(minutes=7, seconds=23 * i)),
+                    "temperature_c": 20 + i / 10,
+                    "humidity_pct": 40.0,
+                    "status": "ok",
+                }
+            ).encode(),
+            "dev-00003",
+            arrival + timedelta(seconds=i),
+        )
         for i in range(25)
     ]
     valid_first = [e for e in sim1.events if ex.first_reason(e.body)[0] is None]
-    resends = [Event(e.body, e.partition_key, arrival + timedelta(seconds=30 + i)) for i, e in enumerate(valid_first[:40])]
+    resends = [
+        Event(e.body, e.partition_key, arrival + timedelta(seconds=30 + i)) for i, e in enumerate(valid_first[:40])
+    ]
     state.land(sim2.events + late + resends, second.start, second.end, batch=2)
     run_dbt("build")
     want2 = _check_lake(spark, state)

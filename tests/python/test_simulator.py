@@ -17,7 +17,9 @@ START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 def _land(config: SimulatorConfig, root: Path) -> dict[str, bytes]:
     sim = simulate(config)
-    CaptureLander(LocalCaptureStore(root), CaptureSettings(write_empty_files=True)).land(sim.events, start=config.start, end=config.end)
+    CaptureLander(LocalCaptureStore(root), CaptureSettings(write_empty_files=True)).land(
+        sim.events, start=config.start, end=config.end
+    )
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.avro"))}
 
 
@@ -48,7 +50,12 @@ def _classify(body: bytes | None) -> set[str]:
     kinds = set()
     if not {"event_id", "device_id", "ts"} <= doc.keys():
         kinds.add("missing_field")
-    measures = {"temperature_c": (-50, 150), "humidity_pct": (0, 100), "pressure_hpa": (800, 1100), "battery_pct": (0, 100)}
+    measures = {
+        "temperature_c": (-50, 150),
+        "humidity_pct": (0, 100),
+        "pressure_hpa": (800, 1100),
+        "battery_pct": (0, 100),
+    }
     for name, (low, high) in measures.items():
         value = doc.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -61,8 +68,16 @@ def _classify(body: bytes | None) -> set[str]:
 
 
 def test_fault_rates_are_within_tolerance() -> None:
-    rates = FaultRates(duplicate=0.05, out_of_order=0.05, late=0.03, malformed_json=0.02, missing_field=0.02,
-                       wrong_type=0.02, out_of_range=0.02, extra_fields=0.04)
+    rates = FaultRates(
+        duplicate=0.05,
+        out_of_order=0.05,
+        late=0.03,
+        malformed_json=0.02,
+        missing_field=0.02,
+        wrong_type=0.02,
+        out_of_range=0.02,
+        extra_fields=0.04,
+    )
     sim = simulate(SimulatorConfig(start=START, duration=timedelta(hours=1), devices=100, faults=rates, seed=3))
     n = sim.readings
     assert n == 12_000
@@ -85,7 +100,16 @@ def test_fault_rates_are_within_tolerance() -> None:
         late += delay >= 300
         ooo += 5 <= delay < 300
     seen["late"], seen["out_of_order"] = late, ooo
-    for kind in ("duplicate", "malformed_json", "missing_field", "wrong_type", "out_of_range", "extra_fields", "late", "out_of_order"):
+    for kind in (
+        "duplicate",
+        "malformed_json",
+        "missing_field",
+        "wrong_type",
+        "out_of_range",
+        "extra_fields",
+        "late",
+        "out_of_order",
+    ):
         p = getattr(rates, kind)
         tolerance = 5 * math.sqrt(n * p * (1 - p))
         assert abs(seen[kind] - n * p) <= tolerance, (kind, seen[kind], n * p)

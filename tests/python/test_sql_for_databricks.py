@@ -30,14 +30,24 @@ SESSION_ONLY = (exp.Set, exp.Cache, exp.Uncache)
 def compiled(lake: Lake, spark: Any, run_dbt: Any) -> dict[str, tuple[str, str]]:
     """unique_id -> (resource type, compiled SQL) of every node, full-refresh form,
     after a build that includes half an hour of faulty input of its own."""
-    faults = FaultRates(duplicate=0.05, malformed_json=0.05, missing_field=0.05, wrong_type=0.05, out_of_range=0.05,
-                        extra_fields=0.05)
-    land_simulation(lake, hub="databricks-readiness", start=datetime(2026, 6, 1, 6, tzinfo=UTC),
-                    duration=timedelta(minutes=30), devices=6, faults=faults)
+    faults = FaultRates(
+        duplicate=0.05, malformed_json=0.05, missing_field=0.05, wrong_type=0.05, out_of_range=0.05, extra_fields=0.05
+    )
+    land_simulation(
+        lake,
+        hub="databricks-readiness",
+        start=datetime(2026, 6, 1, 6, tzinfo=UTC),
+        duration=timedelta(minutes=30),
+        devices=6,
+        faults=faults,
+    )
     run_dbt("build", "--select", "resource_type:seed", "resource_type:snapshot", "resource_type:model")
     result = run_dbt("compile", "--full-refresh")
-    nodes = {r.node.unique_id: (str(r.node.resource_type), r.node.compiled_code)
-             for r in result.results if getattr(r.node, "compiled_code", None)}
+    nodes = {
+        r.node.unique_id: (str(r.node.resource_type), r.node.compiled_code)
+        for r in result.results
+        if getattr(r.node, "compiled_code", None)
+    }
     assert any(kind == "model" for kind, _ in nodes.values()), "nothing compiled"
     return nodes
 

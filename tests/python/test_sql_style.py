@@ -16,6 +16,10 @@ def test_sqlfluff_lint_passes() -> None:
     sqlfluff = Path(sys.executable).with_name("sqlfluff")
     result = subprocess.run(
         [str(sqlfluff), "lint", *LINTED_PATHS, "--nocolor"],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=False,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

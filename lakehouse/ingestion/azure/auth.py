@@ -83,7 +83,9 @@ def storage_target(env: Mapping[str, str] | None = None) -> StorageTarget:
     if env.get(STORAGE_SAS_URL):
         parts = urlsplit(env[STORAGE_SAS_URL])
         if not parts.scheme or not parts.netloc or not parts.query:
-            raise AzureConfigError(f"{STORAGE_SAS_URL} must be a URL with a SAS token (https://<account>.blob.core.windows.net/[container]?sv=...)")
+            raise AzureConfigError(
+                f"{STORAGE_SAS_URL} must be a URL with a SAS token (https://<account>.blob.core.windows.net/[container]?sv=...)"
+            )
         segments = [s for s in parts.path.split("/") if s]
         # Azurite-style URLs carry the account as the first path segment.
         account_segments = segments[:1] if parts.netloc.startswith(("127.0.0.1", "localhost")) else []
@@ -97,8 +99,11 @@ def storage_target(env: Mapping[str, str] | None = None) -> StorageTarget:
         )
     if env.get(STORAGE_ACCOUNT_URL):
         token = env.get(STORAGE_SAS_TOKEN)
-        return StorageTarget("sas" if token else "identity", account_url=env[STORAGE_ACCOUNT_URL].rstrip("/"),
-                             sas_token=token.lstrip("?") if token else None)
+        return StorageTarget(
+            "sas" if token else "identity",
+            account_url=env[STORAGE_ACCOUNT_URL].rstrip("/"),
+            sas_token=token.lstrip("?") if token else None,
+        )
     raise AzureConfigError(f"no Azure Blob storage configured: {STORAGE_HELP}")
 
 
@@ -154,7 +159,9 @@ def eventhub_target(env: Mapping[str, str] | None = None, *, eventhub_name: str 
     name = eventhub_name or env.get(EVENTHUB_NAME)
     if env.get(EVENTHUB_CONNECTION_STRING):
         conn = env[EVENTHUB_CONNECTION_STRING]
-        entity = next((p.split("=", 1)[1] for p in conn.split(";") if p.strip().lower().startswith("entitypath=")), None)
+        entity = next(
+            (p.split("=", 1)[1] for p in conn.split(";") if p.strip().lower().startswith("entitypath=")), None
+        )
         name = name or entity
         if not name:
             raise AzureConfigError(f"{EVENTHUB_CONNECTION_STRING} has no EntityPath=<hub>: set {EVENTHUB_NAME} too")
@@ -172,27 +179,41 @@ def eventhub_producer(target: EventHubTarget, **client_kwargs: Any) -> EventHubP
 
     if target.connection_string:
         return EventHubProducerClient.from_connection_string(
-            target.connection_string, eventhub_name=target.eventhub_name, **client_kwargs)
+            target.connection_string, eventhub_name=target.eventhub_name, **client_kwargs
+        )
     from azure.identity import DefaultAzureCredential
 
     assert target.fully_qualified_namespace
-    return EventHubProducerClient(target.fully_qualified_namespace, target.eventhub_name, DefaultAzureCredential(), **client_kwargs)
+    return EventHubProducerClient(
+        target.fully_qualified_namespace, target.eventhub_name, DefaultAzureCredential(), **client_kwargs
+    )
 
 
-def eventhub_consumer(target: EventHubTarget, consumer_group: str, checkpoint_store: Any,
-                      **client_kwargs: Any) -> EventHubConsumerClient:
+def eventhub_consumer(
+    target: EventHubTarget, consumer_group: str, checkpoint_store: Any, **client_kwargs: Any
+) -> EventHubConsumerClient:
     """An ``EventHubConsumerClient`` for `target` that checkpoints into `checkpoint_store`."""
     from azure.eventhub import EventHubConsumerClient
 
     if target.connection_string:
         return EventHubConsumerClient.from_connection_string(
-            target.connection_string, consumer_group, eventhub_name=target.eventhub_name,
-            checkpoint_store=checkpoint_store, **client_kwargs)
+            target.connection_string,
+            consumer_group,
+            eventhub_name=target.eventhub_name,
+            checkpoint_store=checkpoint_store,
+            **client_kwargs,
+        )
     from azure.identity import DefaultAzureCredential
 
     assert target.fully_qualified_namespace
-    return EventHubConsumerClient(target.fully_qualified_namespace, target.eventhub_name, consumer_group,
-                                  DefaultAzureCredential(), checkpoint_store=checkpoint_store, **client_kwargs)
+    return EventHubConsumerClient(
+        target.fully_qualified_namespace,
+        target.eventhub_name,
+        consumer_group,
+        DefaultAzureCredential(),
+        checkpoint_store=checkpoint_store,
+        **client_kwargs,
+    )
 
 
 def checkpoint_store(container: str, env: Mapping[str, str] | None = None) -> BlobCheckpointStore:

@@ -210,8 +210,9 @@ class BlobCaptureStore:
                     spool.truncate()
                     continue
                 except AzureError as exc:
-                    raise BlobStoreError(f"reading {what}{self.describe(path)} failed after retries: "
-                                         f"{failure_reason(exc)}") from exc
+                    raise BlobStoreError(
+                        f"reading {what}{self.describe(path)} failed after retries: {failure_reason(exc)}"
+                    ) from exc
                 spool.seek(0)
                 yield cast(BinaryIO, spool)
                 return
@@ -239,8 +240,10 @@ class BlobCaptureStore:
             self._upload(self.landing, path, data, **options)
         except AzureError as exc:
             if _unreachable(exc) and not self.degraded:
-                log.error("storage at %s is unreachable; until a write succeeds, files get one attempt each",
-                          short_url(self.landing.url))
+                log.error(
+                    "storage at %s is unreachable; until a write succeeds, files get one attempt each",
+                    short_url(self.landing.url),
+                )
                 self.degraded = True
             self._quarantine_file(path, data, exc)
             return
@@ -266,15 +269,27 @@ class BlobCaptureStore:
 
     def _list(self, container: ContainerClient, prefix: str) -> list[Any]:
         try:
-            return sorted((b for b in container.list_blobs(name_starts_with=prefix or None)
-                           if b.name.endswith(".avro")), key=lambda b: b.name)
+            return sorted(
+                (b for b in container.list_blobs(name_starts_with=prefix or None) if b.name.endswith(".avro")),
+                key=lambda b: b.name,
+            )
         except ResourceNotFoundError:
             return []  # the container does not exist yet: nothing landed
         except AzureError as exc:
-            raise BlobStoreError(f"listing {short_url(container.url)}/{prefix} failed after retries: {failure_reason(exc)}") from exc
+            raise BlobStoreError(
+                f"listing {short_url(container.url)}/{prefix} failed after retries: {failure_reason(exc)}"
+            ) from exc
 
-    def _upload(self, container: ContainerClient, path: str, data: bytes | BinaryIO,
-                metadata: Mapping[str, str] | None = None, *, md5: bytes | None = None, **options: Any) -> bool:
+    def _upload(
+        self,
+        container: ContainerClient,
+        path: str,
+        data: bytes | BinaryIO,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        md5: bytes | None = None,
+        **options: Any,
+    ) -> bool:
         """Create a blob with Content-MD5, only if it does not exist (`If-None-Match: *`);
         create the container if it is missing. Returns False if the blob was already
         there with the same MD5 (a retried or repeated write); raises
@@ -287,8 +302,9 @@ class BlobCaptureStore:
         def upload() -> None:
             if not isinstance(data, bytes):
                 data.seek(0)
-            container.upload_blob(path, data, overwrite=False, content_settings=settings,
-                                  metadata=dict(metadata or {}), **options)
+            container.upload_blob(
+                path, data, overwrite=False, content_settings=settings, metadata=dict(metadata or {}), **options
+            )
 
         try:
             try:
@@ -304,7 +320,8 @@ class BlobCaptureStore:
                 return False
             raise CaptureConflictError(
                 f"{short_url(container.url)}/{path} already exists with different bytes; "
-                "Capture files are never replaced") from None
+                "Capture files are never replaced"
+            ) from None
         return True
 
     @staticmethod
@@ -327,21 +344,30 @@ class BlobCaptureStore:
         reason = failure_reason(error)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         if self.quarantine is not None and not _unreachable(error):
-            metadata = {"reason": _ascii(reason), "quarantined_at": now, "target_container": self.landing.container_name}
+            metadata = {
+                "reason": _ascii(reason),
+                "quarantined_at": now,
+                "target_container": self.landing.container_name,
+            }
             try:
                 self._upload(self.quarantine, path, data, metadata)
                 with self._lock:
                     self.stats.quarantined_in_container += 1
-                log.error("could not land %s (%s): quarantined in container %s", path, reason,
-                          self.quarantine.container_name)
+                log.error(
+                    "could not land %s (%s): quarantined in container %s", path, reason, self.quarantine.container_name
+                )
                 return
             except (AzureError, CaptureConflictError) as exc:
                 reason = f"{reason}; quarantine container also failed: {failure_reason(exc)}"
         target = self._local_path(path)
         write_new(target, data)
         sidecar = {
-            "path": path, "reason": reason, "quarantined_at": now, "container": self.landing.container_name,
-            "account": self.landing.account_name, "size": len(data),
+            "path": path,
+            "reason": reason,
+            "quarantined_at": now,
+            "container": self.landing.container_name,
+            "account": self.landing.account_name,
+            "size": len(data),
             "md5_b64": base64.b64encode(hashlib.md5(data).digest()).decode(),
         }
         _write_replacing(target.with_name(target.name + SIDECAR_SUFFIX), json.dumps(sidecar, indent=1).encode())
@@ -365,12 +391,21 @@ class BlobCaptureStore:
             except ResourceNotFoundError:
                 blobs = []
             except AzureError as exc:
-                raise BlobStoreError(f"listing quarantine {short_url(self.quarantine.url)} failed: {failure_reason(exc)}") from exc
+                raise BlobStoreError(
+                    f"listing quarantine {short_url(self.quarantine.url)} failed: {failure_reason(exc)}"
+                ) from exc
             for blob in blobs:
                 meta = blob.metadata or {}
                 if meta.get("target_container", self.landing.container_name) == self.landing.container_name:
-                    found.append(QuarantinedFile(blob.name, meta.get("reason", ""), meta.get("quarantined_at", ""),
-                                                 "container", self.landing.container_name))
+                    found.append(
+                        QuarantinedFile(
+                            blob.name,
+                            meta.get("reason", ""),
+                            meta.get("quarantined_at", ""),
+                            "container",
+                            self.landing.container_name,
+                        )
+                    )
         found.extend(self.quarantined_locally(prefix))
         return sorted(found, key=lambda q: (q.path, q.where))
 
@@ -387,11 +422,16 @@ class BlobCaptureStore:
                     log.error("ignoring quarantine sidecar %s: %s", sidecar, exc)
                     continue
                 if where.with_name(where.name + SIDECAR_SUFFIX) != sidecar:
-                    log.error("ignoring quarantine sidecar %s: it names %r, which belongs elsewhere", sidecar, info["path"])
+                    log.error(
+                        "ignoring quarantine sidecar %s: it names %r, which belongs elsewhere", sidecar, info["path"]
+                    )
                     continue
                 if info["path"].startswith(prefix):
-                    found.append(QuarantinedFile(info["path"], info["reason"], info["quarantined_at"], "local",
-                                                 info["container"]))
+                    found.append(
+                        QuarantinedFile(
+                            info["path"], info["reason"], info["quarantined_at"], "local", info["container"]
+                        )
+                    )
         return found
 
     def redrive(self, prefix: str = "", *, progress: bool = False) -> RedriveReport:
@@ -410,12 +450,15 @@ class BlobCaptureStore:
                 try:
                     landed = self._upload(self.landing, entry.path, handle, md5=digest)
                 except CaptureConflictError:
-                    log.error("redrive %s: the landed file differs from the quarantined one; left in quarantine",
-                              entry.path)
+                    log.error(
+                        "redrive %s: the landed file differs from the quarantined one; left in quarantine", entry.path
+                    )
                     report.conflicts.append(entry.path)
                     continue
                 except AzureError as exc:
-                    raise BlobStoreError(f"redrive of {entry.path} failed after retries: {failure_reason(exc)}") from exc
+                    raise BlobStoreError(
+                        f"redrive of {entry.path} failed after retries: {failure_reason(exc)}"
+                    ) from exc
             if landed:
                 report.landed.append(entry.path)
                 log.info("redrive %s: landed at %s", entry.path, self.describe(entry.path))
@@ -436,7 +479,9 @@ class BlobCaptureStore:
             try:
                 download_into(self.quarantine, entry.path, spool)
             except AzureError as exc:
-                raise BlobStoreError(f"reading quarantined {entry.path} failed after retries: {failure_reason(exc)}") from exc
+                raise BlobStoreError(
+                    f"reading quarantined {entry.path} failed after retries: {failure_reason(exc)}"
+                ) from exc
             spool.seek(0)
             yield cast(BinaryIO, spool)
 
@@ -448,7 +493,6 @@ class BlobCaptureStore:
             local = self._local_path(entry.path)
             local.with_name(local.name + SIDECAR_SUFFIX).unlink()  # sidecar first: no half entries
             local.unlink(missing_ok=True)
-
 
 
 def _write_replacing(target: Path, data: bytes) -> None:
@@ -512,14 +556,18 @@ class BlobLock:
                     if exc.status_code != 409:  # 409 LeaseAlreadyPresent: someone else holds it
                         raise
                 if time.monotonic() >= deadline:
-                    raise LockTimeout(f"landing into {where.rsplit('/', 1)[0]} is locked by another writer (lease "
-                                      f"on {where}) for over {self.timeout:.0f} s; try again when it has finished")
+                    raise LockTimeout(
+                        f"landing into {where.rsplit('/', 1)[0]} is locked by another writer (lease "
+                        f"on {where}) for over {self.timeout:.0f} s; try again when it has finished"
+                    )
                 if not announced:
                     log.warning("%s is leased by another writer: waiting up to %.0f s", where, self.timeout)
                     announced = True
                 time.sleep(1.0)
         except AzureError as exc:
-            raise BlobStoreError(f"taking the landing lock {where} failed after retries: {failure_reason(exc)}") from exc
+            raise BlobStoreError(
+                f"taking the landing lock {where} failed after retries: {failure_reason(exc)}"
+            ) from exc
         self._stop.clear()
         self._renewer = threading.Thread(target=self._renew, name=f"lease {self.name}", daemon=True)
         self._renewer.start()
@@ -544,14 +592,21 @@ class BlobLock:
                     self.lease.release(retry_total=0)
                 elif exc.status_code == 412:
                     # Our lease expired (e.g. storage restarted): remove the blob unless someone else leased it.
-                    log.warning("the landing lock %s was lost while held (%s); create-only writes kept the files safe",
-                                self.name, failure_reason(exc))
+                    log.warning(
+                        "the landing lock %s was lost while held (%s); create-only writes kept the files safe",
+                        self.name,
+                        failure_reason(exc),
+                    )
                     self.blob.delete_blob(retry_total=0)
                 else:
                     raise
         except AzureError as exc:
-            log.warning("could not release the landing lock %s (%s); it expires within %d s",
-                        self.name, failure_reason(exc), self.LEASE_SECONDS)
+            log.warning(
+                "could not release the landing lock %s (%s); it expires within %d s",
+                self.name,
+                failure_reason(exc),
+                self.LEASE_SECONDS,
+            )
 
 
 def quarantine_container_name(container: str) -> str:
@@ -576,8 +631,12 @@ def blob_capture_store_from_env(
     """
     from lakehouse.ingestion.azure.auth import container_client
 
-    return blob_capture_store(lambda name, **kw: container_client(name, env, **kw), container,
-                              RetrySettings(**retry_settings), quarantine_dir=quarantine_dir)
+    return blob_capture_store(
+        lambda name, **kw: container_client(name, env, **kw),
+        container,
+        RetrySettings(**retry_settings),
+        quarantine_dir=quarantine_dir,
+    )
 
 
 def blob_capture_store(
@@ -599,5 +658,3 @@ def blob_capture_store(
     except ValueError as exc:  # e.g. a container-scoped SAS cannot reach another container
         log.info("no quarantine container (%s); refused files go to the local quarantine folder", exc)
     return BlobCaptureStore(landing, quarantine=quarantine, local_quarantine=quarantine_dir, retry_log=retry_log)
-
-

@@ -26,6 +26,7 @@ from lakehouse.ingestion.capture.store import UnsafePathError, safe_join
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class SyncReport:
     downloaded: list[str] = field(default_factory=list)
@@ -43,7 +44,9 @@ def _file_md5(path: Path) -> bytes:
     return digest.digest()
 
 
-def sync_to_lake(store: BlobCaptureStore, capture_root: Path, prefix: str = "", *, progress: bool = False) -> SyncReport:
+def sync_to_lake(
+    store: BlobCaptureStore, capture_root: Path, prefix: str = "", *, progress: bool = False
+) -> SyncReport:
     """Download the landed Capture blobs under `prefix` into `capture_root` (a lake's
     `capture/` folder), skipping files already there with the same size and MD5.
 
@@ -64,8 +67,12 @@ def sync_to_lake(store: BlobCaptureStore, capture_root: Path, prefix: str = "", 
             report.refused.append(blob.name)
             continue
         remote_md5 = bytes(blob.content_settings.content_md5) if blob.content_settings.content_md5 else None
-        if (target.exists() and target.stat().st_size == blob.size and remote_md5 is not None
-                and _file_md5(target) == remote_md5):
+        if (
+            target.exists()
+            and target.stat().st_size == blob.size
+            and remote_md5 is not None
+            and _file_md5(target) == remote_md5
+        ):
             report.skipped += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,11 +82,14 @@ def sync_to_lake(store: BlobCaptureStore, capture_root: Path, prefix: str = "", 
                 try:
                     size = download_into(store.landing, blob.name, handle)
                 except AzureError as exc:
-                    raise BlobStoreError(f"downloading {store.describe(blob.name)} failed after retries: "
-                                         f"{failure_reason(exc)}") from exc
+                    raise BlobStoreError(
+                        f"downloading {store.describe(blob.name)} failed after retries: {failure_reason(exc)}"
+                    ) from exc
                 digest = md5_of(handle)
                 if remote_md5 is not None and digest != remote_md5:
-                    raise BlobStoreError(f"{store.describe(blob.name)}: downloaded bytes do not match the blob's Content-MD5")
+                    raise BlobStoreError(
+                        f"{store.describe(blob.name)}: downloaded bytes do not match the blob's Content-MD5"
+                    )
                 if remote_md5 is None and target.exists() and _file_md5(target) == digest:
                     report.skipped += 1
                     continue
@@ -91,7 +101,14 @@ def sync_to_lake(store: BlobCaptureStore, capture_root: Path, prefix: str = "", 
         report.downloaded.append(blob.name)
         report.bytes_downloaded += size
     report.seconds = time.monotonic() - t0
-    log.info("sync: %d files downloaded (%d bytes), %d already present, %d refused, from %s/%s to %s",
-             len(report.downloaded), report.bytes_downloaded, report.skipped, len(report.refused),
-             short_url(store.landing.url), prefix, capture_root)
+    log.info(
+        "sync: %d files downloaded (%d bytes), %d already present, %d refused, from %s/%s to %s",
+        len(report.downloaded),
+        report.bytes_downloaded,
+        report.skipped,
+        len(report.refused),
+        short_url(store.landing.url),
+        prefix,
+        capture_root,
+    )
     return report

@@ -250,8 +250,9 @@ class EventHubsCaptureLander:
     names so the files look like Capture's); the window and size settings apply.
     """
 
-    def __init__(self, store: CaptureStore, settings: CaptureSettings, *,
-                 idle_grace: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(
+        self, store: CaptureStore, settings: CaptureSettings, *, idle_grace: timedelta = timedelta(seconds=30)
+    ) -> None:
         self.store = store
         self.settings = settings
         self.windower = CaptureWindower(settings, idle_grace=idle_grace)
@@ -268,11 +269,16 @@ class EventHubsCaptureLander:
                 return
             s = self.settings
             position = partition_position(self.store, f"{s.namespace}/{s.event_hub}/{partition_id}/")
-            self.windower.restore(partition_id, closed_until=position.landed_until,
-                                  landed_through=position.last_sequence_number)
+            self.windower.restore(
+                partition_id, closed_until=position.landed_until, landed_through=position.last_sequence_number
+            )
             self._restored.add(partition_id)
-        log.info("partition %s: landed through sequence number %s, last window ends %s", partition_id,
-                 position.last_sequence_number, position.landed_until)
+        log.info(
+            "partition %s: landed through sequence number %s, last window ends %s",
+            partition_id,
+            position.last_sequence_number,
+            position.landed_until,
+        )
 
     def _forget(self, partition_id: str) -> None:
         """Drop a partition's state (open window included): the next batch restores it from the store."""
@@ -314,17 +320,29 @@ class EventHubsCaptureLander:
                 partition_context.update_checkpoint(window.last_event)  # only after the file is durable
                 with self._lock:
                     self.report.checkpoints += 1
-                log.info("partition %s: wrote %s (%d records, sequence numbers %d..%d), checkpointed",
-                         partition_id, self.store.describe(path), len(window.records),
-                         window.records[0].sequence_number, window.records[-1].sequence_number)
+                log.info(
+                    "partition %s: wrote %s (%d records, sequence numbers %d..%d), checkpointed",
+                    partition_id,
+                    self.store.describe(path),
+                    len(window.records),
+                    window.records[0].sequence_number,
+                    window.records[-1].sequence_number,
+                )
         except BaseException:
             # The processor closes the partition and reads again from the checkpoint;
             # the next batch starts from the files, not from this half-done state.
             self._forget(partition_id)
             raise
 
-    def run(self, client: EventHubConsumerClient, *, duration: timedelta | None = None,
-            starting_position: str = "-1", max_wait_time: float = 5.0, max_batch_size: int = 300) -> ConsumerReport:
+    def run(
+        self,
+        client: EventHubConsumerClient,
+        *,
+        duration: timedelta | None = None,
+        starting_position: str = "-1",
+        max_wait_time: float = 5.0,
+        max_batch_size: int = 300,
+    ) -> ConsumerReport:
         """Receive until `duration` has passed (or forever / Ctrl-C). Open windows
         at the end are not written and not checkpointed: the next run reads them again."""
         timer = None
@@ -350,6 +368,11 @@ class EventHubsCaptureLander:
             if timer is not None:
                 timer.cancel()
         waiting = self.windower.open_windows()
-        log.info("consumer stopped after %.0f s: %d files, %d records; %d records in open windows will be read again",
-                 time.monotonic() - t0, self.report.files_written, self.report.records_written, sum(waiting.values()))
+        log.info(
+            "consumer stopped after %.0f s: %d files, %d records; %d records in open windows will be read again",
+            time.monotonic() - t0,
+            self.report.files_written,
+            self.report.records_written,
+            sum(waiting.values()),
+        )
         return self.report

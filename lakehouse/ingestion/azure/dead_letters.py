@@ -145,8 +145,11 @@ class DeadLetterFile:
         return self.path.with_name(self.path.name + ".torn")
 
     def _lock(self, kind: str = "lock") -> Any:
-        return file_lock(self.path.with_name(f".{self.path.name}.{kind}"), timeout=self.lock_timeout,
-                         what=f"dead-letter file {self.path}")
+        return file_lock(
+            self.path.with_name(f".{self.path.name}.{kind}"),
+            timeout=self.lock_timeout,
+            what=f"dead-letter file {self.path}",
+        )
 
     @contextmanager
     def resending(self) -> Iterator[None]:
@@ -188,8 +191,12 @@ class DeadLetterFile:
                 except (UnicodeDecodeError, ValueError, KeyError, TypeError, binascii.Error):
                     scan.torn.append(TornLine(number, raw.rstrip(b"\n")))
         for torn in scan.torn:
-            log.warning("%s line %d is not a whole dead letter (%d bytes, a crash mid-append?): skipped",
-                        self.path, torn.line_number, len(torn.raw))
+            log.warning(
+                "%s line %d is not a whole dead letter (%d bytes, a crash mid-append?): skipped",
+                self.path,
+                torn.line_number,
+                len(torn.raw),
+            )
         return scan
 
     def read(self) -> list[DeadLetter]:
@@ -219,8 +226,13 @@ class DeadLetterFile:
                 handle.write(b"".join(t.raw + b"\n" for t in read.torn))
                 handle.flush()
                 os.fsync(handle.fileno())
-            log.warning("%s: %d torn lines (line %s) moved to %s", self.path, len(read.torn),
-                        ", ".join(str(t.line_number) for t in read.torn), self.torn_path)
+            log.warning(
+                "%s: %d torn lines (line %s) moved to %s",
+                self.path,
+                len(read.torn),
+                ", ".join(str(t.line_number) for t in read.torn),
+                self.torn_path,
+            )
         content = b"".join(map(_encode_letter, letters)) + appended.lstrip(b"\n")
         if not content:
             self.path.unlink(missing_ok=True)

@@ -79,8 +79,10 @@ class SendReport:
         return self.bytes_sent / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
-        text = (f"sent {self.events_sent:,} events in {self.batches_sent:,} batches ({self.bytes_sent / 1e6:.2f} MB) "
-                f"in {self.seconds:.1f} s: {self.events_per_second:,.0f} events/s, {self.bytes_per_second / 1e3:,.0f} kB/s")
+        text = (
+            f"sent {self.events_sent:,} events in {self.batches_sent:,} batches ({self.bytes_sent / 1e6:.2f} MB) "
+            f"in {self.seconds:.1f} s: {self.events_per_second:,.0f} events/s, {self.bytes_per_second / 1e3:,.0f} kB/s"
+        )
         if self.events_dead_lettered:
             text += f"; {self.events_dead_lettered:,} events dead-lettered"
         if self.error:
@@ -146,8 +148,9 @@ def _chunks(events: Iterator[Event], size: int) -> Iterator[list[Event]]:
 class EventHubsProducer:
     """Sends event streams through an `EventHubProducerClient`, dead-lettering what fails."""
 
-    def __init__(self, client: EventHubProducerClient, *, dead_letters: DeadLetterSink,
-                 settings: ProducerSettings | None = None) -> None:
+    def __init__(
+        self, client: EventHubProducerClient, *, dead_letters: DeadLetterSink, settings: ProducerSettings | None = None
+    ) -> None:
         self.client = client
         self.dead_letters = dead_letters
         self.settings = settings or ProducerSettings()
@@ -155,8 +158,9 @@ class EventHubsProducer:
     def _make_batch(self, key: str | None) -> EventDataBatch:
         return self.client.create_batch(partition_key=key, max_size_in_bytes=self.settings.max_batch_bytes)
 
-    def send(self, events: Iterable[Event], *, dead_letters: DeadLetterSink | None = None,
-             progress: bool = False) -> SendReport:
+    def send(
+        self, events: Iterable[Event], *, dead_letters: DeadLetterSink | None = None, progress: bool = False
+    ) -> SendReport:
         """Send `events` (any iterable, finite); return what happened. Never raises for
         hub errors: what is not sent is in the dead-letter sink and in the report."""
         sink = dead_letters or self.dead_letters
@@ -168,7 +172,9 @@ class EventHubsProducer:
         too_large_ids: set[int] = set()
 
         def too_large(event: Event, limit: int) -> None:
-            sink.append([event], f"event of {len(event.body or b'')} bytes is larger than a batch may be ({limit} bytes)")
+            sink.append(
+                [event], f"event of {len(event.body or b'')} bytes is larger than a batch may be ({limit} bytes)"
+            )
             too_large_ids.add(id(event))
             report.events_dead_lettered += 1
 
@@ -190,8 +196,9 @@ class EventHubsProducer:
                 sink.append(unsent, reason)
                 report.events_dead_lettered += len(unsent)
                 report.error = reason
-                log.error("Event Hubs send failed after retries (%s): %d unsent events dead-lettered",
-                          reason, len(unsent))
+                log.error(
+                    "Event Hubs send failed after retries (%s): %d unsent events dead-lettered", reason, len(unsent)
+                )
                 break
         bar.close()
         report.seconds = time.monotonic() - t0
@@ -221,12 +228,15 @@ def resend_dead_letters(file: DeadLetterFile, producer: EventHubsProducer, *, pr
         kept = [letter for letter in letters if id(letter.event) in unsent]
         if len(kept) != len(letters):
             file.rewrite(kept, read)
-    log.info("resend %s: %d of %d dead letters sent, %d kept", file.path, len(letters) - len(kept), len(letters), len(kept))
+    log.info(
+        "resend %s: %d of %d dead letters sent, %d kept", file.path, len(letters) - len(kept), len(letters), len(kept)
+    )
     return ResendReport(len(letters), len(letters) - len(kept), len(kept), report)
 
 
-def producer_from_env(settings: ProducerSettings, lake: Lake, *, hub_name: str | None = None,
-                      dead_letter: Path | None = None) -> tuple[EventHubProducerClient, EventHubsProducer, Path]:
+def producer_from_env(
+    settings: ProducerSettings, lake: Lake, *, hub_name: str | None = None, dead_letter: Path | None = None
+) -> tuple[EventHubProducerClient, EventHubsProducer, Path]:
     """A producer for the hub the environment names (see `auth.eventhub_target`), with its
     client (close it, or use it as a context manager) and its dead-letter file: `dead_letter`,
     else the lake's file for the hub. Raises `AzureConfigError` when nothing is configured."""
@@ -235,6 +245,7 @@ def producer_from_env(settings: ProducerSettings, lake: Lake, *, hub_name: str |
     target = eventhub_target(eventhub_name=hub_name)
     path = dead_letter or lake.dead_letter_file(target.eventhub_name)
     client = eventhub_producer(target, **settings.client_kwargs())
-    producer = EventHubsProducer(client, dead_letters=DeadLetterFile(path, event_hub=target.eventhub_name),
-                                 settings=settings)
+    producer = EventHubsProducer(
+        client, dead_letters=DeadLetterFile(path, event_hub=target.eventhub_name), settings=settings
+    )
     return client, producer, path

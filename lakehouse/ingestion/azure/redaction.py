@@ -10,8 +10,12 @@ import re
 _SECRET_PATTERNS = [
     (re.compile(r"\?([^\s'\"<>]*?(?:sig|sv|se|sp)=[^\s'\"<>]*)"), "?<redacted>"),
     (re.compile(r"(?i)\b(sig|AccountKey|SharedAccessKey|SharedAccessSignature)=[^;&\s'\"<>]+"), r"\1=<redacted>"),
-    (re.compile(r"(?i)(Authorization['\"]?\s*[:=]\s*['\"]?)(?:SharedKey|Bearer|SharedAccessSignature)?\s*[^\s'\",}]+"),
-     r"\1<redacted>"),
+    (
+        re.compile(
+            r"(?i)(Authorization['\"]?\s*[:=]\s*['\"]?)(?:SharedKey|Bearer|SharedAccessSignature)?\s*[^\s'\",}]+"
+        ),
+        r"\1<redacted>",
+    ),
 ]
 
 
@@ -36,10 +40,14 @@ class RedactingFilter(logging.Filter):
 _REDACTING_FILTER = RedactingFilter()
 # urllib3 logs every request line with its query string (a SAS) at DEBUG; the SDK
 # loggers may quote URLs in messages. A logger's own filters see its records only.
-for _name in ("urllib3.connectionpool", "azure.core.pipeline.policies._universal",
-              "azure.core.pipeline.policies.http_logging_policy", "azure.core.pipeline.policies._retry",
-              "azure.storage.blob._shared.policies", "lakehouse.ingestion.azure.blob_store",
-              "lakehouse.ingestion.azure.retry", "lakehouse.ingestion.azure.blob_sync"):
+for _name in (
+    "urllib3.connectionpool",
+    "azure.core.pipeline.policies._universal",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "azure.core.pipeline.policies._retry",
+    "azure.storage.blob._shared.policies",
+    "lakehouse.ingestion.azure.blob_store",
+    "lakehouse.ingestion.azure.retry",
+    "lakehouse.ingestion.azure.blob_sync",
+):
     logging.getLogger(_name).addFilter(_REDACTING_FILTER)
-
-

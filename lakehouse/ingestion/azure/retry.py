@@ -14,6 +14,7 @@ from azure.core.pipeline.policies import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class RetryEvent:
     """One retry the policy decided on: what failed and how long it waited."""
@@ -78,8 +79,15 @@ class LoggedStorageRetryPolicy(RetryPolicy):
         method = request.method if request is not None else "?"
         path = short_url(request.url) if request is not None else "?"
         self.retry_log.add(RetryEvent(time.monotonic(), method, path, cause, float(delay), len(history)))
-        log.warning("retry %d: %s %s failed (%s); next attempt in %.2f s%s", len(history), method, path, cause,
-                    delay, " (Retry-After)" if retry_after else "")
+        log.warning(
+            "retry %d: %s %s failed (%s); next attempt in %.2f s%s",
+            len(history),
+            method,
+            path,
+            cause,
+            delay,
+            " (Retry-After)" if retry_after else "",
+        )
         super().sleep(settings, transport, response)
 
 
@@ -118,7 +126,10 @@ class RetrySettings:
             retry_backoff_max=self.retry_backoff_max,
             retry_mode="exponential",
         )
-        return {"retry_policy": policy, "connection_timeout": self.connection_timeout, "read_timeout": self.read_timeout,
-                "max_single_get_size": DOWNLOAD_CHUNK_BYTES, "max_chunk_get_size": DOWNLOAD_CHUNK_BYTES}
-
-
+        return {
+            "retry_policy": policy,
+            "connection_timeout": self.connection_timeout,
+            "read_timeout": self.read_timeout,
+            "max_single_get_size": DOWNLOAD_CHUNK_BYTES,
+            "max_chunk_get_size": DOWNLOAD_CHUNK_BYTES,
+        }

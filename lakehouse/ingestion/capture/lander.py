@@ -143,8 +143,11 @@ def _identity(event: Event) -> Hashable:
 
 def _record_identity(record: dict[str, Any]) -> Hashable:
     """`_identity` of a landed Capture record."""
-    return (record["SystemProperties"].get("x-opt-partition-key"), record["Body"],
-            tuple(sorted(record["Properties"].items())))
+    return (
+        record["SystemProperties"].get("x-opt-partition-key"),
+        record["Body"],
+        tuple(sorted(record["Properties"].items())),
+    )
 
 
 class CaptureLander:
@@ -154,9 +157,14 @@ class CaptureLander:
     hub to finish before it gives up with `LockTimeout`. `clock`: the time a
     backfill is enqueued at (the wall clock)."""
 
-    def __init__(self, store: CaptureStore, settings: CaptureSettings | None = None, *,
-                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        store: CaptureStore,
+        settings: CaptureSettings | None = None,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store = store
         self.settings = settings or CaptureSettings()
         self.lock_timeout = lock_timeout
@@ -202,8 +210,12 @@ class CaptureLander:
         bar.close()
         log.info(
             "landed %d records in %d files (%d empty), %d bytes; %d events were already landed, %d backfilled",
-            report.records_written, report.files_written, report.empty_files_written,
-            report.bytes_written, report.events_already_landed, report.events_backfilled,
+            report.records_written,
+            report.files_written,
+            report.empty_files_written,
+            report.bytes_written,
+            report.events_already_landed,
+            report.events_backfilled,
         )
         return report
 
@@ -251,8 +263,13 @@ class CaptureLander:
                 report.events_backfilled = len(backfill)
                 if end is not None and stamp >= utc(end):
                     end = None  # the backfill lies past the requested end: windows follow the events
-                log.info("partition %s: %d events older than its files (%s) are backfilled at %s",
-                         partition_id, len(backfill), until, stamp)
+                log.info(
+                    "partition %s: %d events older than its files (%s) are backfilled at %s",
+                    partition_id,
+                    len(backfill),
+                    until,
+                    stamp,
+                )
             events = sorted(fresh + backfill, key=lambda e: utc(e.enqueued_time))
         if not events and (start is None or end is None or not self.settings.write_empty_files):
             return report
@@ -267,9 +284,7 @@ class CaptureLander:
                         enqueued_time=event.enqueued_time,
                         body=event.body,
                         properties=event.properties,
-                        system_properties=(
-                            {"x-opt-partition-key": event.partition_key} if event.partition_key else {}
-                        ),
+                        system_properties=({"x-opt-partition-key": event.partition_key} if event.partition_key else {}),
                     )
                 )
                 position.next_sequence_number += 1
@@ -326,4 +341,3 @@ def landed_records(store: CaptureStore, prefix: str = "") -> Iterator[tuple[str,
         with store.open_file(path) as handle:
             for record in iter_capture_file(handle):
                 yield path, record
-

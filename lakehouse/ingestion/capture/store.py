@@ -69,7 +69,7 @@ def same_content(path: Path, data: bytes) -> bool:
     with open(path, "rb") as handle:
         position = 0
         while chunk := handle.read(1 << 20):
-            if chunk != view[position:position + len(chunk)]:
+            if chunk != view[position : position + len(chunk)]:
                 return False
             position += len(chunk)
     return True
@@ -107,7 +107,8 @@ def write_new(target: Path, data: bytes) -> bool:
                 return False
             raise CaptureConflictError(
                 f"{target} already exists with different bytes ({target.stat().st_size} on disk, {len(data)} new); "
-                "Capture files are never replaced") from None
+                "Capture files are never replaced"
+            ) from None
     finally:
         temp.unlink(missing_ok=True)
     _fsync_dir(target.parent)
@@ -135,10 +136,14 @@ def file_lock(path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT, what: str = 
                 except BlockingIOError:
                     holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
                     if time.monotonic() >= deadline:
-                        raise LockTimeout(f"{what or path} is locked by another writer ({holder}) for over "
-                                          f"{timeout:.0f} s; try again when it has finished (lock file {path})") from None
+                        raise LockTimeout(
+                            f"{what or path} is locked by another writer ({holder}) for over "
+                            f"{timeout:.0f} s; try again when it has finished (lock file {path})"
+                        ) from None
                     if not announced:
-                        log.warning("%s is locked by another writer (%s): waiting up to %.0f s", what or path, holder, timeout)
+                        log.warning(
+                            "%s is locked by another writer (%s): waiting up to %.0f s", what or path, holder, timeout
+                        )
                         announced = True
                     time.sleep(0.05)
             try:
@@ -199,9 +204,7 @@ class LocalCaptureStore:
         base = self.root / prefix
         if not base.exists():
             return []
-        return sorted(
-            str(p.relative_to(self.root)) for p in base.rglob("*.avro") if not p.name.startswith(".")
-        )
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*.avro") if not p.name.startswith("."))
 
     @contextmanager
     def open_file(self, path: str) -> Iterator[BinaryIO]:
@@ -216,8 +219,11 @@ class LocalCaptureStore:
 
     def lock(self, prefix: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> AbstractContextManager[None]:
         """`fcntl.flock` on `<root>/<prefix>/.lock` (removed again on release)."""
-        return file_lock(safe_join(self.root, f"{prefix.strip('/')}/{LOCK_NAME}"), timeout=timeout,
-                         what=f"landing into {self.root / prefix.strip('/')}")
+        return file_lock(
+            safe_join(self.root, f"{prefix.strip('/')}/{LOCK_NAME}"),
+            timeout=timeout,
+            what=f"landing into {self.root / prefix.strip('/')}",
+        )
 
     def describe(self, path: str) -> str:
         return str(self.root / path)

@@ -34,7 +34,8 @@ def event_batches(source: SimulatorConfig | CsvSource | HttpSource) -> Iterable[
     if isinstance(source, SimulatorConfig):
         return [simulate(source).events]
     if isinstance(source, CsvSource):
-        return [list(replay_csv(source.path, timestamp_column=source.timestamp_column,
-                                device_column=source.device_column))]
+        return [
+            list(replay_csv(source.path, timestamp_column=source.timestamp_column, device_column=source.device_column))
+        ]
     polls = HttpPoller(source.config).poll_forever(source.interval.total_seconds(), polls=source.polls)
     return (page for poll in polls for page in poll)

@@ -34,8 +34,9 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise CsvReplayError(
-            f"{path}: line {line}, byte {exc.start}: {data[exc.start:exc.start + 1]!r} is not UTF-8 "
-            "(save the CSV as UTF-8)") from None
+            f"{path}: line {line}, byte {exc.start}: {data[exc.start : exc.start + 1]!r} is not UTF-8 "
+            "(save the CSV as UTF-8)"
+        ) from None
 
 
 def _parse_time(text: str, row_number: int) -> datetime:

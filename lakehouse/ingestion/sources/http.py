@@ -64,7 +64,15 @@ import requests
 from lakehouse.ingestion.events import Event, iso_utc, utc
 
 log = logging.getLogger(__name__)
-CONTRACT_FIELDS = ("site_id", "temperature_c", "humidity_pct", "pressure_hpa", "battery_pct", "status", "schema_version")
+CONTRACT_FIELDS = (
+    "site_id",
+    "temperature_c",
+    "humidity_pct",
+    "pressure_hpa",
+    "battery_pct",
+    "status",
+    "schema_version",
+)
 
 
 class HttpSourceError(RuntimeError):
@@ -214,8 +222,14 @@ def record_to_event(record: Mapping[str, Any], config: HttpSourceConfig, receive
 class HttpPoller:
     """Polls one endpoint; `poll` yields the new events of each page of one pagination."""
 
-    def __init__(self, config: HttpSourceConfig, *, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        config: HttpSourceConfig,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.config = config
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", **dict(config.headers)})
@@ -234,8 +248,10 @@ class HttpPoller:
             why = f"it would downgrade {self._origin[0]} to {target[0]}"
         else:
             why = f"its origin {_origin_text(target)} is not the configured {_origin_text(self._origin)}"
-        raise HttpSourceError(f"refusing to follow the {what} {loggable_url(url)}: {why}; the request headers "
-                              f"(credentials) are only sent to {_origin_text(self._origin)}")
+        raise HttpSourceError(
+            f"refusing to follow the {what} {loggable_url(url)}: {why}; the request headers "
+            f"(credentials) are only sent to {_origin_text(self._origin)}"
+        )
 
     def _get(self, url: str) -> tuple[requests.Response, bytes]:
         """GET `url`, following same-origin redirects only; the response and its body (capped)."""
@@ -253,8 +269,10 @@ class HttpPoller:
 
     def _read(self, response: requests.Response, url: str, limit: int) -> bytes:
         cap = self.config.max_response_bytes
-        too_large = (f"GET {loggable_url(url)}: the response is larger than max_response_bytes ({cap:,} bytes); "
-                     "refused without reading further (ask the API for smaller pages, or raise the limit)")
+        too_large = (
+            f"GET {loggable_url(url)}: the response is larger than max_response_bytes ({cap:,} bytes); "
+            "refused without reading further (ask the API for smaller pages, or raise the limit)"
+        )
         declared = response.headers.get("Content-Length", "")
         if response.status_code < 400 and declared.isdigit() and int(declared) > cap:
             raise HttpSourceError(too_large)
@@ -285,16 +303,20 @@ class HttpPoller:
                     last = f"HTTP 429 (Retry-After {response.headers.get('Retry-After')!r})"
                     if wait is not None:
                         if wait > c.max_retry_after:
-                            raise HttpSourceError(f"GET {shown}: throttled with Retry-After {wait:.0f} s, more than "
-                                                  f"max_retry_after {c.max_retry_after:.0f} s")
+                            raise HttpSourceError(
+                                f"GET {shown}: throttled with Retry-After {wait:.0f} s, more than "
+                                f"max_retry_after {c.max_retry_after:.0f} s"
+                            )
                         delay = wait
                         stats.retries.append(f"429 -> Retry-After {wait:g} s")
                 elif response.status_code >= 500:
                     last = f"HTTP {response.status_code}"
                 elif response.status_code >= 400:
                     text = body.decode("utf-8", "replace")[:200]
-                    raise HttpSourceError(f"GET {shown}: HTTP {response.status_code} {response.reason}: "
-                                          f"{text!r} (not retried: fix the request or credentials)")
+                    raise HttpSourceError(
+                        f"GET {shown}: HTTP {response.status_code} {response.reason}: "
+                        f"{text!r} (not retried: fix the request or credentials)"
+                    )
                 else:
                     try:
                         return json.loads(body)
@@ -305,12 +327,15 @@ class HttpPoller:
             if delay is None:
                 delay = min(c.backoff_max, c.backoff_initial * 2 ** (attempt - 1))
                 stats.retries.append(f"{last.split(':')[0]} -> {delay:g} s")
-            log.warning("GET %s failed (%s), attempt %d of %d; retrying in %.1f s", shown, last, attempt,
-                        c.max_attempts, delay)
+            log.warning(
+                "GET %s failed (%s), attempt %d of %d; retrying in %.1f s", shown, last, attempt, c.max_attempts, delay
+            )
             self.sleep(delay)
         raise HttpSourceError(f"GET {shown} failed after {c.max_attempts} attempts; last error: {last}")
 
-    def pages(self, start_url: str, stats: PollStats | None = None) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
+    def pages(
+        self, start_url: str, stats: PollStats | None = None
+    ) -> Iterator[tuple[list[Mapping[str, Any]], str | None]]:
         """(records, cursor of this page) for every page from `start_url`, one request per page taken."""
         c = self.config
         stats = stats if stats is not None else PollStats()
@@ -320,8 +345,10 @@ class HttpPoller:
             if url in seen_urls:
                 raise HttpSourceError(f"pagination loops at {loggable_url(url)}")
             if stats.pages >= c.max_pages:
-                raise HttpSourceError(f"pagination exceeds max_pages ({c.max_pages}) in one poll at {loggable_url(url)} "
-                                      "(the pages before were handed off)")
+                raise HttpSourceError(
+                    f"pagination exceeds max_pages ({c.max_pages}) in one poll at {loggable_url(url)} "
+                    "(the pages before were handed off)"
+                )
             seen_urls.add(url)
             payload = self.get_json(url, stats)
             stats.pages += 1
@@ -329,8 +356,9 @@ class HttpPoller:
                 yield payload, None
                 return
             if not isinstance(payload, dict):
-                raise HttpSourceError(f"GET {loggable_url(url)}: expected a JSON list or object, "
-                                      f"got {type(payload).__name__}")
+                raise HttpSourceError(
+                    f"GET {loggable_url(url)}: expected a JSON list or object, got {type(payload).__name__}"
+                )
             records = payload.get(c.records_field, [])
             if not isinstance(records, list):
                 raise HttpSourceError(f"GET {loggable_url(url)}: {c.records_field!r} is not a list")
@@ -373,8 +401,14 @@ class HttpPoller:
             for event_id in page_ids:  # handed off: now they count as sent
                 self._remember(event_id)
             self.resume_url = _with_param(c.url, c.cursor_param, cursor) if cursor else c.url
-        log.info("polled %s: %d pages, %d new records, %d already seen, %d retries",
-                 loggable_url(c.url), stats.pages, stats.records, stats.duplicates_skipped, len(stats.retries))
+        log.info(
+            "polled %s: %d pages, %d new records, %d already seen, %d retries",
+            loggable_url(c.url),
+            stats.pages,
+            stats.records,
+            stats.duplicates_skipped,
+            len(stats.retries),
+        )
 
     def poll_once(self, stats: PollStats | None = None) -> list[Event]:
         """All new events of one poll in one list (small sources and tests; `poll` streams)."""

@@ -98,7 +98,9 @@ def _body(reading: dict[str, object], fault: str | None, extra: bool, rng: rando
     elif fault == "out_of_range":
         name = rng.choice(tuple(MEASURE_RANGES))
         low, high = MEASURE_RANGES[name]
-        reading[name] = round(high + rng.uniform(1, 500), 2) if rng.random() < 0.5 else round(low - rng.uniform(1, 500), 2)
+        reading[name] = (
+            round(high + rng.uniform(1, 500), 2) if rng.random() < 0.5 else round(low - rng.uniform(1, 500), 2)
+        )
     if extra:
         reading["firmware"] = f"{rng.randint(1, 4)}.{rng.randint(0, 9)}.{rng.randint(0, 20)}"
         reading["rssi_dbm"] = rng.randint(-95, -40)

@@ -66,11 +66,15 @@ class CosmosSettings:
             raise CosmosNotConfigured(NOT_CONFIGURED_MESSAGE)
         scheme = urlsplit(endpoint).scheme.lower()
         if scheme == "http" and not _is_loopback(endpoint):
-            raise CosmosNotConfigured(f"COSMOS_ENDPOINT must be an https:// URL, got {endpoint!r}: plain http:// "
-                                      "would send the key in the clear; it is accepted only for a local emulator on "
-                                      "loopback (localhost, 127.0.0.0/8, ::1)")
+            raise CosmosNotConfigured(
+                f"COSMOS_ENDPOINT must be an https:// URL, got {endpoint!r}: plain http:// "
+                "would send the key in the clear; it is accepted only for a local emulator on "
+                "loopback (localhost, 127.0.0.0/8, ::1)"
+            )
         if scheme not in ("https", "http"):
-            raise CosmosNotConfigured(f"COSMOS_ENDPOINT must be an https:// URL, got {endpoint!r}. {NOT_CONFIGURED_MESSAGE}")
+            raise CosmosNotConfigured(
+                f"COSMOS_ENDPOINT must be an https:// URL, got {endpoint!r}. {NOT_CONFIGURED_MESSAGE}"
+            )
         ca_cert = env.get("COSMOS_CA_CERT") or None
         if ca_cert and not Path(ca_cert).is_file():
             raise CosmosNotConfigured(f"COSMOS_CA_CERT={ca_cert} is not a readable file")

@@ -37,7 +37,9 @@ class DeadLetters:
 
     @staticmethod
     def _identity(record: dict[str, Any]) -> tuple[tuple[str, str, str], bytes]:
-        what = {k: record.get(k) for k in ("partition_key", "status", "item")}  # not the reason: it may hold a request id
+        what = {
+            k: record.get(k) for k in ("partition_key", "status", "item")
+        }  # not the reason: it may hold a request id
         digest = hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).digest()
         return (record["target"], record["operation"], record["id"]), digest
 
@@ -57,12 +59,17 @@ class DeadLetters:
         """Append one refused operation; `partition_key` is the container's partition key field."""
         operation = rejected.operation
         record: dict[str, Any] = {
-            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "target": target, "table": table,
-            "versions": versions, "operation": "upsert" if isinstance(operation, Upsert) else "delete",
+            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "target": target,
+            "table": table,
+            "versions": versions,
+            "operation": "upsert" if isinstance(operation, Upsert) else "delete",
             "id": operation_id(operation),
-            "partition_key": (operation.item.get(partition_key) if isinstance(operation, Upsert)
-                              else operation.partition_key),
-            "status": rejected.status, "reason": rejected.reason,
+            "partition_key": (
+                operation.item.get(partition_key) if isinstance(operation, Upsert) else operation.partition_key
+            ),
+            "status": rejected.status,
+            "reason": rejected.reason,
         }
         if isinstance(operation, Upsert):
             record["item"] = operation.item

@@ -115,8 +115,9 @@ class NetChangeStream:
         from deltalake import DeltaTable
 
         try:
-            reader = DeltaTable(str(self.path)).load_cdf(starting_version=self.first_version,
-                                                         ending_version=self.last_version, columns=columns)
+            reader = DeltaTable(str(self.path)).load_cdf(
+                starting_version=self.first_version, ending_version=self.last_version, columns=columns
+            )
             for batch in reader:
                 yield pa.record_batch(batch)
         except Exception as exc:  # delta-rs raises its own error types for missing/vacuumed CDC files
@@ -164,4 +165,4 @@ def snapshot_batches(path: Path, version: int, *, batch_rows: int = 10_000) -> I
     for batch in reader:
         rows = pa.record_batch(batch).to_pylist()
         for start in range(0, len(rows), batch_rows):
-            yield rows[start:start + batch_rows]
+            yield rows[start : start + batch_rows]

@@ -92,12 +92,13 @@ class ContainerReport:
     def line(self) -> str:
         if self.mode == "not built":
             return f"  {self.container:<28} not built yet (no Delta table), skipped"
-        versions = (f"v{self.to_version}" if self.from_version is None
-                    else f"v{self.from_version}..v{self.to_version}")
-        return (f"  {self.container:<28} {self.mode:<11} {versions:<10} {self.writes.upserted:>9,} upserted "
-                f"{self.writes.deleted + self.writes.already_absent:>7,} deleted"
-                + (f" {self.writes.rejected:>5,} dead-lettered" if self.writes.rejected else "")
-                + (f"  ({self.reason})" if self.reason else ""))
+        versions = f"v{self.to_version}" if self.from_version is None else f"v{self.from_version}..v{self.to_version}"
+        return (
+            f"  {self.container:<28} {self.mode:<11} {versions:<10} {self.writes.upserted:>9,} upserted "
+            f"{self.writes.deleted + self.writes.already_absent:>7,} deleted"
+            + (f" {self.writes.rejected:>5,} dead-lettered" if self.writes.rejected else "")
+            + (f"  ({self.reason})" if self.reason else "")
+        )
 
 
 @dataclass
@@ -130,8 +131,14 @@ class SyncReport:
             f"{self.items:,} items in {self.seconds:.1f} s ({self.items_per_second:,.0f} items/s while writing), "
             f"{self.request_charge:,.1f} RU"
             + (f", {self.throttled:,} throttled responses retried" if self.throttled else ""),
-            *([f"WARNING: {self.dead_lettered:,} items were refused by Cosmos DB and set aside with the reason in "
-               f"{self.dead_letter_file}"] if self.dead_lettered else []),
+            *(
+                [
+                    f"WARNING: {self.dead_lettered:,} items were refused by Cosmos DB and set aside with the reason in "
+                    f"{self.dead_letter_file}"
+                ]
+                if self.dead_lettered
+                else []
+            ),
         ]
 
 
@@ -167,18 +174,27 @@ def _plan(spec: CosmosContainer, lake: Lake, state: SyncState, key: str, full: b
     if synced.delta_table_id != head.table_id:
         return _Plan(spec, key, head, "full", "the Delta table was recreated (new table id)")
     if head.version < synced.synced_version:
-        return _Plan(spec, key, head, "full", f"the table is at v{head.version}, behind the synced v{synced.synced_version}",
-                     reset=True)
+        return _Plan(
+            spec,
+            key,
+            head,
+            "full",
+            f"the table is at v{head.version}, behind the synced v{synced.synced_version}",
+            reset=True,
+        )
     if head.version == synced.synced_version:
         return _Plan(spec, key, head, "unchanged", after_version=synced.synced_version)
     if not head.change_feed_enabled:
-        raise ValueError(f"{path} has no change data feed: set the table property {CDF_PROPERTY} = true "
-                         f"(tblproperties in the model config), then sync with --full once")
+        raise ValueError(
+            f"{path} has no change data feed: set the table property {CDF_PROPERTY} = true "
+            f"(tblproperties in the model config), then sync with --full once"
+        )
     return _Plan(spec, key, head, "incremental", after_version=synced.synced_version)
 
 
-def _operations(spec: CosmosContainer, upserts: Iterable[dict[str, Any]],
-                deletes: Iterable[dict[str, Any]]) -> Iterator[Operation]:
+def _operations(
+    spec: CosmosContainer, upserts: Iterable[dict[str, Any]], deletes: Iterable[dict[str, Any]]
+) -> Iterator[Operation]:
     for row in upserts:
         yield Upsert(to_item(row, spec.id_column))
     for row in deletes:
@@ -200,11 +216,17 @@ class _Target:
         spec = self.plan.spec
 
         def rejected(refused: Rejected) -> None:
-            self.dead_letters.add(refused, target=self.plan.key, table=f"{spec.layer}/{spec.model}", versions=versions,
-                                  partition_key=spec.partition_key)
+            self.dead_letters.add(
+                refused,
+                target=self.plan.key,
+                table=f"{spec.layer}/{spec.model}",
+                versions=versions,
+                partition_key=spec.partition_key,
+            )
 
-        return write_items(self.container, operations, concurrency=self.concurrency, retry=self.retry,
-                           rejected=rejected)
+        return write_items(
+            self.container, operations, concurrency=self.concurrency, retry=self.retry, rejected=rejected
+        )
 
 
 def _ensure_container(database: Any, spec: CosmosContainer, database_name: str) -> tuple[Any, bool]:
@@ -214,7 +236,9 @@ def _ensure_container(database: Any, spec: CosmosContainer, database_name: str) 
 
     created = True
     try:
-        container = database.create_container(id=spec.container, partition_key=PartitionKey(path=spec.partition_key_path))
+        container = database.create_container(
+            id=spec.container, partition_key=PartitionKey(path=spec.partition_key_path)
+        )
     except CosmosResourceExistsError:
         created = False
         container = database.get_container_client(spec.container)
@@ -231,12 +255,15 @@ def _ensure_container(database: Any, spec: CosmosContainer, database_name: str) 
                 f"not allowed to create container {spec.container!r} (Entra ID data-plane roles cannot create "
                 f"containers): create it once with partition key {spec.partition_key_path}, e.g. `az cosmosdb sql "
                 f"container create -a <account> -g <resource group> -d {database_name} -n {spec.container} "
-                f"-p {spec.partition_key_path}`") from exc
+                f"-p {spec.partition_key_path}`"
+            ) from exc
     if not created:
         paths = container.read().get("partitionKey", {}).get("paths", [])
         if paths != [spec.partition_key_path]:
-            raise ValueError(f"container {spec.container!r} has partition key {paths}, expected "
-                             f"[{spec.partition_key_path!r}]: delete it or point COSMOS_DATABASE elsewhere")
+            raise ValueError(
+                f"container {spec.container!r} has partition key {paths}, expected "
+                f"[{spec.partition_key_path!r}]: delete it or point COSMOS_DATABASE elsewhere"
+            )
     return container, created
 
 
@@ -263,11 +290,13 @@ def _sync_full(target: _Target, report: ContainerReport, *, new_container: bool)
     removed = WriteCounts()
     if count != len(live_ids) - written.rejected:
         existing = container.query_items(
-            f"SELECT c.id, c.{spec.partition_key} FROM c", enable_cross_partition_query=True)
+            f"SELECT c.id, c.{spec.partition_key} FROM c", enable_cross_partition_query=True
+        )
         orphans = (Delete(item["id"], item.get(spec.partition_key)) for item in existing if item["id"] not in live_ids)
         removed = target.write(orphans, f"snapshot v{head.version} (stale items)")
-    report.writes = WriteCounts(written.upserted, removed.deleted, removed.already_absent,
-                                written.rejected + removed.rejected)
+    report.writes = WriteCounts(
+        written.upserted, removed.deleted, removed.already_absent, written.rejected + removed.rejected
+    )
 
 
 def _sync_incremental(target: _Target, state: SyncState, report: ContainerReport, versions_per_chunk: int) -> None:
@@ -278,8 +307,12 @@ def _sync_incremental(target: _Target, state: SyncState, report: ContainerReport
     for first, last in version_chunks(plan.after_version, head.version, versions_per_chunk):
         changes = NetChangeStream(path, spec.id_column, first_version=first, last_version=last)
         report.change_rows_read += changes.change_rows_read
-        operations = (Upsert(to_item(c.row, spec.id_column)) if c.live
-                      else Delete(str(c.row[spec.id_column]), c.row[spec.partition_key]) for c in changes)
+        operations = (
+            Upsert(to_item(c.row, spec.id_column))
+            if c.live
+            else Delete(str(c.row[spec.id_column]), c.row[spec.partition_key])
+            for c in changes
+        )
         try:
             report.writes = report.writes + target.write(operations, f"v{first}..v{last}")
         except WriteFailed as exc:
@@ -315,20 +348,33 @@ def sync_gold_to_cosmos(
         raise ValueError("concurrency must be at least 1")
     try:
         with sync_lock(lake.cosmos_state, timeout_s=lock_timeout_s):
-            return _sync_locked(lake, settings, concurrency=concurrency, full=full,
-                                containers=cosmos_containers(registry_manifest()) if containers is None else containers,
-                                retry=retry, versions_per_chunk=versions_per_chunk)
+            return _sync_locked(
+                lake,
+                settings,
+                concurrency=concurrency,
+                full=full,
+                containers=cosmos_containers(registry_manifest()) if containers is None else containers,
+                retry=retry,
+                versions_per_chunk=versions_per_chunk,
+            )
     except SyncStateError as exc:  # before any container was touched
         raise CosmosSyncFailed(str(exc), SyncReport(endpoint=settings.endpoint, database=settings.database)) from exc
 
 
-def _sync_locked(lake: Lake, settings: CosmosSettings, *, concurrency: int, full: bool,
-                 containers: Sequence[CosmosContainer], retry: TransientRetry, versions_per_chunk: int) -> SyncReport:
+def _sync_locked(
+    lake: Lake,
+    settings: CosmosSettings,
+    *,
+    concurrency: int,
+    full: bool,
+    containers: Sequence[CosmosContainer],
+    retry: TransientRetry,
+    versions_per_chunk: int,
+) -> SyncReport:
     started = time.monotonic()
     state = SyncState(lake.cosmos_state)  # read under the lock: what the previous sync recorded
     dead_letters = DeadLetters(lake.cosmos_dead_letters)
-    report = SyncReport(endpoint=settings.endpoint, database=settings.database,
-                        dead_letter_file=str(dead_letters.path))
+    report = SyncReport(endpoint=settings.endpoint, database=settings.database, dead_letter_file=str(dead_letters.path))
     stats = RequestStats()
     client: Any = None
     database: Any = None
@@ -338,9 +384,13 @@ def _sync_locked(lake: Lake, settings: CosmosSettings, *, concurrency: int, full
             current = spec.container
             key = target_key(settings.endpoint, settings.database, spec.container)
             plan = _plan(spec, lake, state, key, full)
-            entry = ContainerReport(spec.container, plan.mode, plan.reason,
-                                    from_version=None if plan.after_version is None else plan.after_version + 1,
-                                    to_version=plan.head.version if plan.head else None)
+            entry = ContainerReport(
+                spec.container,
+                plan.mode,
+                plan.reason,
+                from_version=None if plan.after_version is None else plan.after_version + 1,
+                to_version=plan.head.version if plan.head else None,
+            )
             report.containers.append(entry)
             if plan.mode in ("not built", "unchanged"):
                 if plan.mode == "unchanged":
@@ -358,19 +408,31 @@ def _sync_locked(lake: Lake, settings: CosmosSettings, *, concurrency: int, full
                 if plan.mode == "full":
                     _sync_full(target, entry, new_container=new_container)
                     dead_letters.sync()
-                    state.commit(key, table=f"{spec.layer}/{spec.model}", delta_table_id=plan.head.table_id,
-                                 version=plan.head.version, reset=plan.reset)
+                    state.commit(
+                        key,
+                        table=f"{spec.layer}/{spec.model}",
+                        delta_table_id=plan.head.table_id,
+                        version=plan.head.version,
+                        reset=plan.reset,
+                    )
                 else:
                     _sync_incremental(target, state, entry, versions_per_chunk)
             finally:
                 entry.seconds = time.monotonic() - t0
             if entry.writes.rejected:
-                log.warning("%s: %d items refused by Cosmos DB, set aside in %s", spec.container,
-                            entry.writes.rejected, dead_letters.path)
+                log.warning(
+                    "%s: %d items refused by Cosmos DB, set aside in %s",
+                    spec.container,
+                    entry.writes.rejected,
+                    dead_letters.path,
+                )
     except WriteFailed as exc:
         report.containers[-1].writes = exc.counts
-        raise CosmosSyncFailed(f"sync of {current} stopped: {exc}; the state still holds its last completed "
-                               "version, so the next sync resends the rest", report) from exc
+        raise CosmosSyncFailed(
+            f"sync of {current} stopped: {exc}; the state still holds its last completed "
+            "version, so the next sync resends the rest",
+            report,
+        ) from exc
     except Exception as exc:
         raise CosmosSyncFailed(f"sync of {current} failed: {exc}", report) from exc
     finally:

@@ -68,7 +68,8 @@ def sync_lock(state_path: Path, *, timeout_s: float, poll_s: float = 0.1) -> Ite
                     holder = handle.read().strip() or "unknown"
                     raise SyncStateError(
                         f"another cosmos-sync is running on this lake (it holds {lock_path}; {holder}); waited "
-                        f"{timeout_s:g} s. Run again when it has finished, or raise --lock-timeout") from None
+                        f"{timeout_s:g} s. Run again when it has finished, or raise --lock-timeout"
+                    ) from None
                 time.sleep(poll_s)
         try:
             handle.seek(0)
@@ -98,7 +99,8 @@ class SyncState:
                 f"{self.path} is not a readable sync state ({type(exc).__name__}: {exc}). It records which Delta "
                 f"version each Cosmos container holds. To recover, move it aside (mv {self.path} {self.path}.bad) "
                 "and run `lakehouse serve cosmos-sync` again: without state, every container is reloaded from its "
-                "table's snapshot (upserts are idempotent, and items no longer in gold are deleted)") from exc
+                "table's snapshot (upserts are idempotent, and items no longer in gold are deleted)"
+            ) from exc
 
     def get(self, key: str) -> SyncedVersion | None:
         return self._targets.get(key)
@@ -110,10 +112,16 @@ class SyncState:
         """
         on_disk = self._read()
         current = on_disk.get(key)
-        if (current is not None and not reset and current.delta_table_id == delta_table_id
-                and version < current.synced_version):
-            raise SyncStateError(f"{self.path}: refusing to move {key} back from v{current.synced_version} to "
-                                 f"v{version} (another sync recorded a later version)")
+        if (
+            current is not None
+            and not reset
+            and current.delta_table_id == delta_table_id
+            and version < current.synced_version
+        ):
+            raise SyncStateError(
+                f"{self.path}: refusing to move {key} back from v{current.synced_version} to "
+                f"v{version} (another sync recorded a later version)"
+            )
         synced_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         on_disk[key] = SyncedVersion(table, delta_table_id, version, synced_at)
         self._targets = on_disk
@@ -121,7 +129,9 @@ class SyncState:
 
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"format": FORMAT, "targets": {k: asdict(v) for k, v in sorted(self._targets.items())}}, indent=2)
+        text = json.dumps(
+            {"format": FORMAT, "targets": {k: asdict(v) for k, v in sorted(self._targets.items())}}, indent=2
+        )
         fd, tmp = tempfile.mkstemp(prefix=".cosmos_state.", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w") as handle:

@@ -91,8 +91,12 @@ class WriteCounts:
         return self.upserted + self.deleted + self.already_absent
 
     def __add__(self, other: WriteCounts) -> WriteCounts:
-        return WriteCounts(self.upserted + other.upserted, self.deleted + other.deleted,
-                           self.already_absent + other.already_absent, self.rejected + other.rejected)
+        return WriteCounts(
+            self.upserted + other.upserted,
+            self.deleted + other.deleted,
+            self.already_absent + other.already_absent,
+            self.rejected + other.rejected,
+        )
 
 
 class WriteFailed(RuntimeError):
@@ -132,8 +136,9 @@ def _rejection(operation: Operation, error: Exception) -> Rejected | None:
     return Rejected(operation, error.status_code, f"HTTP {error.status_code}: {message[0][:500] if message else ''}")
 
 
-def _apply_with_retry(container: Any, operation: Operation, retry: TransientRetry,
-                      sleep: Callable[[float], None] = time.sleep) -> str | Rejected:
+def _apply_with_retry(
+    container: Any, operation: Operation, retry: TransientRetry, sleep: Callable[[float], None] = time.sleep
+) -> str | Rejected:
     for attempt in range(1, retry.attempts + 1):
         try:
             return _apply(container, operation)
@@ -144,15 +149,25 @@ def _apply_with_retry(container: Any, operation: Operation, retry: TransientRetr
             if attempt == retry.attempts or not _is_transient(error):
                 raise
             delay = retry.wait_s(attempt, error)
-            log.warning("transient Cosmos error (%s), retry %d/%d in %.1f s",
-                        getattr(error, "status_code", type(error).__name__), attempt, retry.attempts - 1, delay)
+            log.warning(
+                "transient Cosmos error (%s), retry %d/%d in %.1f s",
+                getattr(error, "status_code", type(error).__name__),
+                attempt,
+                retry.attempts - 1,
+                delay,
+            )
             sleep(delay)
     raise AssertionError("unreachable")
 
 
-def write_items(container: Any, operations: Iterable[Operation], *, concurrency: int,
-                retry: TransientRetry = TransientRetry(),
-                rejected: Callable[[Rejected], None] | None = None) -> WriteCounts:
+def write_items(
+    container: Any,
+    operations: Iterable[Operation],
+    *,
+    concurrency: int,
+    retry: TransientRetry = TransientRetry(),
+    rejected: Callable[[Rejected], None] | None = None,
+) -> WriteCounts:
     """Apply every operation (order across items is free: each id appears once).
 
     Refused items go to `rejected` (called on this thread) and are counted; see the module docstring.
@@ -164,8 +179,9 @@ def write_items(container: Any, operations: Iterable[Operation], *, concurrency:
         nonlocal failure
         if isinstance(outcome, Rejected):
             if rejected is None:
-                failure = failure or WriteFailed(f"item {operation_id(outcome.operation)!r} refused: {outcome.reason}",
-                                                 counts)
+                failure = failure or WriteFailed(
+                    f"item {operation_id(outcome.operation)!r} refused: {outcome.reason}", counts
+                )
                 return
             rejected(outcome)
             counts.rejected += 1

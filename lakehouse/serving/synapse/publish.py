@@ -47,8 +47,9 @@ def publish_with_odbc(connection_string: str, batches: Sequence[str]) -> None:
     try:  # a native extension that needs unixODBC: loaded only to publish
         pyodbc = importlib.import_module("pyodbc")
     except ImportError as exc:
-        raise SynapseNotConfigured(f"pyodbc cannot load ({exc}): install unixODBC and the Microsoft ODBC "
-                                   "Driver 18 for SQL Server") from exc
+        raise SynapseNotConfigured(
+            f"pyodbc cannot load ({exc}): install unixODBC and the Microsoft ODBC Driver 18 for SQL Server"
+        ) from exc
     connection = pyodbc.connect(connection_string, autocommit=True)
     try:
         cursor = connection.cursor()
@@ -65,13 +66,16 @@ def publish_with_dbt(batches: Sequence[str], lake: Lake) -> None:
     run_dbt(["run-operation", "run_query", "--args", args, "--target", "synapse"], lake)
 
 
-def publish(scripts: Sequence[SqlScript], settings: SynapseSettings, lake: Lake,
-            env: Mapping[str, str] | None = None) -> str:
+def publish(
+    scripts: Sequence[SqlScript], settings: SynapseSettings, lake: Lake, env: Mapping[str, str] | None = None
+) -> str:
     """Run the scripts on Synapse; returns how they were sent."""
     env = os.environ if env is None else env
     if settings.is_placeholder:
-        raise SynapseNotConfigured("the data source LOCATION is a placeholder: pass --data-source-location or set "
-                                   "SYNAPSE_DATA_SOURCE_LOCATION=https://<account>.dfs.core.windows.net/<container>")
+        raise SynapseNotConfigured(
+            "the data source LOCATION is a placeholder: pass --data-source-location or set "
+            "SYNAPSE_DATA_SOURCE_LOCATION=https://<account>.dfs.core.windows.net/<container>"
+        )
     if env.get("SYNAPSE_ODBC_CONNECTION_STRING"):
         publish_with_odbc(env["SYNAPSE_ODBC_CONNECTION_STRING"], _batches(scripts))
         return "pyodbc (SYNAPSE_ODBC_CONNECTION_STRING)"

@@ -27,11 +27,23 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_IDENTIFIER_LENGTH = 128
 
 _SIMPLE = {
-    "timestamp": "datetime2(7)", "timestamp_ntz": "datetime2(7)", "timestamp_ltz": "datetime2(7)",
-    "double": "float", "float": "real", "real": "real",
-    "bigint": "bigint", "long": "bigint", "int": "int", "integer": "int",
-    "smallint": "smallint", "short": "smallint", "tinyint": "smallint", "byte": "smallint",
-    "boolean": "bit", "date": "date", "binary": "varbinary(max)",
+    "timestamp": "datetime2(7)",
+    "timestamp_ntz": "datetime2(7)",
+    "timestamp_ltz": "datetime2(7)",
+    "double": "float",
+    "float": "real",
+    "real": "real",
+    "bigint": "bigint",
+    "long": "bigint",
+    "int": "int",
+    "integer": "int",
+    "smallint": "smallint",
+    "short": "smallint",
+    "tinyint": "smallint",
+    "byte": "smallint",
+    "boolean": "bit",
+    "date": "date",
+    "binary": "varbinary(max)",
 }
 _STRING = re.compile(r"(string|varchar\(\s*\d+\s*\)|char\(\s*\d+\s*\))")
 _DECIMAL = re.compile(r"(?:decimal|numeric|dec)(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?")
@@ -49,8 +61,10 @@ class UnsafeIdentifier(ValueError):
 def quote_identifier(name: str, what: str = "identifier") -> str:
     """`[name]` for a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 chars); rejects anything else."""
     if not isinstance(name, str) or not IDENTIFIER.fullmatch(name) or len(name) > MAX_IDENTIFIER_LENGTH:
-        raise UnsafeIdentifier(f"{what} {name!r} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, "
-                               f"at most {MAX_IDENTIFIER_LENGTH} characters); rename it to serve it through Synapse")
+        raise UnsafeIdentifier(
+            f"{what} {name!r} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, "
+            f"at most {MAX_IDENTIFIER_LENGTH} characters); rename it to serve it through Synapse"
+        )
     return f"[{name}]"
 
 
@@ -78,6 +92,8 @@ def tsql_type(spark_type: str, *, string_length: int | str = 8000, where: str = 
         return f"decimal({precision}, {scale})"
     if _NESTED.fullmatch(normalized):
         return string_type("max")
-    raise UnsupportedType(f"{where}Spark type {spark_type!r} has no Synapse serverless mapping; "
-                          "use one of string, timestamp, double, float, bigint, int, smallint, boolean, "
-                          "decimal(p,s), date, binary, array/map/struct")
+    raise UnsupportedType(
+        f"{where}Spark type {spark_type!r} has no Synapse serverless mapping; "
+        "use one of string, timestamp, double, float, bigint, int, smallint, boolean, "
+        "decimal(p,s), date, binary, array/map/struct"
+    )

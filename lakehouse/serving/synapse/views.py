@@ -93,8 +93,10 @@ def data_source_batch(settings: SynapseSettings) -> str:
     name = quote_identifier(settings.data_source_name, "data source name")
     location = settings.data_source_location
     if not _LOCATION.fullmatch(location):
-        raise ValueError(f"data source location {location!r} is not an https:// or abfss:// URL of the lake root "
-                         "(e.g. https://<account>.dfs.core.windows.net/<container>)")
+        raise ValueError(
+            f"data source location {location!r} is not an https:// or abfss:// URL of the lake root "
+            "(e.g. https://<account>.dfs.core.windows.net/<container>)"
+        )
     options = [f"LOCATION = {_n_string(location)}"]
     if settings.credential:
         options.append(f"CREDENTIAL = {quote_identifier(settings.credential, 'credential name')}")
@@ -123,7 +125,9 @@ def view_batch(model: ServedModel, settings: SynapseSettings) -> str:
     quote_identifier(model.folder.split("/")[0], "layer folder")
     columns = ",\n".join(
         f"    {quote_identifier(c.name, f'column of {model.name}')} "
-        f"{tsql_type(c.data_type, string_length=c.string_length or settings.string_length, where=f'{where}column {c.name}: ')}"
+        + tsql_type(
+            c.data_type, string_length=c.string_length or settings.string_length, where=f"{where}column {c.name}: "
+        )
         for c in model.columns
     )
     data_source = settings.data_source_name.replace("'", "''")  # an identifier; validated above
@@ -181,8 +185,9 @@ def write_scripts(scripts: list[SqlScript], out_dir: Path) -> list[Path]:
     return paths
 
 
-def write_synapse_views(manifest_path: Path = DEFAULT_MANIFEST, out_dir: Path = DEFAULT_OUT_DIR,
-                        settings: SynapseSettings | None = None) -> list[Path]:
+def write_synapse_views(
+    manifest_path: Path = DEFAULT_MANIFEST, out_dir: Path = DEFAULT_OUT_DIR, settings: SynapseSettings | None = None
+) -> list[Path]:
     """Generate the scripts from the manifest and write them for review; returns the files."""
     models = served_models(load_manifest(manifest_path))
     return write_scripts(generate_scripts(models, settings or SynapseSettings.from_env()), out_dir)

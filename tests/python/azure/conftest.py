@@ -23,8 +23,9 @@ from tests.python.azure.azurite import Azurite, connection_string
 logging.getLogger("azure").setLevel(logging.WARNING)
 
 # Short retries: waits of 0, 0.4, 0.8, 1.0 s (2.2 s per request) instead of minutes.
-FAST_RETRY = RetrySettings(retry_total=4, retry_backoff_factor=0.2, retry_backoff_max=1.0,
-                           connection_timeout=2.0, read_timeout=5.0)
+FAST_RETRY = RetrySettings(
+    retry_total=4, retry_backoff_factor=0.2, retry_backoff_max=1.0, connection_timeout=2.0, read_timeout=5.0
+)
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +47,12 @@ def container_name() -> str:
 def make_store(port: int, container: str, quarantine_dir: Path, retry: RetrySettings = FAST_RETRY) -> BlobCaptureStore:
     """A BlobCaptureStore on Azurite at `port` (Azurite's own, or a proxy's)."""
     conn = connection_string(port)
-    return blob_capture_store(lambda name, **kw: ContainerClient.from_connection_string(conn, name, **kw),
-                              container, retry, quarantine_dir=quarantine_dir)
+    return blob_capture_store(
+        lambda name, **kw: ContainerClient.from_connection_string(conn, name, **kw),
+        container,
+        retry,
+        quarantine_dir=quarantine_dir,
+    )
 
 
 def raw_container(port: int, container: str) -> ContainerClient:

@@ -77,7 +77,9 @@ class FaultProxy:
                 self.records.append(ProxyRecord(method, path, fault))
                 reason = "Service Unavailable" if fault == "503" else "Too Many Requests"
                 extra = f"Retry-After: {self.retry_after}\r\n" if fault == "429" else ""
-                client.sendall(f"HTTP/1.1 {fault} {reason}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+                client.sendall(
+                    f"HTTP/1.1 {fault} {reason}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
+                )
                 return
             response = self._forward(_with_connection_close(head) + body)
             status = response.split(b" ", 2)[1].decode() if response.startswith(b"HTTP/") else "?"

@@ -54,7 +54,9 @@ class TelemetryApi:
         self._server.shutdown()
         self._server.server_close()
 
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, handler: BaseHTTPRequestHandler, status: int, payload: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         body = b"" if payload is None else json.dumps(payload).encode()
         # Recorded before answering: the client cannot act on a response before its hit is listed.
         self.hits.append(Hit(time.monotonic(), handler.path, status))

@@ -86,7 +86,9 @@ class ScriptedServer:
         with self._lock:  # recorded before answering
             self.requests.append(Request(handler.path, dict(handler.headers.items())))
         route = self.routes.get(handler.path.split("?", 1)[0])
-        reply = (route() if callable(route) else route) if route is not None else Reply.json({"error": "no such path"}, 404)
+        reply = (
+            (route() if callable(route) else route) if route is not None else Reply.json({"error": "no such path"}, 404)
+        )
         handler.send_response(reply.status)
         for name, value in reply.headers.items():
             handler.send_header(name, value)

@@ -27,8 +27,26 @@ def _run(lake: Path, args: list[str], env: dict[str, str]) -> str:
 def test_land_sync_and_redrive_commands(azurite: Azurite, container_name: str, tmp_path: Path) -> None:
     env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
     lake = tmp_path / "lake"
-    out = _run(lake, ["land", "--devices", "5", "--duration", "15m", "--start", "2026-03-08T10:00",
-                      "--event-hub", "cli", "--partitions", "2", "--container", container_name, *FAST], env)
+    out = _run(
+        lake,
+        [
+            "land",
+            "--devices",
+            "5",
+            "--duration",
+            "15m",
+            "--start",
+            "2026-03-08T10:00",
+            "--event-hub",
+            "cli",
+            "--partitions",
+            "2",
+            "--container",
+            container_name,
+            *FAST,
+        ],
+        env,
+    )
     assert "landed" in out and "files/s" in out
     landed = blobs(azurite.port, container_name)
     assert len(landed) == 2 * 3 and sum(len(decode_capture_file(b)) for b in landed.values()) > 0
@@ -43,8 +61,20 @@ def test_land_sync_and_redrive_commands(azurite: Azurite, container_name: str, t
 
 
 def test_poll_http_lands_records_in_the_local_lake(tmp_path: Path) -> None:
-    api = TelemetryApi([[{"event_id": f"r{i}", "device_id": f"dev-{i % 3}", "ts": "2026-03-08T10:00:00Z",
-                          "temperature_c": 20 + i} for i in range(page * 4, page * 4 + 4)] for page in range(3)])
+    api = TelemetryApi(
+        [
+            [
+                {
+                    "event_id": f"r{i}",
+                    "device_id": f"dev-{i % 3}",
+                    "ts": "2026-03-08T10:00:00Z",
+                    "temperature_c": 20 + i,
+                }
+                for i in range(page * 4, page * 4 + 4)
+            ]
+            for page in range(3)
+        ]
+    )
     api.faults["/next/1"] = ["503"]
     try:
         lake = tmp_path / "lake"
@@ -52,8 +82,11 @@ def test_poll_http_lands_records_in_the_local_lake(tmp_path: Path) -> None:
     finally:
         api.close()
     assert "12 records landed" in out
-    bodies = sorted(json.loads(r["Body"])["event_id"] for p in (lake / "capture").rglob("*.avro")
-                    for r in decode_capture_file(p.read_bytes()))
+    bodies = sorted(
+        json.loads(r["Body"])["event_id"]
+        for p in (lake / "capture").rglob("*.avro")
+        for r in decode_capture_file(p.read_bytes())
+    )
     assert bodies == sorted(f"r{i}" for i in range(12))
 
 
@@ -61,12 +94,15 @@ def test_send_to_an_unreachable_hub_dead_letters_and_resend_keeps_them(tmp_path:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"EVENTHUB_CONNECTION_STRING": f"Endpoint=sb://127.0.0.1:{port};SharedAccessKeyName=t;SharedAccessKey=dGVzdA==;"
-                                         "EntityPath=telemetry;UseDevelopmentEmulator=true"}
+    env = {
+        "EVENTHUB_CONNECTION_STRING": f"Endpoint=sb://127.0.0.1:{port};SharedAccessKeyName=t;SharedAccessKey=dGVzdA==;"
+        "EntityPath=telemetry;UseDevelopmentEmulator=true"
+    }
     lake = tmp_path / "lake"
     retry = ["--eh-retry-total", "0", "--eh-retry-backoff", "0.05", "--send-timeout", "5"]
-    result = CliRunner().invoke(cli, ["--lake", str(lake), "azure", "send", "--devices", "3", "--duration", "5m",
-                                      *retry], env=env)
+    result = CliRunner().invoke(
+        cli, ["--lake", str(lake), "azure", "send", "--devices", "3", "--duration", "5m", *retry], env=env
+    )
     dead = lake / "_dead_letters" / "telemetry.jsonl"
     assert result.exit_code == 1 and "resend-dead-letters" in result.output
     sent_lines = dead.read_text().splitlines()

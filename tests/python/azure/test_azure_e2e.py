@@ -23,9 +23,11 @@ BUILD_BRONZE = ("build", "--select", "bronze_capture_events", "--indirect-select
 
 
 def test_blobs_landed_in_azurite_and_synced_build_into_bronze(
-        azurite: Azurite, container_name: str, tmp_path: Path, lake: Lake, spark, run_dbt) -> None:  # type: ignore[no-untyped-def]
-    config = SimulatorConfig(start=datetime(2026, 3, 7, 14, 0, tzinfo=UTC), duration=timedelta(minutes=30),
-                             devices=20, faults=FaultRates())
+    azurite: Azurite, container_name: str, tmp_path: Path, lake: Lake, spark, run_dbt
+) -> None:  # type: ignore[no-untyped-def]
+    config = SimulatorConfig(
+        start=datetime(2026, 3, 7, 14, 0, tzinfo=UTC), duration=timedelta(minutes=30), devices=20, faults=FaultRates()
+    )
     sim = simulate(config)
     settings = CaptureSettings(event_hub=HUB, partitions=2, window_seconds=300, write_empty_files=True)
     store = make_store(azurite.port, container_name, tmp_path / "quarantine")
@@ -38,8 +40,11 @@ def test_blobs_landed_in_azurite_and_synced_build_into_bronze(
 
     run_dbt(*BUILD_BRONZE)
     # Expected keys from the blobs themselves, read with fastavro (not from the lake or Spark).
-    expected = sorted((int(CapturePath.parse(path).partition_id), record["SequenceNumber"])
-                      for path, data in landed.items() for record in decode_capture_file(data))
+    expected = sorted(
+        (int(CapturePath.parse(path).partition_id), record["SequenceNumber"])
+        for path, data in landed.items()
+        for record in decode_capture_file(data)
+    )
     assert len(expected) == sim.sends
     assert bronze_keys(spark, HUB) == expected
 

@@ -74,8 +74,9 @@ def test_outage_of_several_seconds_lands_every_file_once(azurite: Azurite, conta
     expected = _reference(tmp_path, hub)
     config, sim, settings = _simulation(hub)
     # About 15 s of retrying per request: 0, 0.5, 1, 2, 2, 2, ... seconds.
-    retry = RetrySettings(retry_total=10, retry_backoff_factor=0.25, retry_backoff_max=2.0,
-                          connection_timeout=2.0, read_timeout=5.0)
+    retry = RetrySettings(
+        retry_total=10, retry_backoff_factor=0.25, retry_backoff_max=2.0, connection_timeout=2.0, read_timeout=5.0
+    )
     store = make_store(azurite.port, container_name, tmp_path / "quarantine", retry)
     outage = 4.0
     timeline: dict[str, float] = {}
@@ -92,7 +93,9 @@ def test_outage_of_several_seconds_lands_every_file_once(azurite: Azurite, conta
             threading.Timer(outage, back).start()
 
     try:
-        report = CaptureLander(WriteHook(store, stop_at_file_7), settings).land(sim.events, start=config.start, end=config.end)
+        report = CaptureLander(WriteHook(store, stop_at_file_7), settings).land(
+            sim.events, start=config.start, end=config.end
+        )
     finally:
         time.sleep(0.1)
         azurite.ensure_running()
@@ -105,17 +108,25 @@ def test_outage_of_several_seconds_lands_every_file_once(azurite: Azurite, conta
     assert len({e.path for e in retries}) == 1  # only file 7 had to wait
     assert timeline["restarted"] - timeline["stopped"] >= outage
     waited = [e.delay_seconds for e in retries]
-    log.info("outage: Azurite down %.1f s at file 7; %d retries of %s with waits %s",
-             timeline["restarted"] - timeline["stopped"], len(retries), retries[0].path.rsplit("/", 6)[-6:], waited)
+    log.info(
+        "outage: Azurite down %.1f s at file 7; %d retries of %s with waits %s",
+        timeline["restarted"] - timeline["stopped"],
+        len(retries),
+        retries[0].path.rsplit("/", 6)[-6:],
+        waited,
+    )
     assert waited == sorted(waited) and max(waited) <= 2.0  # exponential, capped
 
 
-def test_storage_down_for_good_quarantines_locally_then_redrives(azurite: Azurite, container_name: str, tmp_path: Path) -> None:
+def test_storage_down_for_good_quarantines_locally_then_redrives(
+    azurite: Azurite, container_name: str, tmp_path: Path
+) -> None:
     hub = "down-for-good"
     expected = _reference(tmp_path, hub)
     config, sim, settings = _simulation(hub)
-    retry = RetrySettings(retry_total=3, retry_backoff_factor=0.1, retry_backoff_max=0.5,
-                          connection_timeout=1.0, read_timeout=2.0)
+    retry = RetrySettings(
+        retry_total=3, retry_backoff_factor=0.1, retry_backoff_max=0.5, connection_timeout=1.0, read_timeout=2.0
+    )
     quarantine_dir = tmp_path / "quarantine"
     store = make_store(azurite.port, container_name, quarantine_dir, retry)
     partition0 = sorted(p for p in expected if p.startswith(f"telemetry-ns/{hub}/0/"))
@@ -128,7 +139,9 @@ def test_storage_down_for_good_quarantines_locally_then_redrives(azurite: Azurit
     try:
         t0 = time.monotonic()
         with pytest.raises(BlobStoreError, match=r"listing .* failed after retries"):
-            CaptureLander(WriteHook(store, stop_at_file_9), settings).land(sim.events, start=config.start, end=config.end)
+            CaptureLander(WriteHook(store, stop_at_file_9), settings).land(
+                sim.events, start=config.start, end=config.end
+            )
         failed_after = time.monotonic() - t0
 
         # Files 9-12 of partition 0 are in the local quarantine, with the reason.
@@ -143,8 +156,11 @@ def test_storage_down_for_good_quarantines_locally_then_redrives(azurite: Azurit
         # Only file 9 used the retry budget; 10-12 got one attempt each (degraded mode).
         put_retries = [e for e in store.retry_log.events if e.method == "PUT"]
         assert len({e.path for e in put_retries}) == 1
-        log.info("down for good: stopped before file 9; land failed after %.1f s; quarantined %s",
-                 failed_after, [q.path for q in waiting])
+        log.info(
+            "down for good: stopped before file 9; land failed after %.1f s; quarantined %s",
+            failed_after,
+            [q.path for q in waiting],
+        )
     finally:
         azurite.ensure_running()
 
@@ -166,9 +182,14 @@ def test_faulty_proxy_503_429_and_resets_are_retried(azurite: Azurite, container
     plan = ["503", "429", "forward", "reset", "forward", "503", "reset", "forward", "429", "forward", "reset"]
     proxy = FaultProxy(azurite.port, plan)
     try:
-        store = make_store(proxy.port, container_name, tmp_path / "quarantine",
-                           RetrySettings(retry_total=4, retry_backoff_factor=0.2, retry_backoff_max=1.0,
-                                         connection_timeout=2.0, read_timeout=5.0))
+        store = make_store(
+            proxy.port,
+            container_name,
+            tmp_path / "quarantine",
+            RetrySettings(
+                retry_total=4, retry_backoff_factor=0.2, retry_backoff_max=1.0, connection_timeout=2.0, read_timeout=5.0
+            ),
+        )
         t0 = time.monotonic()
         report = CaptureLander(store, settings).land(sim.events, start=config.start, end=config.end)
         elapsed = time.monotonic() - t0
@@ -179,7 +200,7 @@ def test_faulty_proxy_503_429_and_resets_are_retried(azurite: Azurite, container
     assert blobs(azurite.port, container_name) == expected  # read from Azurite directly
     outcomes = [r.outcome for r in proxy.records]
     assert [o if not o.startswith("forwarded") else "forward" for o in outcomes[: len(plan)]] == plan
-    assert all(o.startswith("forwarded") for o in outcomes[len(plan):])  # 404s included: containers are created lazily
+    assert all(o.startswith("forwarded") for o in outcomes[len(plan) :])  # 404s included: containers are created lazily
     faults = [f for f in plan if f != "forward"]
     retries = store.retry_log.events
     assert len(retries) == len(faults)
@@ -191,8 +212,12 @@ def test_faulty_proxy_503_429_and_resets_are_retried(azurite: Azurite, container
     log.info("proxy retries: %s", [(e.method, e.cause[:40], e.delay_seconds) for e in retries])
 
 
-def test_refused_writes_go_to_the_quarantine_container_with_the_reason(azurite: Azurite, container_name: str, tmp_path: Path) -> None:
-    retry = RetrySettings(retry_total=2, retry_backoff_factor=0.1, retry_backoff_max=0.2, connection_timeout=2.0, read_timeout=5.0)
+def test_refused_writes_go_to_the_quarantine_container_with_the_reason(
+    azurite: Azurite, container_name: str, tmp_path: Path
+) -> None:
+    retry = RetrySettings(
+        retry_total=2, retry_backoff_factor=0.1, retry_backoff_max=0.2, connection_timeout=2.0, read_timeout=5.0
+    )
     # 3 answers of 503 exhaust the write's retries; the quarantine write then passes.
     proxy = FaultProxy(azurite.port, ["503", "503", "503"])
     path = "telemetry-ns/refused/0/2026/03/03/06/05/00.avro"

@@ -54,7 +54,9 @@ def _simulation(minutes: int = 30, devices: int = 10):  # type: ignore[no-untype
     return config, simulate(config)
 
 
-def _local_landing(root: Path, minutes: int = 30, devices: int = 10, settings: CaptureSettings = SETTINGS) -> dict[str, bytes]:
+def _local_landing(
+    root: Path, minutes: int = 30, devices: int = 10, settings: CaptureSettings = SETTINGS
+) -> dict[str, bytes]:
     """The same simulation landed on the local file system: the reference result."""
     config, sim = _simulation(minutes, devices)
     CaptureLander(LocalCaptureStore(root), settings).land(sim.events, start=config.start, end=config.end)
@@ -97,12 +99,21 @@ def test_landing_again_is_idempotent(azurite: Azurite, container_name: str, tmp_
 
 def test_write_only_sas_can_upload_but_not_read_or_list(azurite: Azurite, container_name: str, tmp_path: Path) -> None:
     raw_container(azurite.port, container_name).create_container()
-    sas = generate_container_sas(ACCOUNT, container_name, account_key=ACCOUNT_KEY,
-                                 permission=ContainerSasPermissions(write=True, create=True),
-                                 expiry=datetime.now(UTC) + timedelta(hours=1))
+    sas = generate_container_sas(
+        ACCOUNT,
+        container_name,
+        account_key=ACCOUNT_KEY,
+        permission=ContainerSasPermissions(write=True, create=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
     sas_url = f"{azurite.blob_endpoint}/{container_name}?{sas}"
-    store = blob_capture_store_from_env(container_name, env={"AZURE_STORAGE_SAS_URL": sas_url},
-                                        quarantine_dir=tmp_path / "q", retry_total=1, retry_backoff_factor=0.1)
+    store = blob_capture_store_from_env(
+        container_name,
+        env={"AZURE_STORAGE_SAS_URL": sas_url},
+        quarantine_dir=tmp_path / "q",
+        retry_total=1,
+        retry_backoff_factor=0.1,
+    )
     path = "telemetry-ns/sas/0/2026/03/02/08/05/00.avro"
     store.write_file(path, b"capture bytes")
     assert store.stats.files_written == 1 and store.stats.quarantined_locally == 0
@@ -152,9 +163,21 @@ def test_missing_configuration_fails_fast_with_what_to_set() -> None:
 
     from lakehouse.cli.azure_commands import azure
 
-    env = dict.fromkeys(("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_URL", "AZURE_STORAGE_ACCOUNT_URL", "EVENTHUB_CONNECTION_STRING", "EVENTHUB_FULLY_QUALIFIED_NAMESPACE", "EVENTHUB_NAME"), "")
-    for args, needle in ((["land", "--devices", "1", "--duration", "5m"], "AZURE_STORAGE_CONNECTION_STRING"),
-                         (["send", "--devices", "1"], "EVENTHUB_CONNECTION_STRING")):
+    env = dict.fromkeys(
+        (
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "AZURE_STORAGE_SAS_URL",
+            "AZURE_STORAGE_ACCOUNT_URL",
+            "EVENTHUB_CONNECTION_STRING",
+            "EVENTHUB_FULLY_QUALIFIED_NAMESPACE",
+            "EVENTHUB_NAME",
+        ),
+        "",
+    )
+    for args, needle in (
+        (["land", "--devices", "1", "--duration", "5m"], "AZURE_STORAGE_CONNECTION_STRING"),
+        (["send", "--devices", "1"], "EVENTHUB_CONNECTION_STRING"),
+    ):
         result = CliRunner().invoke(azure, args, env=env)
         assert result.exit_code == 1 and needle in result.output, result.output
 
@@ -162,53 +185,91 @@ def test_missing_configuration_fails_fast_with_what_to_set() -> None:
 def test_credentials_resolve_from_the_environment_in_order() -> None:
     from lakehouse.ingestion.azure.auth import storage_target
 
-    both = {"AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
-            "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net"}
+    both = {
+        "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+        "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net",
+    }
     assert storage_target(both).kind == "connection_string"  # the connection string wins
-    container_sas = storage_target({"AZURE_STORAGE_SAS_URL": "https://acct.blob.core.windows.net/capture?sv=2024&sp=cw&sig=x"})
+    container_sas = storage_target(
+        {"AZURE_STORAGE_SAS_URL": "https://acct.blob.core.windows.net/capture?sv=2024&sp=cw&sig=x"}
+    )
     assert (container_sas.kind, container_sas.account_url, container_sas.container_in_url, container_sas.sas_token) == (
-        "sas", "https://acct.blob.core.windows.net", "capture", "sv=2024&sp=cw&sig=x")
+        "sas",
+        "https://acct.blob.core.windows.net",
+        "capture",
+        "sv=2024&sp=cw&sig=x",
+    )
     account_sas = storage_target({"AZURE_STORAGE_SAS_URL": "https://acct.blob.core.windows.net/?sv=2024&sig=y"})
     assert (account_sas.account_url, account_sas.container_in_url) == ("https://acct.blob.core.windows.net", None)
-    token = storage_target({"AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net/",
-                            "AZURE_STORAGE_SAS_TOKEN": "?sv=1&sig=z"})
-    assert (token.kind, token.account_url, token.sas_token) == ("sas", "https://acct.blob.core.windows.net", "sv=1&sig=z")
+    token = storage_target(
+        {"AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net/", "AZURE_STORAGE_SAS_TOKEN": "?sv=1&sig=z"}
+    )
+    assert (token.kind, token.account_url, token.sas_token) == (
+        "sas",
+        "https://acct.blob.core.windows.net",
+        "sv=1&sig=z",
+    )
     assert storage_target({"AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net"}).kind == "identity"
     with pytest.raises(AzureConfigError, match="names container 'capture'"):
-        blob_capture_store_from_env("other", env={"AZURE_STORAGE_SAS_URL": "https://acct.blob.core.windows.net/capture?sv=1"})
+        blob_capture_store_from_env(
+            "other", env={"AZURE_STORAGE_SAS_URL": "https://acct.blob.core.windows.net/capture?sv=1"}
+        )
 
-    hub = eventhub_target({"EVENTHUB_CONNECTION_STRING": "Endpoint=sb://prod-ns.servicebus.windows.net/;"
-                                                         "SharedAccessKeyName=send;SharedAccessKey=k;EntityPath=telemetry"})
+    hub = eventhub_target(
+        {
+            "EVENTHUB_CONNECTION_STRING": "Endpoint=sb://prod-ns.servicebus.windows.net/;"
+            "SharedAccessKeyName=send;SharedAccessKey=k;EntityPath=telemetry"
+        }
+    )
     assert (hub.eventhub_name, hub.namespace_name) == ("telemetry", "prod-ns")
-    identity = eventhub_target({"EVENTHUB_FULLY_QUALIFIED_NAMESPACE": "prod-ns.servicebus.windows.net",
-                                "EVENTHUB_NAME": "telemetry"})
+    identity = eventhub_target(
+        {"EVENTHUB_FULLY_QUALIFIED_NAMESPACE": "prod-ns.servicebus.windows.net", "EVENTHUB_NAME": "telemetry"}
+    )
     assert (identity.connection_string, identity.namespace_name) == (None, "prod-ns")
     with pytest.raises(AzureConfigError, match="EntityPath"):
-        eventhub_target({"EVENTHUB_CONNECTION_STRING": "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=a;SharedAccessKey=b"})
+        eventhub_target(
+            {
+                "EVENTHUB_CONNECTION_STRING": "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=a;SharedAccessKey=b"
+            }
+        )
 
 
 # --------------------------------------------------------------------------- hostile names
 
+
 def _put_raw(port: int, container: str, encoded_name: str, data: bytes) -> None:
     """Upload with a raw HTTP request (a SAS in the query), so the name reaches Azurite
     as written: the SDK's HTTP stack would normalise `..` segments away."""
-    sas = generate_container_sas(ACCOUNT, container, account_key=ACCOUNT_KEY, permission=ContainerSasPermissions(write=True),
-                                 expiry=datetime.now(UTC) + timedelta(hours=1))
+    sas = generate_container_sas(
+        ACCOUNT,
+        container,
+        account_key=ACCOUNT_KEY,
+        permission=ContainerSasPermissions(write=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("PUT", f"/{ACCOUNT}/{container}/{encoded_name}?{sas}", body=data,
-                 headers={"x-ms-blob-type": "BlockBlob", "x-ms-version": "2021-08-06"})
+    conn.request(
+        "PUT",
+        f"/{ACCOUNT}/{container}/{encoded_name}?{sas}",
+        body=data,
+        headers={"x-ms-blob-type": "BlockBlob", "x-ms-version": "2021-08-06"},
+    )
     assert conn.getresponse().status == 201
     conn.close()
 
 
-def test_sync_refuses_blob_names_that_leave_the_capture_folder(azurite: Azurite, container_name: str, tmp_path: Path) -> None:
+def test_sync_refuses_blob_names_that_leave_the_capture_folder(
+    azurite: Azurite, container_name: str, tmp_path: Path
+) -> None:
     store = make_store(azurite.port, container_name, tmp_path / "quarantine")
     good = "telemetry-ns/hostile/0/2026/03/02/08/05/00.avro"
     store.write_file(good, b"good")
     outside = tmp_path / "outside"
     _put_raw(azurite.port, container_name, "%2E%2E/escape.avro", b"evil")  # blob name: ../escape.avro
     _put_raw(azurite.port, container_name, "telemetry-ns/%2E%2E/%2E%2E/%2E%2E/escape2.avro", b"evil")
-    raw_container(azurite.port, container_name).upload_blob(f"{outside}/absolute.avro", b"evil")  # '/tmp/.../absolute.avro'
+    raw_container(azurite.port, container_name).upload_blob(
+        f"{outside}/absolute.avro", b"evil"
+    )  # '/tmp/.../absolute.avro'
     names = sorted(b.name for b in raw_container(azurite.port, container_name).list_blobs())
     assert names == sorted(["../escape.avro", "telemetry-ns/../../../escape2.avro", f"{outside}/absolute.avro", good])
 
@@ -221,17 +282,25 @@ def test_sync_refuses_blob_names_that_leave_the_capture_folder(azurite: Azurite,
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.avro")) == [f"lake/capture/{good}"]
 
 
-def test_a_quarantine_sidecar_naming_a_path_outside_is_ignored(azurite: Azurite, container_name: str, tmp_path: Path,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_a_quarantine_sidecar_naming_a_path_outside_is_ignored(
+    azurite: Azurite, container_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     quarantine = tmp_path / "quarantine"
     store = make_store(azurite.port, container_name, quarantine)
     victim = tmp_path / "victim.avro"
     victim.write_bytes(b"not yours")
     folder = quarantine / ACCOUNT / container_name / "telemetry-ns" / "x" / "0"
     folder.mkdir(parents=True)
-    (folder / ("00.avro" + SIDECAR_SUFFIX)).write_text(json.dumps({
-        "path": "../../../../../victim.avro", "reason": "tampered", "quarantined_at": "2026-03-02T08:00:00+00:00",
-        "container": container_name}))
+    (folder / ("00.avro" + SIDECAR_SUFFIX)).write_text(
+        json.dumps(
+            {
+                "path": "../../../../../victim.avro",
+                "reason": "tampered",
+                "quarantined_at": "2026-03-02T08:00:00+00:00",
+                "container": container_name,
+            }
+        )
+    )
     assert store.quarantined() == [] and "ignoring quarantine sidecar" in caplog.text
     assert store.redrive().landed == [] and victim.read_bytes() == b"not yours"
     with pytest.raises(UnsafePathError):
@@ -240,12 +309,17 @@ def test_a_quarantine_sidecar_naming_a_path_outside_is_ignored(azurite: Azurite,
 
 # --------------------------------------------------------------------------- streaming
 
+
 def _chunked_store(port: int, container: str, quarantine: Path, chunk: int) -> BlobCaptureStore:
     conn = connection_string(port)
     return blob_capture_store(
-        lambda name, **kw: ContainerClient.from_connection_string(conn, name, **{**kw, "max_single_get_size": chunk,
-                                                                                  "max_chunk_get_size": chunk}),
-        container, FAST_RETRY, quarantine_dir=quarantine)
+        lambda name, **kw: ContainerClient.from_connection_string(
+            conn, name, **{**kw, "max_single_get_size": chunk, "max_chunk_get_size": chunk}
+        ),
+        container,
+        FAST_RETRY,
+        quarantine_dir=quarantine,
+    )
 
 
 def test_large_files_are_streamed_not_held_in_memory(azurite: Azurite, container_name: str, tmp_path: Path) -> None:
@@ -278,6 +352,7 @@ def test_large_files_are_streamed_not_held_in_memory(azurite: Azurite, container
 
 # --------------------------------------------------------------------------- one writer per hub
 
+
 class SlowFirstWrite:
     """A store whose first write waits, so two landings read their positions before either writes."""
 
@@ -294,10 +369,17 @@ class SlowFirstWrite:
         self.store.write_file(path, data)
 
 
-def test_two_concurrent_landings_into_one_container_take_turns(azurite: Azurite, container_name: str, tmp_path: Path) -> None:
+def test_two_concurrent_landings_into_one_container_take_turns(
+    azurite: Azurite, container_name: str, tmp_path: Path
+) -> None:
     settings = CaptureSettings(event_hub="two-writers", partitions=2, window_seconds=60)
-    streams = [[Event(f'{{"run":{run},"i":{i}}}'.encode(), f"dev-{i % 3}", START + timedelta(seconds=7 * i)) for i in range(40)]
-               for run in (1, 2)]
+    streams = [
+        [
+            Event(f'{{"run":{run},"i":{i}}}'.encode(), f"dev-{i % 3}", START + timedelta(seconds=7 * i))
+            for i in range(40)
+        ]
+        for run in (1, 2)
+    ]
 
     def land(events: list[Event]) -> Callable[[], object]:
         store = SlowFirstWrite(make_store(azurite.port, container_name, tmp_path / "q"), 1.5)
@@ -305,53 +387,84 @@ def test_two_concurrent_landings_into_one_container_take_turns(azurite: Azurite,
 
     run_together([land(events) for events in streams], timeout=90)
     landed = blobs(azurite.port, container_name)  # read back with a plain client: no lock blob left either
-    records = [(CapturePath.parse(p).partition_id, r) for p, data in sorted(landed.items()) for r in decode_capture_file(data)]
-    assert sorted(r["Body"] for _, r in records) == sorted(e.body for events in streams for e in events)  # 0 lost, 0 twice
+    records = [
+        (CapturePath.parse(p).partition_id, r) for p, data in sorted(landed.items()) for r in decode_capture_file(data)
+    ]
+    assert sorted(r["Body"] for _, r in records) == sorted(
+        e.body for events in streams for e in events
+    )  # 0 lost, 0 twice
     for partition in ("0", "1"):
         numbers = [r["SequenceNumber"] for p, r in records if p == partition]
         assert numbers == list(range(len(numbers)))
 
 
-def test_a_landing_waits_for_the_lease_then_fails_with_a_clear_error(azurite: Azurite, container_name: str, tmp_path: Path) -> None:
+def test_a_landing_waits_for_the_lease_then_fails_with_a_clear_error(
+    azurite: Azurite, container_name: str, tmp_path: Path
+) -> None:
     holder = make_store(azurite.port, container_name, tmp_path / "q")
     with holder.lock("telemetry-ns/leased"):
         t0 = time.monotonic()
-        with pytest.raises(LockTimeout, match=r"telemetry-ns/leased is locked by another writer \(lease on .*\.lock\) for over 2 s"):
-            CaptureLander(make_store(azurite.port, container_name, tmp_path / "q"), CaptureSettings(event_hub="leased"),
-                          lock_timeout=2).land([Event(b"x", "dev-1", START)])
+        with pytest.raises(
+            LockTimeout, match=r"telemetry-ns/leased is locked by another writer \(lease on .*\.lock\) for over 2 s"
+        ):
+            CaptureLander(
+                make_store(azurite.port, container_name, tmp_path / "q"),
+                CaptureSettings(event_hub="leased"),
+                lock_timeout=2,
+            ).land([Event(b"x", "dev-1", START)])
         assert time.monotonic() - t0 >= 2
-    report = CaptureLander(make_store(azurite.port, container_name, tmp_path / "q"), CaptureSettings(event_hub="leased"),
-                           lock_timeout=2).land([Event(b"x", "dev-1", START)])
+    report = CaptureLander(
+        make_store(azurite.port, container_name, tmp_path / "q"), CaptureSettings(event_hub="leased"), lock_timeout=2
+    ).land([Event(b"x", "dev-1", START)])
     assert report.records_written == 1 and list(blobs(azurite.port, container_name)) == report.paths
 
 
 # --------------------------------------------------------------------------- secrets
 
-def test_no_log_line_or_error_of_a_failing_run_holds_a_secret(azurite: Azurite, container_name: str, tmp_path: Path,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+
+def test_no_log_line_or_error_of_a_failing_run_holds_a_secret(
+    azurite: Azurite, container_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)  # urllib3 logs each request line, query string included, at DEBUG
     for name in ("azure", "urllib3"):
         logging.getLogger(name).setLevel(logging.DEBUG)
-    read_only = generate_account_sas(ACCOUNT, ACCOUNT_KEY, ResourceTypes(container=True, object=True),
-                                     AccountSasPermissions(read=True, list=True), expiry=datetime.now(UTC) + timedelta(hours=1))
+    read_only = generate_account_sas(
+        ACCOUNT,
+        ACCOUNT_KEY,
+        ResourceTypes(container=True, object=True),
+        AccountSasPermissions(read=True, list=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
     signature = parse_qs(read_only)["sig"][0]
     wrong_key = base64.b64encode(b"not-the-key" * 6).decode()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
     runs = {
-        "storage unreachable, SAS URL": {"AZURE_STORAGE_SAS_URL": f"http://127.0.0.1:{closed_port}/{ACCOUNT}?{read_only}"},
+        "storage unreachable, SAS URL": {
+            "AZURE_STORAGE_SAS_URL": f"http://127.0.0.1:{closed_port}/{ACCOUNT}?{read_only}"
+        },
         "read-only SAS refused": {"AZURE_STORAGE_SAS_URL": f"{azurite.blob_endpoint}?{read_only}"},
-        "wrong account key": {"AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};"
-                                                                 f"AccountKey={wrong_key};BlobEndpoint={azurite.blob_endpoint};"},
+        "wrong account key": {
+            "AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};"
+            f"AccountKey={wrong_key};BlobEndpoint={azurite.blob_endpoint};"
+        },
     }
     texts = []
     try:
         for env in runs.values():
-            store = blob_capture_store_from_env(container_name, env=env, quarantine_dir=tmp_path / "q", retry_total=1,
-                                                retry_backoff_factor=0.05, connection_timeout=1.0)
+            store = blob_capture_store_from_env(
+                container_name,
+                env=env,
+                quarantine_dir=tmp_path / "q",
+                retry_total=1,
+                retry_backoff_factor=0.05,
+                connection_timeout=1.0,
+            )
             with pytest.raises(BlobStoreError) as failure:
-                CaptureLander(store, CaptureSettings(event_hub="secrets"), lock_timeout=1).land([Event(b"x", "dev-1", START)])
+                CaptureLander(store, CaptureSettings(event_hub="secrets"), lock_timeout=1).land(
+                    [Event(b"x", "dev-1", START)]
+                )
             texts.append(str(failure.value))
             path = "telemetry-ns/secrets/0/2026/03/02/08/05/00.avro"
             store.write_file(path, encode_capture_file([], sync_key=path))  # quarantined, not raised

@@ -36,8 +36,9 @@ from tests.python.azure.conftest import blobs, make_store, raw_container
 T0 = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
 
 
-def received(body: bytes, seq: int, offset: int, enqueued: datetime, key: str | None = "dev-1",
-             properties: dict | None = None) -> EventData:
+def received(
+    body: bytes, seq: int, offset: int, enqueued: datetime, key: str | None = "dev-1", properties: dict | None = None
+) -> EventData:
     annotations = {
         b"x-opt-sequence-number": {TYPE: AMQPTypes.long, VALUE: seq},
         b"x-opt-offset": str(offset),
@@ -51,7 +52,9 @@ def received(body: bytes, seq: int, offset: int, enqueued: datetime, key: str | 
     return EventData.from_bytes(bytes(wire))
 
 
-def stream(n: int, *, every: timedelta = timedelta(seconds=20), start: datetime = T0, first_seq: int = 100) -> list[EventData]:
+def stream(
+    n: int, *, every: timedelta = timedelta(seconds=20), start: datetime = T0, first_seq: int = 100
+) -> list[EventData]:
     out, offset = [], 4096
     for i in range(n):
         body = f'{{"event_id":"e{i}"}}'.encode()
@@ -61,8 +64,14 @@ def stream(n: int, *, every: timedelta = timedelta(seconds=20), start: datetime 
 
 
 def test_received_event_maps_to_event_and_capture_record() -> None:
-    data = received(b'{"event_id":"a"}', 42, 8192, datetime(2016, 11, 16, 16, 44, 11, tzinfo=UTC), "dev-7",
-                    {"source": "simulator", "n": 3, "f": 1.5, "raw": b"\xff\x00"})
+    data = received(
+        b'{"event_id":"a"}',
+        42,
+        8192,
+        datetime(2016, 11, 16, 16, 44, 11, tzinfo=UTC),
+        "dev-7",
+        {"source": "simulator", "n": 3, "f": 1.5, "raw": b"\xff\x00"},
+    )
     assert isinstance(data.partition_key, bytes)  # what the SDK gives on receive
 
     event = event_from_event_data(data)
@@ -73,7 +82,9 @@ def test_received_event_maps_to_event_and_capture_record() -> None:
     record = capture_record_from_event_data(data)
     assert (record.sequence_number, record.offset, record.body) == (42, 8192, b'{"event_id":"a"}')
     assert record.system_properties == {
-        "x-opt-sequence-number": 42, "x-opt-offset": "8192", "x-opt-enqueued-time": 1479314651000,
+        "x-opt-sequence-number": 42,
+        "x-opt-offset": "8192",
+        "x-opt-enqueued-time": 1479314651000,
         "x-opt-partition-key": "dev-7",
     }
     avro = record.to_avro()
@@ -108,7 +119,9 @@ def test_size_limit_splits_a_window_at_a_whole_second() -> None:
     events = [received(b"x" * 100, i, i * 100, T0 + timedelta(seconds=i)) for i in range(7)]
     closed = windower.add("0", events)
     assert [(w.window_end, len(w.records)) for w in closed] == [
-        (T0 + timedelta(seconds=3), 3), (T0 + timedelta(seconds=6), 3)]
+        (T0 + timedelta(seconds=3), 3),
+        (T0 + timedelta(seconds=6), 3),
+    ]
     [last] = windower.flush_idle("0", T0 + timedelta(hours=1))
     assert (last.window_end, len(last.records)) == (T0 + timedelta(minutes=5), 1)
 
@@ -117,28 +130,33 @@ def _context(store: BlobCheckpointStore, partition: str) -> PartitionContext:
     return PartitionContext("telemetry-ns.servicebus.windows.net", "consumed", "$Default", partition, store)
 
 
-def _checkpoint_store(azurite: Azurite, container: str,
-                      kind: type[BlobCheckpointStore] = BlobCheckpointStore) -> BlobCheckpointStore:
+def _checkpoint_store(
+    azurite: Azurite, container: str, kind: type[BlobCheckpointStore] = BlobCheckpointStore
+) -> BlobCheckpointStore:
     """A checkpoint store in a new container of its own."""
     raw_container(azurite.port, container).create_container()
     return kind.from_connection_string(azurite.connection_string, container)
 
 
 def _checkpoints(store: BlobCheckpointStore) -> dict[str, int]:
-    return {c["partition_id"]: c["sequence_number"]
-            for c in store.list_checkpoints("telemetry-ns.servicebus.windows.net", "consumed", "$Default")}
+    return {
+        c["partition_id"]: c["sequence_number"]
+        for c in store.list_checkpoints("telemetry-ns.servicebus.windows.net", "consumed", "$Default")
+    }
 
 
 def test_checkpoint_follows_written_files_and_a_restart_rewrites_the_same_bytes(
-        azurite: Azurite, container_name: str, tmp_path: Path) -> None:
+    azurite: Azurite, container_name: str, tmp_path: Path
+) -> None:
     checkpoints = _checkpoint_store(azurite, f"{container_name}-ckpt")
     settings = CaptureSettings(namespace="telemetry-ns", event_hub="consumed", window_seconds=60)
     events = stream(12)  # 4 minutes of one partition: windows end 09:01 .. 09:04
 
     # Reference: one uninterrupted consumer (own containers).
     ref_ckpt = _checkpoint_store(azurite, f"{container_name}-ckref")
-    ref_lander = EventHubsCaptureLander(make_store(azurite.port, f"{container_name}-ref", tmp_path / "q"), settings,
-                                        idle_grace=timedelta(0))
+    ref_lander = EventHubsCaptureLander(
+        make_store(azurite.port, f"{container_name}-ref", tmp_path / "q"), settings, idle_grace=timedelta(0)
+    )
     ref_lander.on_event_batch(_context(ref_ckpt, "1"), events)
     ref_lander.on_event_batch(_context(ref_ckpt, "1"), [])  # idle: closes the last window (its end is long past)
     expected = blobs(azurite.port, f"{container_name}-ref")
@@ -151,7 +169,9 @@ def test_checkpoint_follows_written_files_and_a_restart_rewrites_the_same_bytes(
     assert _checkpoints(checkpoints) == {} and blobs(azurite.port, container_name) == {}
     first.on_event_batch(_context(checkpoints, "1"), events[2:7])  # closes 09:01 and 09:02
     written = blobs(azurite.port, container_name)
-    assert sorted(written) == [str(CapturePath("telemetry-ns", "consumed", "1", T0 + timedelta(minutes=m))) for m in (1, 2)]
+    assert sorted(written) == [
+        str(CapturePath("telemetry-ns", "consumed", "1", T0 + timedelta(minutes=m))) for m in (1, 2)
+    ]
     last_written = decode_capture_file(written[sorted(written)[-1]])[-1]["SequenceNumber"]
     assert _checkpoints(checkpoints) == {"1": last_written} == {"1": 105}
     # (events 106 of the 09:03 window were received but are not durable: the "crash" loses them.)
@@ -172,6 +192,7 @@ def test_checkpoint_follows_written_files_and_a_restart_rewrites_the_same_bytes(
 
 # --------------------------------------------------------------------------- reopen and restart
 
+
 class InMemoryHubClient(EventHubConsumerClient):
     """The SDK's own `EventHubConsumerClient` and `EventProcessor` (ownership, load
     balancing, checkpoints, closing and reopening partitions after a callback
@@ -184,8 +205,12 @@ class InMemoryHubClient(EventHubConsumerClient):
         return list(self.partitions)
 
     def _create_consumer(self, consumer_group, partition_id, event_position, on_event_received, **kwargs):  # type: ignore[no-untyped-def,override]
-        return _InMemoryConsumer(self.partitions[partition_id], event_position,
-                                 kwargs.get("event_position_inclusive", False), on_event_received)
+        return _InMemoryConsumer(
+            self.partitions[partition_id],
+            event_position,
+            kwargs.get("event_position_inclusive", False),
+            on_event_received,
+        )
 
 
 class _InMemoryConsumer:
@@ -199,12 +224,14 @@ class _InMemoryConsumer:
             self.next = len(log)
         else:
             offset = int(str(position))
-            self.next = next((i for i, e in enumerate(log) if int(e.offset) > offset or (inclusive and int(e.offset) == offset)),
-                             len(log))
+            self.next = next(
+                (i for i, e in enumerate(log) if int(e.offset) > offset or (inclusive and int(e.offset) == offset)),
+                len(log),
+            )
 
     def receive(self, batch: bool, max_batch_size: int, max_wait_time: float) -> None:
         if self.next < len(self.log):
-            events = self.log[self.next:self.next + max_batch_size]
+            events = self.log[self.next : self.next + max_batch_size]
             self.next += len(events)
             self.callback(events)
         else:
@@ -231,26 +258,38 @@ class CheckpointStoreFailingOnce(BlobCheckpointStore):
 
 def _landed_sequence_numbers(port: int, container: str) -> dict[str, list[int]]:
     """Every landed file's sequence numbers, read back with fastavro from Azurite."""
-    return {path: [r["SequenceNumber"] for r in decode_capture_file(data)] for path, data in sorted(blobs(port, container).items())}
+    return {
+        path: [r["SequenceNumber"] for r in decode_capture_file(data)]
+        for path, data in sorted(blobs(port, container).items())
+    }
 
 
 def test_a_failed_checkpoint_reopens_the_partition_and_every_sequence_number_lands_once(
-        azurite: Azurite, container_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    azurite: Azurite, container_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)  # windows long closed
     events = stream(12, start=start)  # sequence numbers 100..111, three per minute
     checkpoints = _checkpoint_store(azurite, f"{container_name}-ckpt", CheckpointStoreFailingOnce)
-    conn = ("Endpoint=sb://127.0.0.1:9;SharedAccessKeyName=t;SharedAccessKey=dGVzdA==;EntityPath=consumed;"
-            "UseDevelopmentEmulator=true")
-    client = InMemoryHubClient.from_connection_string(conn, "$Default", checkpoint_store=checkpoints,
-                                                      load_balancing_interval=0.2,
-                                                      partition_ownership_expiration_interval=30)
+    conn = (
+        "Endpoint=sb://127.0.0.1:9;SharedAccessKeyName=t;SharedAccessKey=dGVzdA==;EntityPath=consumed;"
+        "UseDevelopmentEmulator=true"
+    )
+    client = InMemoryHubClient.from_connection_string(
+        conn,
+        "$Default",
+        checkpoint_store=checkpoints,
+        load_balancing_interval=0.2,
+        partition_ownership_expiration_interval=30,
+    )
     client.partitions = {"0": events}
     settings = CaptureSettings(namespace="telemetry-ns", event_hub="consumed", window_seconds=60)
-    lander = EventHubsCaptureLander(make_store(azurite.port, container_name, tmp_path / "q"), settings,
-                                    idle_grace=timedelta(0))
+    lander = EventHubsCaptureLander(
+        make_store(azurite.port, container_name, tmp_path / "q"), settings, idle_grace=timedelta(0)
+    )
     runner = threading.Thread(target=lander.run, args=(client,), kwargs={"max_wait_time": 0.2, "max_batch_size": 4})
     runner.start()
     deadline = time.monotonic() + 60
+
     def done() -> bool:
         listed = checkpoints.list_checkpoints(client._address.hostname, "consumed", "$Default")
         return {c["partition_id"]: c["sequence_number"] for c in listed}.get("0") == 111
@@ -274,7 +313,8 @@ def test_a_failed_checkpoint_reopens_the_partition_and_every_sequence_number_lan
 
 
 def test_a_restarted_consumer_puts_a_late_event_in_the_next_window(
-        azurite: Azurite, container_name: str, tmp_path: Path) -> None:
+    azurite: Azurite, container_name: str, tmp_path: Path
+) -> None:
     checkpoints = _checkpoint_store(azurite, f"{container_name}-ckpt")
     settings = CaptureSettings(namespace="telemetry-ns", event_hub="consumed", window_seconds=60)
     store = make_store(azurite.port, container_name, tmp_path / "q")
@@ -302,13 +342,19 @@ def test_a_restarted_consumer_puts_a_late_event_in_the_next_window(
 
 @pytest.mark.parametrize("where", ["local", "blob"])
 def test_capture_files_are_create_only(where: str, azurite: Azurite, container_name: str, tmp_path: Path) -> None:
-    store = LocalCaptureStore(tmp_path / "capture") if where == "local" else make_store(azurite.port, container_name, tmp_path / "q")
+    store = (
+        LocalCaptureStore(tmp_path / "capture")
+        if where == "local"
+        else make_store(azurite.port, container_name, tmp_path / "q")
+    )
     path = "telemetry-ns/consumed/0/2026/03/05/09/01/00.avro"
     store.write_file(path, b"first bytes")
     store.write_file(path, b"first bytes")  # the same bytes again: idempotent
     with pytest.raises(CaptureConflictError, match="different bytes"):
         store.write_file(path, b"other")
-    stored = (tmp_path / "capture" / path).read_bytes() if where == "local" else blobs(azurite.port, container_name)[path]
+    stored = (
+        (tmp_path / "capture" / path).read_bytes() if where == "local" else blobs(azurite.port, container_name)[path]
+    )
     assert stored == b"first bytes"
     if where == "local":
-        assert [p.name for p in (tmp_path / "capture").rglob("*")  if p.is_file()] == ["00.avro"]  # no temp files left
+        assert [p.name for p in (tmp_path / "capture").rglob("*") if p.is_file()] == ["00.avro"]  # no temp files left

@@ -37,14 +37,23 @@ def _closed_port() -> int:
 
 def _unreachable_client(retry: ProducerSettings) -> EventHubProducerClient:
     # The emulator flag makes the SDK use plain AMQP on the given port (no TLS).
-    conn = (f"Endpoint=sb://127.0.0.1:{_closed_port()};SharedAccessKeyName=test;SharedAccessKey=dGVzdA==;"
-            "EntityPath=telemetry;UseDevelopmentEmulator=true")
+    conn = (
+        f"Endpoint=sb://127.0.0.1:{_closed_port()};SharedAccessKeyName=test;SharedAccessKey=dGVzdA==;"
+        "EntityPath=telemetry;UseDevelopmentEmulator=true"
+    )
     return EventHubProducerClient.from_connection_string(conn, **retry.client_kwargs())
 
 
 def _events(n: int) -> list[Event]:
-    return [Event(f'{{"event_id":"e{i}","device_id":"dev-{i % 3}"}}'.encode(), f"dev-{i % 3}", T0 + timedelta(seconds=i),
-                  {"source": "test", "i": i}) for i in range(n)]
+    return [
+        Event(
+            f'{{"event_id":"e{i}","device_id":"dev-{i % 3}"}}'.encode(),
+            f"dev-{i % 3}",
+            T0 + timedelta(seconds=i),
+            {"source": "test", "i": i},
+        )
+        for i in range(n)
+    ]
 
 
 def test_batches_hold_one_key_each_keep_order_and_are_full() -> None:
@@ -52,8 +61,13 @@ def test_batches_hold_one_key_each_keep_order_and_are_full() -> None:
     events = sim.events
     limit = 4096
     too_large: list[Event] = []
-    batches = list(pack_batches(events, lambda key: EventDataBatch(max_size_in_bytes=limit, partition_key=key),
-                                lambda e, _: too_large.append(e)))
+    batches = list(
+        pack_batches(
+            events,
+            lambda key: EventDataBatch(max_size_in_bytes=limit, partition_key=key),
+            lambda e, _: too_large.append(e),
+        )
+    )
     assert not too_large
     assert sum(len(b.events) for b in batches) == len(events) == sum(len(b.batch) for b in batches)
     for packed in batches:
@@ -81,8 +95,13 @@ def test_batches_hold_one_key_each_keep_order_and_are_full() -> None:
 def test_an_event_too_large_for_any_batch_is_reported_not_sent() -> None:
     events = [Event(b"x" * 100, "dev-1", T0), Event(b"y" * 5000, "dev-1", T0), Event(b"z" * 100, "dev-1", T0)]
     too_large: list[Event] = []
-    batches = list(pack_batches(events, lambda key: EventDataBatch(max_size_in_bytes=1024, partition_key=key),
-                                lambda e, _: too_large.append(e)))
+    batches = list(
+        pack_batches(
+            events,
+            lambda key: EventDataBatch(max_size_in_bytes=1024, partition_key=key),
+            lambda e, _: too_large.append(e),
+        )
+    )
     assert too_large == [events[1]]
     assert [e for b in batches for e in b.events] == [events[0], events[2]]
 
@@ -120,8 +139,12 @@ def test_resending_to_an_unreachable_hub_keeps_the_file_intact(tmp_path: Path) -
 
 def test_dead_letter_round_trip_preserves_bytes_and_types(tmp_path: Path) -> None:
     events = [
-        Event(bytes(range(256)), "dev-\u00e9", datetime(2026, 3, 4, 12, 0, 1, 123456, tzinfo=UTC),
-              {"s": "text", "n": 2**40, "f": 1.25, "b": b"\x00\xff"}),
+        Event(
+            bytes(range(256)),
+            "dev-\u00e9",
+            datetime(2026, 3, 4, 12, 0, 1, 123456, tzinfo=UTC),
+            {"s": "text", "n": 2**40, "f": 1.25, "b": b"\x00\xff"},
+        ),
         Event(b'{"truncated":', None, T0, {}),
         Event(None, "dev-2", T0, {"source": "sim"}),
     ]
@@ -160,14 +183,18 @@ def test_a_send_appending_during_a_resend_loses_no_line(tmp_path: Path) -> None:
 
     def concurrent_send(batches_sent: int) -> None:
         if batches_sent == 0:  # another process dead-letters while the resend is sending
-            other = threading.Thread(target=DeadLetterFile(path, event_hub="telemetry").append,
-                                     args=(appended, "ConnectError: concurrent send"))
+            other = threading.Thread(
+                target=DeadLetterFile(path, event_hub="telemetry").append,
+                args=(appended, "ConnectError: concurrent send"),
+            )
             other.start()
             other.join(10)
             assert not other.is_alive()
 
     hub = PartlyReachableHub(ok_batches=2, before_send=concurrent_send)
-    producer = EventHubsProducer(hub, dead_letters=DeadLetterFile(path), settings=ProducerSettings(max_batch_bytes=1024))  # type: ignore[arg-type]
+    producer = EventHubsProducer(
+        hub, dead_letters=DeadLetterFile(path), settings=ProducerSettings(max_batch_bytes=1024)
+    )  # type: ignore[arg-type]
     result = resend_dead_letters(DeadLetterFile(path, event_hub="telemetry"), producer)
 
     sent = [b"".join(e.body) for batch in hub.sent for e in batch._internal_events]  # what reached the "hub"
@@ -205,11 +232,19 @@ def test_storage_and_event_hub_targets_do_not_print_their_secrets() -> None:
 
     key = "c2VjcmV0LWFjY291bnQta2V5LXRoYXQtbXVzdC1ub3QtbGVhaw=="  # pragma: allowlist secret
     targets = [
-        storage_target({"AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={key}"}),
+        storage_target(
+            {"AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={key}"}
+        ),
         storage_target({"AZURE_STORAGE_SAS_URL": f"https://a.blob.core.windows.net/c?sv=2024&sig={key}"}),
-        storage_target({"AZURE_STORAGE_ACCOUNT_URL": "https://a.blob.core.windows.net", "AZURE_STORAGE_SAS_TOKEN": f"sig={key}"}),
-        eventhub_target({"EVENTHUB_CONNECTION_STRING": f"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=s;"
-                                                       f"SharedAccessKey={key};EntityPath=telemetry"}),
+        storage_target(
+            {"AZURE_STORAGE_ACCOUNT_URL": "https://a.blob.core.windows.net", "AZURE_STORAGE_SAS_TOKEN": f"sig={key}"}
+        ),
+        eventhub_target(
+            {
+                "EVENTHUB_CONNECTION_STRING": f"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=s;"
+                f"SharedAccessKey={key};EntityPath=telemetry"
+            }
+        ),
     ]
     for target in targets:
         assert key not in repr(target) and key not in str(target)

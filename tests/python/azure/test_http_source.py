@@ -21,12 +21,24 @@ RECEIVED = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
 
 def _pages() -> list[list[dict]]:
     return [
-        [{"event_id": "a1", "device_id": "dev-1", "ts": "2026-03-06T09:59:00Z", "temperature_c": 21.5, "site_id": "s1"},
-         {"event_id": "a2", "device_id": "dev-2", "ts": "2026-03-06T09:59:01.250+00:00", "humidity_pct": 40}],
-        [{"device_id": "dev-1", "ts": 1772791200000, "battery_pct": 88, "firmware": "1.2.3"},  # epoch ms, no id
-         {"event_id": "a4", "device_id": "dev-3", "ts": 1772791201, "status": "warn"}],            # epoch seconds
-        [{"event_id": "a5", "ts": "2026-03-06T09:59:05Z"},                                         # no device
-         {"event_id": "a6", "device_id": "dev-2", "ts": "yesterday"}],                             # bad time
+        [
+            {
+                "event_id": "a1",
+                "device_id": "dev-1",
+                "ts": "2026-03-06T09:59:00Z",
+                "temperature_c": 21.5,
+                "site_id": "s1",
+            },
+            {"event_id": "a2", "device_id": "dev-2", "ts": "2026-03-06T09:59:01.250+00:00", "humidity_pct": 40},
+        ],
+        [
+            {"device_id": "dev-1", "ts": 1772791200000, "battery_pct": 88, "firmware": "1.2.3"},  # epoch ms, no id
+            {"event_id": "a4", "device_id": "dev-3", "ts": 1772791201, "status": "warn"},
+        ],  # epoch seconds
+        [
+            {"event_id": "a5", "ts": "2026-03-06T09:59:05Z"},  # no device
+            {"event_id": "a6", "device_id": "dev-2", "ts": "yesterday"},
+        ],  # bad time
     ]
 
 
@@ -46,12 +58,23 @@ def test_follows_next_links_and_maps_records_to_events(api: TelemetryApi) -> Non
     assert [h.path for h in api.hits] == ["/next/0", "/next/1", "/next/2"]
     bodies = [json.loads(e.body or b"") for e in events]
     assert bodies == [
-        {"event_id": "a1", "device_id": "dev-1", "ts": "2026-03-06T09:59:00.000Z", "site_id": "s1", "temperature_c": 21.5},
+        {
+            "event_id": "a1",
+            "device_id": "dev-1",
+            "ts": "2026-03-06T09:59:00.000Z",
+            "site_id": "s1",
+            "temperature_c": 21.5,
+        },
         {"event_id": "a2", "device_id": "dev-2", "ts": "2026-03-06T09:59:01.250Z", "humidity_pct": 40},
-        {"event_id": "dev-1-1772791200000", "device_id": "dev-1", "ts": "2026-03-06T10:00:00.000Z", "battery_pct": 88,
-         "firmware": "1.2.3"},
+        {
+            "event_id": "dev-1-1772791200000",
+            "device_id": "dev-1",
+            "ts": "2026-03-06T10:00:00.000Z",
+            "battery_pct": 88,
+            "firmware": "1.2.3",
+        },
         {"event_id": "a4", "device_id": "dev-3", "ts": "2026-03-06T10:00:01.000Z", "status": "warn"},
-        {"event_id": "a5", "ts": "2026-03-06T09:59:05.000Z"},       # sent: silver quarantines the missing device
+        {"event_id": "a5", "ts": "2026-03-06T09:59:05.000Z"},  # sent: silver quarantines the missing device
         {"event_id": "a6", "device_id": "dev-2", "ts": "yesterday"},  # sent as is: silver quarantines the bad ts
     ]
     assert [e.partition_key for e in events] == ["dev-1", "dev-2", "dev-1", "dev-3", None, "dev-2"]
@@ -71,15 +94,21 @@ def test_cursor_pagination_resumes_from_the_last_cursor(api: TelemetryApi) -> No
 
 
 def test_throttling_and_transient_errors_are_waited_out(api: TelemetryApi) -> None:
-    api.faults["/next/0"] = ["429"]         # Retry-After: 1
+    api.faults["/next/0"] = ["429"]  # Retry-After: 1
     api.faults["/next/1"] = ["503", "503"]  # then OK
     t0 = time.monotonic()
     events = _poller(f"{api.base}/next/0", backoff_initial=0.1).poll_once()
     elapsed = time.monotonic() - t0
     assert len(events) == 6
     statuses = [(h.path, h.status) for h in api.hits]
-    assert statuses == [("/next/0", 429), ("/next/0", 200), ("/next/1", 503), ("/next/1", 503), ("/next/1", 200),
-                        ("/next/2", 200)]
+    assert statuses == [
+        ("/next/0", 429),
+        ("/next/0", 200),
+        ("/next/1", 503),
+        ("/next/1", 503),
+        ("/next/1", 200),
+        ("/next/2", 200),
+    ]
     # The retry after 429 came no sooner than Retry-After; the 503 retries backed off 0.1 then 0.2 s.
     assert api.hits[1].at - api.hits[0].at >= 1.0
     assert api.hits[3].at - api.hits[2].at >= 0.1 and api.hits[4].at - api.hits[3].at >= 0.2
@@ -102,8 +131,10 @@ def test_connection_errors_back_off_then_fail(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     slept: list[float] = []
-    poller = HttpPoller(HttpSourceConfig(url=f"http://127.0.0.1:{port}/x", max_attempts=4, backoff_initial=0.5,
-                                         backoff_max=1.5), sleep=slept.append)
+    poller = HttpPoller(
+        HttpSourceConfig(url=f"http://127.0.0.1:{port}/x", max_attempts=4, backoff_initial=0.5, backoff_max=1.5),
+        sleep=slept.append,
+    )
     with pytest.raises(HttpSourceError, match="failed after 4 attempts; last error: ConnectionError"):
         poller.poll_once()
     assert slept == [0.5, 1.0, 1.5]
@@ -142,8 +173,11 @@ def _event_ids(events: list) -> list[str]:
 
 def _secret_poller(url: str, session: requests.Session | None = None, **config: object) -> HttpPoller:
     headers = {"Authorization": SECRET_HEADER, "X-Api-Key": "k3y"}
-    return HttpPoller(HttpSourceConfig(url=url, headers=headers, **config), session=session,  # type: ignore[arg-type]
-                      clock=lambda: RECEIVED)
+    return HttpPoller(
+        HttpSourceConfig(url=url, headers=headers, **config),
+        session=session,  # type: ignore[arg-type]
+        clock=lambda: RECEIVED,
+    )
 
 
 def test_a_next_link_or_redirect_to_another_origin_is_refused_without_a_request(servers) -> None:  # type: ignore[no-untyped-def]
@@ -153,8 +187,11 @@ def test_a_next_link_or_redirect_to_another_origin_is_refused_without_a_request(
     other.routes["/steal"] = Reply.json({"items": [{**RECORD, "event_id": "stolen"}]})
 
     handed_off: list[list] = []
-    with pytest.raises(HttpSourceError, match=rf"refusing to follow the next link {other.base}/steal: its origin "
-                                              rf"{other.base}:? ?.*is not the configured {api.base}"):
+    with pytest.raises(
+        HttpSourceError,
+        match=rf"refusing to follow the next link {other.base}/steal: its origin "
+        rf"{other.base}:? ?.*is not the configured {api.base}",
+    ):
         handed_off.extend(_secret_poller(f"{api.base}/p1").poll())
     with pytest.raises(HttpSourceError, match=r"refusing to follow the redirect from .*/moved to .*/steal"):
         _secret_poller(f"{api.base}/moved").poll_once()
@@ -181,8 +218,14 @@ def test_an_https_to_http_downgrade_is_refused(servers, tmp_path: Path) -> None:
 def test_a_response_larger_than_the_cap_is_refused_while_streaming(servers) -> None:  # type: ignore[no-untyped-def]
     api = servers()
     chunk = b"x" * 65536
-    api.routes["/huge"] = Reply(200, chunk, {"Content-Type": "application/json"}, stream_chunks=1024,  # 64 MiB, valid JSON
-                                head=b'{"items": [], "pad": "', tail=b'"}')
+    api.routes["/huge"] = Reply(
+        200,
+        chunk,
+        {"Content-Type": "application/json"},
+        stream_chunks=1024,  # 64 MiB, valid JSON
+        head=b'{"items": [], "pad": "',
+        tail=b'"}',
+    )
     api.routes["/declared"] = Reply.json({"items": [], "pad": "y" * (2 * 1024 * 1024)})  # with a Content-Length
 
     for path in ("/huge", "/declared"):
@@ -219,12 +262,29 @@ def test_poll_http_lands_each_page_before_a_later_page_fails(api: TelemetryApi, 
 
     api.faults["/next/2"] = ["500"]
     lake = tmp_path / "lake"
-    result = CliRunner().invoke(cli, ["--lake", str(lake), "azure", "poll-http", f"{api.base}/next/0", "--polls", "1",
-                                      "--max-attempts", "1", "--event-hub", "paged"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--lake",
+            str(lake),
+            "azure",
+            "poll-http",
+            f"{api.base}/next/0",
+            "--polls",
+            "1",
+            "--max-attempts",
+            "1",
+            "--event-hub",
+            "paged",
+        ],
+    )
     assert result.exit_code == 1 and "HTTP 500" in result.output
     assert "4 records of this poll were landed" in result.output
-    landed = sorted(json.loads(r["Body"])["event_id"] for p in (lake / "capture").rglob("*.avro")
-                    for r in decode_capture_file(p.read_bytes()))
+    landed = sorted(
+        json.loads(r["Body"])["event_id"]
+        for p in (lake / "capture").rglob("*.avro")
+        for r in decode_capture_file(p.read_bytes())
+    )
     assert landed == sorted(["a1", "a2", "dev-1-1772791200000", "a4"])  # pages 1 and 2, landed before page 3 failed
 
 
@@ -238,8 +298,11 @@ def test_logs_errors_and_repr_show_no_credentials(servers, caplog: pytest.LogCap
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     errors = []
-    for url in (f"{api.base}/down?token={SECRET_QUERY}", f"{api.base}/denied?token={SECRET_QUERY}",
-                f"http://127.0.0.1:{closed}/gone?token={SECRET_QUERY}"):
+    for url in (
+        f"{api.base}/down?token={SECRET_QUERY}",
+        f"{api.base}/denied?token={SECRET_QUERY}",
+        f"http://127.0.0.1:{closed}/gone?token={SECRET_QUERY}",
+    ):
         with pytest.raises(HttpSourceError) as failed:
             _secret_poller(url, max_attempts=2, backoff_initial=0.01).poll_once()
         errors.append(str(failed.value))
@@ -255,6 +318,8 @@ def test_logs_errors_and_repr_show_no_credentials(servers, caplog: pytest.LogCap
 
 
 def test_the_config_repr_shows_neither_the_url_query_nor_the_headers() -> None:
-    config = HttpSourceConfig(url="https://vendor.example/readings?token=s3cret",  # pragma: allowlist secret
-                              headers={"Authorization": "Bearer t0ken"})  # pragma: allowlist secret
+    config = HttpSourceConfig(
+        url="https://vendor.example/readings?token=s3cret",  # pragma: allowlist secret
+        headers={"Authorization": "Bearer t0ken"},
+    )  # pragma: allowlist secret
     assert "s3cret" not in repr(config) and "t0ken" not in repr(config)

@@ -53,19 +53,26 @@ def make_tls_files(folder: Path) -> TlsFiles:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     folder.mkdir(parents=True, exist_ok=True)
     files = TlsFiles(folder / "cert.pem", folder / "key.pem")
     files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()))
+    files.key.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return files
 
 
@@ -73,10 +80,15 @@ def make_tls_files(folder: Path) -> TlsFiles:
 def running_cosmos_server(tls: TlsFiles) -> Iterator[CosmosServer]:
     node = shutil.which("node")
     if node is None or not (PROJECT_DIR / "node_modules" / "@vercel" / "cosmosdb-server").is_dir():
-        raise CosmosServerUnavailable("the Cosmos test server is not installed: run `bin/setup --test-servers` (npm ci)")
+        raise CosmosServerUnavailable(
+            "the Cosmos test server is not installed: run `bin/setup --test-servers` (npm ci)"
+        )
     process = subprocess.Popen(
         [node, str(HERE / "cosmos_server.js"), str(tls.cert), str(tls.key), "0"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=PROJECT_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_DIR,
     )
     assert process.stdin is not None and process.stdout is not None
     try:

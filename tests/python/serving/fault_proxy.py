@@ -143,18 +143,29 @@ class FaultProxy:
         length = int(handler.headers.get("content-length") or 0)
         body = handler.rfile.read(length) if length else b""
         is_query = handler.headers.get("x-ms-documentdb-isquery", "").lower() == "true"
-        is_item_write = "/docs" in handler.path and handler.command in ("POST", "PUT", "DELETE", "PATCH") and not is_query
+        is_item_write = (
+            "/docs" in handler.path and handler.command in ("POST", "PUT", "DELETE", "PATCH") and not is_query
+        )
         item_id = None
         if is_item_write:
-            item_id = (json.loads(body).get("id") if handler.command != "DELETE" and body
-                       else handler.path.rstrip("/").rsplit("/", 1)[-1])
+            item_id = (
+                json.loads(body).get("id")
+                if handler.command != "DELETE" and body
+                else handler.path.rstrip("/").rsplit("/", 1)[-1]
+            )
         fault = self._fault_for(is_item_write, item_id)
         if fault is not None:
             status, headers = fault
-            payload = json.dumps({"code": http.client.responses[status], "message": "injected by the test proxy"}).encode()
+            payload = json.dumps(
+                {"code": http.client.responses[status], "message": "injected by the test proxy"}
+            ).encode()
             self._record(handler, item_id, status)
             handler.send_response(status)
-            for name, value in {**headers, "content-type": "application/json", "content-length": str(len(payload))}.items():
+            for name, value in {
+                **headers,
+                "content-type": "application/json",
+                "content-length": str(len(payload)),
+            }.items():
                 handler.send_header(name, value)
             handler.end_headers()
             handler.wfile.write(payload)

@@ -18,19 +18,41 @@ import pyarrow as pa
 TS = pa.timestamp("us", tz="UTC")
 DAY = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 
-DEVICE_METRICS = pa.schema([
-    ("metric_id", pa.string()), ("device_id", pa.string()), ("site_id", pa.string()),
-    ("window_start", TS), ("window_end", TS), ("event_count", pa.int64()),
-    ("temperature_c_avg", pa.float64()), ("temperature_c_min", pa.float64()), ("temperature_c_max", pa.float64()),
-    ("humidity_pct_avg", pa.float64()), ("pressure_hpa_avg", pa.float64()), ("battery_pct_min", pa.float64()),
-    ("last_event_time", TS), ("is_final", pa.bool_()), ("silver_loaded_at", TS),
-])
-SITE_METRICS = pa.schema([
-    ("metric_id", pa.string()), ("site_id", pa.string()), ("window_start", TS), ("window_end", TS),
-    ("device_count", pa.int64()), ("event_count", pa.int64()),
-    ("temperature_c_avg", pa.float64()), ("temperature_c_min", pa.float64()), ("temperature_c_max", pa.float64()),
-    ("humidity_pct_avg", pa.float64()), ("is_final", pa.bool_()), ("silver_loaded_at", TS),
-])
+DEVICE_METRICS = pa.schema(
+    [
+        ("metric_id", pa.string()),
+        ("device_id", pa.string()),
+        ("site_id", pa.string()),
+        ("window_start", TS),
+        ("window_end", TS),
+        ("event_count", pa.int64()),
+        ("temperature_c_avg", pa.float64()),
+        ("temperature_c_min", pa.float64()),
+        ("temperature_c_max", pa.float64()),
+        ("humidity_pct_avg", pa.float64()),
+        ("pressure_hpa_avg", pa.float64()),
+        ("battery_pct_min", pa.float64()),
+        ("last_event_time", TS),
+        ("is_final", pa.bool_()),
+        ("silver_loaded_at", TS),
+    ]
+)
+SITE_METRICS = pa.schema(
+    [
+        ("metric_id", pa.string()),
+        ("site_id", pa.string()),
+        ("window_start", TS),
+        ("window_end", TS),
+        ("device_count", pa.int64()),
+        ("event_count", pa.int64()),
+        ("temperature_c_avg", pa.float64()),
+        ("temperature_c_min", pa.float64()),
+        ("temperature_c_max", pa.float64()),
+        ("humidity_pct_avg", pa.float64()),
+        ("is_final", pa.bool_()),
+        ("silver_loaded_at", TS),
+    ]
+)
 
 
 def metric_id(key: str, window_start: dt.datetime) -> str:
@@ -42,13 +64,21 @@ def device_row(device: int, window: int, *, revision: int = 0, events: int = 10)
     device_id = f"dev-{device:05d}"
     start = DAY + dt.timedelta(minutes=5 * window)
     return {
-        "metric_id": metric_id(device_id, start), "device_id": device_id, "site_id": f"site-{device % 7:03d}",
-        "window_start": start, "window_end": start + dt.timedelta(minutes=5), "event_count": events + revision,
-        "temperature_c_avg": 20.0 + device % 10 + window / 100 + revision, "temperature_c_min": 15.25,
-        "temperature_c_max": 25.5 + revision, "humidity_pct_avg": None if device % 5 == 0 else 40.0 + window % 10,
-        "pressure_hpa_avg": 1013.25, "battery_pct_min": 80.0 - revision,
+        "metric_id": metric_id(device_id, start),
+        "device_id": device_id,
+        "site_id": f"site-{device % 7:03d}",
+        "window_start": start,
+        "window_end": start + dt.timedelta(minutes=5),
+        "event_count": events + revision,
+        "temperature_c_avg": 20.0 + device % 10 + window / 100 + revision,
+        "temperature_c_min": 15.25,
+        "temperature_c_max": 25.5 + revision,
+        "humidity_pct_avg": None if device % 5 == 0 else 40.0 + window % 10,
+        "pressure_hpa_avg": 1013.25,
+        "battery_pct_min": 80.0 - revision,
         "last_event_time": start + dt.timedelta(minutes=4, seconds=30, microseconds=123456),
-        "is_final": revision > 0, "silver_loaded_at": DAY + dt.timedelta(hours=1, seconds=revision),
+        "is_final": revision > 0,
+        "silver_loaded_at": DAY + dt.timedelta(hours=1, seconds=revision),
     }
 
 
@@ -56,10 +86,18 @@ def site_row(site: int, hour: int, *, revision: int = 0) -> dict[str, Any]:
     site_id = f"site-{site:03d}"
     start = DAY + dt.timedelta(hours=hour)
     return {
-        "metric_id": metric_id(site_id, start), "site_id": site_id, "window_start": start,
-        "window_end": start + dt.timedelta(hours=1), "device_count": 5 + revision, "event_count": 600 + revision,
-        "temperature_c_avg": 21.5 + revision, "temperature_c_min": 10.0, "temperature_c_max": 30.0 + hour,
-        "humidity_pct_avg": 45.0, "is_final": revision > 0, "silver_loaded_at": DAY + dt.timedelta(hours=2),
+        "metric_id": metric_id(site_id, start),
+        "site_id": site_id,
+        "window_start": start,
+        "window_end": start + dt.timedelta(hours=1),
+        "device_count": 5 + revision,
+        "event_count": 600 + revision,
+        "temperature_c_avg": 21.5 + revision,
+        "temperature_c_min": 10.0,
+        "temperature_c_max": 30.0 + hour,
+        "humidity_pct_avg": 45.0,
+        "is_final": revision > 0,
+        "silver_loaded_at": DAY + dt.timedelta(hours=2),
     }
 
 
@@ -79,8 +117,9 @@ class GoldTable:
         from deltalake import write_deltalake
 
         rows = list(rows)
-        write_deltalake(str(self.path), self._arrow(rows), mode="overwrite",
-                        configuration={"delta.enableChangeDataFeed": "true"})
+        write_deltalake(
+            str(self.path), self._arrow(rows), mode="overwrite", configuration={"delta.enableChangeDataFeed": "true"}
+        )
         self.rows = {r[self.key]: r for r in rows}
 
     def merge(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -88,9 +127,13 @@ class GoldTable:
         from deltalake import DeltaTable
 
         rows = list(rows)
-        (DeltaTable(str(self.path)).merge(self._arrow(rows), f"s.{self.key} = t.{self.key}", source_alias="s",
-                                          target_alias="t")
-         .when_matched_update_all().when_not_matched_insert_all().execute())
+        (
+            DeltaTable(str(self.path))
+            .merge(self._arrow(rows), f"s.{self.key} = t.{self.key}", source_alias="s", target_alias="t")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )
         self.rows.update({r[self.key]: r for r in rows})
 
     def replace_where(self, predicate: str, rows: Iterable[dict[str, Any]], removed: Iterable[str]) -> None:
@@ -122,8 +165,11 @@ def expected_item(row: dict[str, Any]) -> dict[str, Any]:
     """The Cosmos item a gold row should become (written out here, independently of serving/)."""
     item: dict[str, Any] = {}
     for column, value in row.items():
-        item[column] = (value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}0Z"
-                        if isinstance(value, dt.datetime) else value)
+        item[column] = (
+            value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}0Z"
+            if isinstance(value, dt.datetime)
+            else value
+        )
     item["id"] = row["metric_id"]
     return item
 

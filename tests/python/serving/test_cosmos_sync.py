@@ -78,16 +78,20 @@ def test_first_sync_loads_the_snapshot_then_nothing_is_resent(gold_lake: Lake, c
     assert second.request_charge == 0  # not even a connection
 
 
-def test_restated_windows_overwrite_and_each_item_is_sent_once(gold_lake: Lake, cosmos_settings: CosmosSettings) -> None:
+def test_restated_windows_overwrite_and_each_item_is_sent_once(
+    gold_lake: Lake, cosmos_settings: CosmosSettings
+) -> None:
     devices = device_table(gold_lake)
     sync_gold_to_cosmos(gold_lake, settings=cosmos_settings, concurrency=4)
 
-    devices.merge([device_row(1, 2, revision=1), device_row(2, 2, revision=1)])       # v1 restates 2 windows
+    devices.merge([device_row(1, 2, revision=1), device_row(2, 2, revision=1)])  # v1 restates 2 windows
     devices.merge([device_row(1, 2, revision=2), device_row(3, 6), device_row(4, 6)])  # v2 restates one again, adds 2
-    devices.replace_where("device_id = 'dev-00005'",                                   # v3 deletes + re-inserts
-                          [device_row(5, w, revision=3) for w in range(6)],
-                          removed=[device_row(5, w)["metric_id"] for w in range(6)])
-    devices.delete([device_row(6, 0)["metric_id"]])                                    # v4 deletes a window
+    devices.replace_where(
+        "device_id = 'dev-00005'",  # v3 deletes + re-inserts
+        [device_row(5, w, revision=3) for w in range(6)],
+        removed=[device_row(5, w)["metric_id"] for w in range(6)],
+    )
+    devices.delete([device_row(6, 0)["metric_id"]])  # v4 deletes a window
 
     report = sync_gold_to_cosmos(gold_lake, settings=cosmos_settings, concurrency=4)
 
@@ -110,8 +114,12 @@ def test_items_are_partitioned_by_device_and_by_site(gold_lake: Lake, cosmos_set
     site_table(gold_lake, sites=1, hours=1)
     sync_gold_to_cosmos(gold_lake, settings=cosmos_settings)
 
-    with CosmosClient(cosmos_settings.endpoint, cosmos_settings.key, connection_verify=str(cosmos_settings.ca_cert),
-                      ssl_config=SSLConfiguration()) as client:
+    with CosmosClient(
+        cosmos_settings.endpoint,
+        cosmos_settings.key,
+        connection_verify=str(cosmos_settings.ca_cert),
+        ssl_config=SSLConfiguration(),
+    ) as client:
         database = client.get_database_client(cosmos_settings.database)
         # The containers the gold models' yml asks for (meta.cosmos.partition_key).
         for name, partition_key in {DEVICES: "device_id", SITES: "site_id"}.items():
@@ -132,7 +140,7 @@ def test_a_sync_interrupted_by_the_server_resumes_without_loss(
     before = synced_versions(gold_lake)
 
     devices.merge(device_row(d, w, revision=1) for d in range(40) for w in range(3, 5))  # 80 restated
-    devices.merge(device_row(d, 5) for d in range(40))                                  # 40 new
+    devices.merge(device_row(d, 5) for d in range(40))  # 40 new
     sites.merge([site_row(0, 0, revision=1)])
     fault_proxy.fail_writes_after(50)
 
@@ -177,7 +185,9 @@ def test_throttling_is_retried_after_the_time_the_server_asks_for(
         assert retry.at - refused.at >= 0.29, f"{refused.item_id} retried after {retry.at - refused.at:.3f} s"
 
 
-def test_a_recreated_table_is_resynced_whole_and_stale_items_go(gold_lake: Lake, cosmos_settings: CosmosSettings) -> None:
+def test_a_recreated_table_is_resynced_whole_and_stale_items_go(
+    gold_lake: Lake, cosmos_settings: CosmosSettings
+) -> None:
     device_table(gold_lake, devices=5, windows=4)
     sync_gold_to_cosmos(gold_lake, settings=cosmos_settings)
     shutil.rmtree(gold_lake.table("gold", DEVICES))
@@ -213,8 +223,9 @@ def test_without_an_endpoint_the_sync_says_what_to_set(gold_lake: Lake, monkeypa
     assert result.exit_code != 0 and "set COSMOS_ENDPOINT" in result.output
 
 
-def test_cli_syncs_and_reports_throughput(gold_lake: Lake, cosmos_settings: CosmosSettings,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_syncs_and_reports_throughput(
+    gold_lake: Lake, cosmos_settings: CosmosSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lakehouse.cli.main import cli
 
     device_table(gold_lake, devices=4, windows=2)
@@ -232,8 +243,9 @@ def test_cli_syncs_and_reports_throughput(gold_lake: Lake, cosmos_settings: Cosm
 
 
 def test_settings_come_from_the_environment(tls_files: TlsFiles) -> None:
-    settings = CosmosSettings.from_env({"COSMOS_ENDPOINT": "https://acct.documents.azure.com:443/",
-                                        "COSMOS_CA_CERT": str(tls_files.cert)})
+    settings = CosmosSettings.from_env(
+        {"COSMOS_ENDPOINT": "https://acct.documents.azure.com:443/", "COSMOS_CA_CERT": str(tls_files.cert)}
+    )
     assert settings.uses_entra_id and settings.database == "telemetry"
     keyed = CosmosSettings.from_env({"COSMOS_ENDPOINT": "https://a/", "COSMOS_KEY": "k", "COSMOS_DATABASE": "d"})
     assert dataclasses.astuple(keyed)[:3] == ("https://a/", "k", "d")
@@ -249,13 +261,15 @@ def test_deleting_an_item_that_is_already_gone_counts_as_done(cosmos_settings: C
 
     client = open_cosmos_client(cosmos_settings, concurrency=2, stats=RequestStats())
     container = client.create_database_if_not_exists(cosmos_settings.database).create_container_if_not_exists(
-        "c", partition_key=PartitionKey(path="/device_id"))
+        "c", partition_key=PartitionKey(path="/device_id")
+    )
     counts = write_items(container, [Upsert({"id": "a", "device_id": "d"}), Delete("gone", "d")], concurrency=2)
     assert (counts.upserted, counts.deleted, counts.already_absent) == (1, 0, 1)
     client.close()
 
 
 # --------------------------------------------------------------------------- nothing lost, nothing leaked
+
 
 def dead_letters(lake: Lake) -> list[dict]:
     path = lake.root / "_serving" / "cosmos_dead_letters.jsonl"
@@ -271,10 +285,10 @@ def test_items_cosmos_refuses_are_dead_lettered_and_the_sync_goes_on(
     gold_lake: Lake, cosmos_server, fault_proxy: FaultProxy
 ) -> None:
     settings = settings_for(fault_proxy.endpoint, cosmos_server.tls, "refused")
-    slash = bad_device_row("dev/evil")            # an id with / : refused before sending
-    long_id = bad_device_row("d" * 1100)          # over 1,023 bytes: refused before sending
-    tab = bad_device_row("dev\t1")                # a tab: the SDK itself refuses it (ValueError) before sending
-    refused = device_row(7, 0)                    # the service answers 400 for this one
+    slash = bad_device_row("dev/evil")  # an id with / : refused before sending
+    long_id = bad_device_row("d" * 1100)  # over 1,023 bytes: refused before sending
+    tab = bad_device_row("dev\t1")  # a tab: the SDK itself refuses it (ValueError) before sending
+    refused = device_row(7, 0)  # the service answers 400 for this one
     devices = GoldTable(gold_lake.table("gold", DEVICES), DEVICE_METRICS)
     devices.create([*(device_row(d, w) for d in range(3) for w in range(2)), slash, long_id, tab])
     first = sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=2, retry=FAST_RETRY)
@@ -335,7 +349,7 @@ def test_two_concurrent_syncs_take_turns_and_never_move_the_version_back(
     settings = settings_for(fault_proxy.endpoint, cosmos_server.tls, "concurrent")
     devices = device_table(gold_lake, devices=3, windows=2)
     sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1)
-    devices.merge([device_row(0, 0, revision=1)])                      # v1
+    devices.merge([device_row(0, 0, revision=1)])  # v1
     fault_proxy.hold_first_write()
     outcomes: dict[str, object] = {}
 
@@ -346,12 +360,12 @@ def test_two_concurrent_syncs_take_turns_and_never_move_the_version_back(
             outcomes[name] = exc
 
     first = threading.Thread(target=run, args=("first",))
-    first.start()                                                      # plans v1, its write is held
+    first.start()  # plans v1, its write is held
     assert fault_proxy.held.wait(timeout=30)
     devices.merge([device_row(0, 0, revision=2), device_row(1, 1, revision=2)])  # v2
     second = threading.Thread(target=run, args=("second",))
     second.start()
-    second.join(timeout=2.0)                                           # without a lock it would be done now
+    second.join(timeout=2.0)  # without a lock it would be done now
     fault_proxy.release()
     first.join(timeout=60)
     second.join(timeout=60)
@@ -377,7 +391,9 @@ def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lak
     early.commit("t/db/other", table="gold/y", delta_table_id="id-3", version=1)
     on_disk = json.loads(path.read_text())["targets"]
     assert {k: (v["delta_table_id"], v["synced_version"]) for k, v in on_disk.items()} == {
-        "t/db/c": ("id-2", 0), "t/db/other": ("id-3", 1)}
+        "t/db/c": ("id-2", 0),
+        "t/db/other": ("id-3", 1),
+    }
 
     settings = CosmosSettings(endpoint="https://127.0.0.1:9/", key="k")
     busy = r"another cosmos-sync is running on this lake .*pid \d+.*waited 0.2 s"
@@ -386,7 +402,9 @@ def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lak
     assert isinstance(failed.value.__cause__, SyncStateError)
 
 
-def test_a_corrupt_state_file_fails_with_the_file_and_the_way_out(gold_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_corrupt_state_file_fails_with_the_file_and_the_way_out(
+    gold_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lakehouse.cli.main import cli
 
     state_file = gold_lake.root / "_serving" / "cosmos_state.json"
@@ -404,7 +422,9 @@ def test_http_endpoints_only_on_loopback_and_the_key_is_never_printed() -> None:
     for endpoint in ("http://127.0.0.1:8081/", "http://localhost:8081/", "http://[::1]:8081/", "http://127.8.9.10/"):
         assert CosmosSettings.from_env({"COSMOS_ENDPOINT": endpoint}).endpoint == endpoint
     for endpoint in ("http://acct.documents.azure.com:443/", "http://10.0.0.5:8081/", "http://127.0.0.1.nip.io/"):
-        with pytest.raises(CosmosNotConfigured, match=r"must be an https:// URL.*only for a local emulator on loopback"):
+        with pytest.raises(
+            CosmosNotConfigured, match=r"must be an https:// URL.*only for a local emulator on loopback"
+        ):
             CosmosSettings.from_env({"COSMOS_ENDPOINT": endpoint})
     settings = CosmosSettings.from_env({"COSMOS_ENDPOINT": "https://a/", "COSMOS_KEY": EMULATOR_KEY})
     assert settings.key == EMULATOR_KEY and EMULATOR_KEY not in repr(settings) and "key=" not in repr(settings)
@@ -417,11 +437,11 @@ def test_changes_are_applied_in_version_chunks_with_progress_saved_after_each(
     devices = device_table(gold_lake, devices=4, windows=2)
     sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=2)
     a, b = device_row(0, 0)["metric_id"], device_row(1, 1)["metric_id"]
-    devices.merge([device_row(0, 0, revision=1)])                        # v1: a
-    devices.merge([device_row(0, 0, revision=2)])                        # v2: a again (same chunk as v1)
-    devices.delete([b])                                                  # v3: b deleted
+    devices.merge([device_row(0, 0, revision=1)])  # v1: a
+    devices.merge([device_row(0, 0, revision=2)])  # v2: a again (same chunk as v1)
+    devices.delete([b])  # v3: b deleted
     devices.merge([device_row(1, 1, revision=4), device_row(0, 0, revision=4)])  # v4: b back, a again
-    devices.merge([device_row(2, 0, revision=5)])                        # v5
+    devices.merge([device_row(2, 0, revision=5)])  # v5
     fault_proxy.fail_writes_after(2)  # chunk v1..v2 (1 write) and v3..v4 (2 writes): the second one's last fails
 
     with pytest.raises(CosmosSyncFailed):
@@ -445,8 +465,13 @@ def test_a_resent_range_does_not_dead_letter_an_item_twice(gold_lake: Lake) -> N
 
     def letter(run: DeadLetters, revision: int) -> None:
         item = expected_item(bad_device_row("dev/evil", revision=revision))
-        run.add(Rejected(Upsert(item), None, "the id contains /"), target="h/db/c", table="gold/t", versions="v1..v2",
-                partition_key="device_id")
+        run.add(
+            Rejected(Upsert(item), None, "the id contains /"),
+            target="h/db/c",
+            table="gold/t",
+            versions="v1..v2",
+            partition_key="device_id",
+        )
         run.sync()
         run.close()
 

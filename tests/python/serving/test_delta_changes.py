@@ -18,13 +18,16 @@ def by_key(rows: list[dict]) -> dict[str, dict]:
 
 def test_net_changes_keep_the_final_state_of_each_key(gold_lake: Lake) -> None:
     table = GoldTable(gold_lake.table("gold", "t"), DEVICE_METRICS)
-    table.create(device_row(d, w) for d in range(4) for w in range(3))                 # v0
-    table.merge([device_row(0, 0, revision=1), device_row(9, 0)])                       # v1
-    table.merge([device_row(0, 0, revision=2)])                                         # v2
-    table.delete([device_row(1, 1)["metric_id"], device_row(9, 0)["metric_id"]])        # v3: incl. a v1 insert
-    table.replace_where("device_id = 'dev-00002'", [device_row(2, 0, revision=5)],      # v4: 3 out, 1 back
-                        removed=[device_row(2, w)["metric_id"] for w in range(3)])
-    table.merge([device_row(1, 1, revision=7)])                                         # v5: deleted, back
+    table.create(device_row(d, w) for d in range(4) for w in range(3))  # v0
+    table.merge([device_row(0, 0, revision=1), device_row(9, 0)])  # v1
+    table.merge([device_row(0, 0, revision=2)])  # v2
+    table.delete([device_row(1, 1)["metric_id"], device_row(9, 0)["metric_id"]])  # v3: incl. a v1 insert
+    table.replace_where(
+        "device_id = 'dev-00002'",
+        [device_row(2, 0, revision=5)],  # v4: 3 out, 1 back
+        removed=[device_row(2, w)["metric_id"] for w in range(3)],
+    )
+    table.merge([device_row(1, 1, revision=7)])  # v5: deleted, back
 
     changes = net_changes(table.path, "metric_id", after_version=0, to_version=5)
 
@@ -65,7 +68,10 @@ def test_a_table_without_a_change_feed_is_refused_with_the_fix(gold_lake: Lake) 
     settings = CosmosSettings(endpoint="https://127.0.0.1:9/", key="k")
     SyncState(gold_lake.cosmos_state).commit(
         target_key(settings.endpoint, settings.database, "gold_device_metrics_5m"),
-        table="gold/gold_device_metrics_5m", delta_table_id=head.table_id, version=0)
+        table="gold/gold_device_metrics_5m",
+        delta_table_id=head.table_id,
+        version=0,
+    )
     with pytest.raises(CosmosSyncFailed, match=r"delta.enableChangeDataFeed = true"):
         sync_gold_to_cosmos(gold_lake, settings=settings)
 
@@ -93,13 +99,17 @@ def test_spark_written_tables_sync_through_delta_rs(spark, tmp_path, cosmos_sett
         return "changes"
 
     # Spark's first Delta commands in a fresh JVM take ~15 s each, so as few as possible.
-    spark.sql(f"CREATE TABLE delta.`{path}` USING DELTA TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true', "
-              f"'delta.enableDeletionVectors' = 'true') AS SELECT * FROM "
-              f"{changes_view([device_row(d, w) for d in range(6) for w in range(4)])}")
+    spark.sql(
+        f"CREATE TABLE delta.`{path}` USING DELTA TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true', "
+        f"'delta.enableDeletionVectors' = 'true') AS SELECT * FROM "
+        f"{changes_view([device_row(d, w) for d in range(6) for w in range(4)])}"
+    )
     sync_gold_to_cosmos(lake, settings=cosmos_settings)  # first sync: the snapshot, read through DataFusion
     source = changes_view([device_row(0, 0, revision=1), device_row(1, 3, revision=1), device_row(7, 0)])
-    spark.sql(f"MERGE INTO delta.`{path}` t USING {source} s ON t.metric_id = s.metric_id "
-              "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+    spark.sql(
+        f"MERGE INTO delta.`{path}` t USING {source} s ON t.metric_id = s.metric_id "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )
     spark.sql(f"DELETE FROM delta.`{path}` WHERE metric_id = '{device_row(5, 2)['metric_id']}'")  # a deletion vector
     table.rows.pop(device_row(5, 2)["metric_id"])
 
@@ -107,7 +117,9 @@ def test_spark_written_tables_sync_through_delta_rs(spark, tmp_path, cosmos_sett
 
     entry = report.containers[0]
     assert (entry.mode, entry.writes.upserted, entry.writes.deleted) == ("incremental", 3, 1)
-    assert container_items(cosmos_settings, "gold_device_metrics_5m") == {k: expected_item(r) for k, r in table.rows.items()}
+    assert container_items(cosmos_settings, "gold_device_metrics_5m") == {
+        k: expected_item(r) for k, r in table.rows.items()
+    }
     snapshot = by_key([r for b in snapshot_batches(path, table_head(path).version) for r in b])
     assert snapshot == table.rows
 
@@ -115,6 +127,11 @@ def test_spark_written_tables_sync_through_delta_rs(spark, tmp_path, cosmos_sett
 def spark_schema() -> object:
     from pyspark.sql import types as T
 
-    kinds = {"string": T.StringType(), "timestamp[us, tz=UTC]": T.TimestampType(), "int64": T.LongType(),
-             "double": T.DoubleType(), "bool": T.BooleanType()}
+    kinds = {
+        "string": T.StringType(),
+        "timestamp[us, tz=UTC]": T.TimestampType(),
+        "int64": T.LongType(),
+        "double": T.DoubleType(),
+        "bool": T.BooleanType(),
+    }
     return T.StructType([T.StructField(f.name, kinds[str(f.type)]) for f in DEVICE_METRICS])

@@ -18,12 +18,22 @@ from lakehouse.serving.synapse.sql_dialect import OpenRowset, parse_strict
 from lakehouse.serving.synapse.views import SynapseSettings, generate_scripts
 from lakehouse.tables import cosmos_containers, lake_tables, served_models
 
-MODEL_FILES = [PROJECT_DIR / "models" / "silver" / "_silver__models.yml",
-               PROJECT_DIR / "models" / "gold" / "_gold__models.yml"]
+MODEL_FILES = [
+    PROJECT_DIR / "models" / "silver" / "_silver__models.yml",
+    PROJECT_DIR / "models" / "gold" / "_gold__models.yml",
+]
 PROJECT = "telemetry_lakehouse"
 # Contract types the project uses -> the T-SQL type as sqlglot prints it (a new type fails here on purpose).
-EXPECTED_TSQL = {"string": "VARCHAR(8000)", "timestamp": "DATETIME2(7)", "double": "FLOAT", "bigint": "BIGINT",
-                 "int": "INTEGER", "boolean": "BIT", "array<string>": "VARCHAR(MAX)", "date": "DATE"}
+EXPECTED_TSQL = {
+    "string": "VARCHAR(8000)",
+    "timestamp": "DATETIME2(7)",
+    "double": "FLOAT",
+    "bigint": "BIGINT",
+    "int": "INTEGER",
+    "boolean": "BIT",
+    "array<string>": "VARCHAR(MAX)",
+    "date": "DATE",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +44,23 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
     target = tmp_path_factory.mktemp("dbt-parse")
     dbt = Path(sys.executable).with_name("dbt")
     env = {**os.environ, "LAKEHOUSE_ROOT": str(target / "lake"), "DBT_TARGET": "local"}
-    done = subprocess.run([str(dbt), "parse", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-                           "--target-path", str(target)], env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            str(dbt),
+            "parse",
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, f"dbt parse failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
     return json.loads((target / "manifest.json").read_text())
 
@@ -47,8 +72,13 @@ def model_nodes(manifest: dict) -> dict[str, dict]:
 def test_views_cover_every_silver_and_gold_table_with_its_contract(manifest: dict) -> None:
     nodes = model_nodes(manifest)
     expected = {name for name, n in nodes.items() if n.get("access") == "public"}
-    assert expected == {"silver_telemetry", "silver_telemetry_quarantine", "gold_device_metrics_5m",
-                        "gold_site_metrics_1h", "gold_window_restatements"}
+    assert expected == {
+        "silver_telemetry",
+        "silver_telemetry_quarantine",
+        "gold_device_metrics_5m",
+        "gold_site_metrics_1h",
+        "gold_window_restatements",
+    }
     assert all(n.get("access") != "public" for name, n in nodes.items() if name.startswith("int_"))
 
     models = served_models(manifest)
@@ -74,8 +104,10 @@ def test_views_cover_every_silver_and_gold_table_with_its_contract(manifest: dic
 def test_cosmos_containers_match_the_gold_contracts(manifest: dict) -> None:
     nodes = model_nodes(manifest)
     containers = cosmos_containers(manifest)
-    assert {c.model: c.partition_key for c in containers} == {"gold_device_metrics_5m": "device_id",
-                                                              "gold_site_metrics_1h": "site_id"}
+    assert {c.model: c.partition_key for c in containers} == {
+        "gold_device_metrics_5m": "device_id",
+        "gold_site_metrics_1h": "site_id",
+    }
     for spec in containers:
         node = nodes[spec.model]
         assert node["config"]["contract"]["enforced"]
@@ -109,8 +141,15 @@ def test_exposures_put_synapse_and_cosmos_in_the_lineage(manifest: dict) -> None
 
 def test_the_registry_lists_every_table_of_the_lake_in_layer_order(manifest: dict) -> None:
     tables = [t.qualified for t in lake_tables(manifest)]
-    assert tables == ["bronze.bronze_capture_events", "silver.int_bronze_loads", "silver.int_telemetry_validated",
-                      "silver.silver_telemetry", "silver.silver_telemetry_quarantine", "gold.gold_device_metrics_5m",
-                      "gold.gold_site_metrics_1h", "gold.gold_window_restatements"]
+    assert tables == [
+        "bronze.bronze_capture_events",
+        "silver.int_bronze_loads",
+        "silver.int_telemetry_validated",
+        "silver.silver_telemetry",
+        "silver.silver_telemetry_quarantine",
+        "gold.gold_device_metrics_5m",
+        "gold.gold_site_metrics_1h",
+        "gold.gold_window_restatements",
+    ]
     public = {t.qualified for t in lake_tables(manifest) if t.public}
     assert public == set(tables) - {"silver.int_bronze_loads", "silver.int_telemetry_validated"}

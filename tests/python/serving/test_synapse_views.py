@@ -30,8 +30,12 @@ HOSTILE = "x]; drop table y --"
 # sqlglot prints the parsed types (it spells T-SQL's int as INTEGER).
 UTF8 = "COLLATE Latin1_General_100_BIN2_UTF8"
 EXPECTED_TSQL = {
-    "string": f"VARCHAR(8000) {UTF8}", "timestamp": "DATETIME2(7)", "double": "FLOAT", "bigint": "BIGINT",
-    "int": "INTEGER", "boolean": "BIT",
+    "string": f"VARCHAR(8000) {UTF8}",
+    "timestamp": "DATETIME2(7)",
+    "double": "FLOAT",
+    "bigint": "BIGINT",
+    "int": "INTEGER",
+    "boolean": "BIT",
 }
 
 
@@ -50,10 +54,18 @@ def test_generated_sql_matches_the_golden_files(tmp_path: Path) -> None:
             stale.unlink()
         for path in written:
             (GOLDEN / path.name).write_text(path.read_text())
-    assert sorted(p.name for p in written) == sorted(p.name for p in GOLDEN.glob("*.sql")) == [
-        "00_external_data_source.sql", "01_schemas.sql", "gold.gold_device_metrics_5m.sql",
-        "gold.gold_site_metrics_1h.sql", "silver.silver_telemetry.sql", "silver.silver_telemetry_quarantine.sql",
-    ]
+    assert (
+        sorted(p.name for p in written)
+        == sorted(p.name for p in GOLDEN.glob("*.sql"))
+        == [
+            "00_external_data_source.sql",
+            "01_schemas.sql",
+            "gold.gold_device_metrics_5m.sql",
+            "gold.gold_site_metrics_1h.sql",
+            "silver.silver_telemetry.sql",
+            "silver.silver_telemetry_quarantine.sql",
+        ]
+    )
     for path in written:
         assert path.read_text() == (GOLDEN / path.name).read_text(), f"{path.name} differs (UPDATE_GOLDEN=1 to accept)"
 
@@ -71,9 +83,11 @@ def test_every_statement_parses_as_tsql(golden: Path) -> None:
 
 
 def test_view_columns_match_the_model_contracts() -> None:
-    contracts = {n["name"]: n for n in manifest()["nodes"].values()
-                 if n["resource_type"] == "model" and n["schema"] in ("silver", "gold")
-                 and n["config"]["materialized"] != "view"}
+    contracts = {
+        n["name"]: n
+        for n in manifest()["nodes"].values()
+        if n["resource_type"] == "model" and n["schema"] in ("silver", "gold") and n["config"]["materialized"] != "view"
+    }
     views = {}
     for script in generate_scripts(served_models(manifest()), SETTINGS):
         for batch in script.batches:
@@ -87,29 +101,57 @@ def test_view_columns_match_the_model_contracts() -> None:
         rowset = view.find(OpenRowset)
         assert rowset.this.name == f"{node['schema']}/{name}/"
         assert {o.name.upper(): o.args["value"].name for o in rowset.args["options"]} == {
-            "DATA_SOURCE": "lakehouse", "FORMAT": "DELTA"}
-        columns = [(c.name, c.args["kind"].sql("tsql") + "".join(f" {k.sql('tsql')}" for k in c.args.get("constraints") or []))
-                   for c in rowset.args["columns"]]
-        expected = [(c["name"], f"VARCHAR(MAX) {UTF8}" if (c.get("meta") or {}).get("synapse_string_length") == "max"
-                     else EXPECTED_TSQL[c["data_type"]]) for c in node["columns"].values()]
+            "DATA_SOURCE": "lakehouse",
+            "FORMAT": "DELTA",
+        }
+        columns = [
+            (c.name, c.args["kind"].sql("tsql") + "".join(f" {k.sql('tsql')}" for k in c.args.get("constraints") or []))
+            for c in rowset.args["columns"]
+        ]
+        expected = [
+            (
+                c["name"],
+                f"VARCHAR(MAX) {UTF8}"
+                if (c.get("meta") or {}).get("synapse_string_length") == "max"
+                else EXPECTED_TSQL[c["data_type"]],
+            )
+            for c in node["columns"].values()
+        ]
         assert columns == expected
 
 
 def test_data_source_has_the_location_and_an_optional_credential() -> None:
     [plain] = generate_scripts([], SETTINGS)[0].batches
     assert "LOCATION = N'https://lakehouseacct.dfs.core.windows.net/lake'" in plain and "CREDENTIAL" not in plain
-    with_credential = SynapseSettings(data_source_location="abfss://lake@acct.dfs.core.windows.net", credential="lake_msi")
+    with_credential = SynapseSettings(
+        data_source_location="abfss://lake@acct.dfs.core.windows.net", credential="lake_msi"
+    )
     [batch] = generate_scripts([], with_credential)[0].batches
     assert "CREDENTIAL = [lake_msi]" in batch
     parse_strict(batch)
 
 
-@pytest.mark.parametrize(("spark_type", "tsql"), [
-    ("string", f"varchar(8000) {UTF8}"), ("timestamp", "datetime2(7)"), ("double", "float"), ("float", "real"),
-    ("bigint", "bigint"), ("int", "int"), ("integer", "int"), ("boolean", "bit"), ("decimal(12,3)", "decimal(12, 3)"),
-    ("DECIMAL(38, 0)", "decimal(38, 0)"), ("decimal", "decimal(10, 0)"), ("date", "date"), ("binary", "varbinary(max)"),
-    ("tinyint", "smallint"), ("array<string>", f"varchar(max) {UTF8}"), ("map<string,int>", f"varchar(max) {UTF8}"),
-])
+@pytest.mark.parametrize(
+    ("spark_type", "tsql"),
+    [
+        ("string", f"varchar(8000) {UTF8}"),
+        ("timestamp", "datetime2(7)"),
+        ("double", "float"),
+        ("float", "real"),
+        ("bigint", "bigint"),
+        ("int", "int"),
+        ("integer", "int"),
+        ("boolean", "bit"),
+        ("decimal(12,3)", "decimal(12, 3)"),
+        ("DECIMAL(38, 0)", "decimal(38, 0)"),
+        ("decimal", "decimal(10, 0)"),
+        ("date", "date"),
+        ("binary", "varbinary(max)"),
+        ("tinyint", "smallint"),
+        ("array<string>", f"varchar(max) {UTF8}"),
+        ("map<string,int>", f"varchar(max) {UTF8}"),
+    ],
+)
 def test_spark_types_map_to_tsql(spark_type: str, tsql: str) -> None:
     assert tsql_type(spark_type) == tsql
 
@@ -117,7 +159,9 @@ def test_spark_types_map_to_tsql(spark_type: str, tsql: str) -> None:
 @pytest.mark.parametrize("spark_type", ["interval day", "variant", "geometry", "decimal(40,2)", "array<string", "void"])
 def test_unknown_types_fail_clearly(spark_type: str) -> None:
     broken = manifest()
-    broken["nodes"]["model.telemetry_lakehouse.gold_site_metrics_1h"]["columns"]["event_count"]["data_type"] = spark_type
+    broken["nodes"]["model.telemetry_lakehouse.gold_site_metrics_1h"]["columns"]["event_count"]["data_type"] = (
+        spark_type
+    )
     with pytest.raises(UnsupportedType, match="model gold_site_metrics_1h: column event_count"):
         generate_scripts(served_models(broken), SETTINGS)
 
@@ -138,14 +182,20 @@ def _rename_model(data: dict, old: str, new: str) -> dict:
     return data
 
 
-@pytest.mark.parametrize("corrupt", [
-    lambda m: _rename_model(m, "gold_site_metrics_1h", HOSTILE),
-    lambda m: m["nodes"]["model.telemetry_lakehouse.gold_site_metrics_1h"]["columns"].update(
-        {HOSTILE: {"name": HOSTILE, "data_type": "string"}}),
-    lambda m: m["nodes"]["model.telemetry_lakehouse.gold_site_metrics_1h"]["columns"].update(
-        {"ok": {"name": "a b", "data_type": "string"}}),
-    lambda m: _rename_model(m, "gold_site_metrics_1h", "x" * 129),
-], ids=["model", "column", "column-with-space", "too-long"])
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda m: _rename_model(m, "gold_site_metrics_1h", HOSTILE),
+        lambda m: m["nodes"]["model.telemetry_lakehouse.gold_site_metrics_1h"]["columns"].update(
+            {HOSTILE: {"name": HOSTILE, "data_type": "string"}}
+        ),
+        lambda m: m["nodes"]["model.telemetry_lakehouse.gold_site_metrics_1h"]["columns"].update(
+            {"ok": {"name": "a b", "data_type": "string"}}
+        ),
+        lambda m: _rename_model(m, "gold_site_metrics_1h", "x" * 129),
+    ],
+    ids=["model", "column", "column-with-space", "too-long"],
+)
 def test_hostile_names_are_rejected(corrupt) -> None:  # type: ignore[no-untyped-def]
     data = copy.deepcopy(manifest())
     corrupt(data)
@@ -153,17 +203,27 @@ def test_hostile_names_are_rejected(corrupt) -> None:  # type: ignore[no-untyped
         generate_scripts(served_models(data), SETTINGS)
 
 
-@pytest.mark.parametrize("settings", [
-    SynapseSettings(data_source_location=SETTINGS.data_source_location, data_source_name=HOSTILE),
-    SynapseSettings(data_source_location=SETTINGS.data_source_location, credential=HOSTILE),
-], ids=["data-source", "credential"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        SynapseSettings(data_source_location=SETTINGS.data_source_location, data_source_name=HOSTILE),
+        SynapseSettings(data_source_location=SETTINGS.data_source_location, credential=HOSTILE),
+    ],
+    ids=["data-source", "credential"],
+)
 def test_hostile_settings_are_rejected(settings: SynapseSettings) -> None:
     with pytest.raises(UnsafeIdentifier):
         generate_scripts(served_models(manifest()), settings)
 
 
-@pytest.mark.parametrize("location", ["https://acct.dfs.core.windows.net/lake'; DROP VIEW x --",
-                                      "ftp://acct/lake", "https://acct.dfs.core.windows.net/a b"])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://acct.dfs.core.windows.net/lake'; DROP VIEW x --",
+        "ftp://acct/lake",
+        "https://acct.dfs.core.windows.net/a b",
+    ],
+)
 def test_bad_locations_are_rejected(location: str) -> None:
     with pytest.raises(ValueError, match="not an https:// or abfss:// URL"):
         generate_scripts([], SynapseSettings(data_source_location=location))
@@ -182,8 +242,12 @@ def test_models_without_a_typed_contract_fail_clearly() -> None:
 
 def test_the_parser_catches_malformed_sql() -> None:
     [view] = generate_scripts(served_models(manifest()), SETTINGS)[2].batches
-    for broken in (view.replace("datetime2(7),", "datetime2(7)", 1), view.replace("BULK '", "BULK "),
-                   "EXEC sp_executesql N'CREATE SCHEMA [gold'", "CREATE EXTERNAL DATA SOURCE [x] WITH (LOCATION 'a')"):
+    for broken in (
+        view.replace("datetime2(7),", "datetime2(7)", 1),
+        view.replace("BULK '", "BULK "),
+        "EXEC sp_executesql N'CREATE SCHEMA [gold'",
+        "CREATE EXTERNAL DATA SOURCE [x] WITH (LOCATION 'a')",
+    ):
         with pytest.raises(SqlglotError):
             parse_strict(broken)
 
@@ -211,12 +275,24 @@ def test_cli_writes_the_views(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     for name in ("SYNAPSE_ODBC_CONNECTION_STRING", "SYNAPSE_SERVER", "SYNAPSE_DATA_SOURCE_LOCATION"):
         monkeypatch.delenv(name, raising=False)
     out = tmp_path / "synapse"
-    args = ["--lake", str(tmp_path / "lake"), "serve", "synapse-views", "--manifest", str(FIXTURE), "--out", str(out),
-            "--data-source-location", SETTINGS.data_source_location]
+    args = [
+        "--lake",
+        str(tmp_path / "lake"),
+        "serve",
+        "synapse-views",
+        "--manifest",
+        str(FIXTURE),
+        "--out",
+        str(out),
+        "--data-source-location",
+        SETTINGS.data_source_location,
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "4 views" in result.output and "gold.gold_device_metrics_5m" in result.output
-    assert (out / "gold.gold_device_metrics_5m.sql").read_text() == (GOLDEN / "gold.gold_device_metrics_5m.sql").read_text()
+    assert (out / "gold.gold_device_metrics_5m.sql").read_text() == (
+        GOLDEN / "gold.gold_device_metrics_5m.sql"
+    ).read_text()
 
     published = CliRunner().invoke(cli, [*args, "--publish"])
     assert published.exit_code != 0 and "SYNAPSE_ODBC_CONNECTION_STRING" in published.output
@@ -230,12 +306,23 @@ def test_out_over_a_folder_of_other_sql_keeps_them_and_removes_only_what_it_wrot
 
     out = tmp_path / "models" / "gold"
     out.mkdir(parents=True)
-    theirs = {"gold_device_metrics_5m.sql": "select 1 as a\n", "gold.gold_site_metrics_1h.sql.bak": "x\n",
-              "notes.sql": "-- mine\n"}
+    theirs = {
+        "gold_device_metrics_5m.sql": "select 1 as a\n",
+        "gold.gold_site_metrics_1h.sql.bak": "x\n",
+        "notes.sql": "-- mine\n",
+    }
     for name, text in theirs.items():
         (out / name).write_text(text)
-    args = ["--lake", str(tmp_path / "lake"), "serve", "synapse-views", "--out", str(out),
-            "--data-source-location", SETTINGS.data_source_location]
+    args = [
+        "--lake",
+        str(tmp_path / "lake"),
+        "serve",
+        "synapse-views",
+        "--out",
+        str(out),
+        "--data-source-location",
+        SETTINGS.data_source_location,
+    ]
     first = CliRunner().invoke(cli, [*args, "--manifest", str(FIXTURE)])
     assert first.exit_code == 0, first.output
     generated = {p.name for p in GOLDEN.glob("*.sql")}
@@ -249,16 +336,31 @@ def test_out_over_a_folder_of_other_sql_keeps_them_and_removes_only_what_it_wrot
     second = CliRunner().invoke(cli, [*args, "--manifest", str(smaller)])
     assert second.exit_code == 0, second.output
     assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == (
-        generated - {"gold.gold_site_metrics_1h.sql"}) | set(theirs)
+        generated - {"gold.gold_site_metrics_1h.sql"}
+    ) | set(theirs)
     assert all((out / name).read_text() == text for name, text in theirs.items())
 
 
-@pytest.mark.parametrize(("value", "message"), [("abc", "'abc' is not a number"), ("0", "not in 1..8000"),
-                                            ("9000", "not in 1..8000")])
+@pytest.mark.parametrize(
+    ("value", "message"), [("abc", "'abc' is not a number"), ("0", "not in 1..8000"), ("9000", "not in 1..8000")]
+)
 def test_a_bad_string_length_is_a_usage_error(tmp_path: Path, value: str, message: str) -> None:
     from lakehouse.cli.main import cli
 
-    result = CliRunner().invoke(cli, ["--lake", str(tmp_path / "lake"), "serve", "synapse-views", "--manifest",
-                                      str(FIXTURE), "--out", str(tmp_path / "out"), "--string-length", value])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--lake",
+            str(tmp_path / "lake"),
+            "serve",
+            "synapse-views",
+            "--manifest",
+            str(FIXTURE),
+            "--out",
+            str(tmp_path / "out"),
+            "--string-length",
+            value,
+        ],
+    )
     assert result.exit_code == 2 and "Invalid value for '--string-length'" in result.output and message in result.output
     assert not (tmp_path / "out").exists()
