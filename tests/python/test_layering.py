@@ -69,3 +69,18 @@ def test_ingestion_and_serving_never_import_the_cli() -> None:
         if _layer(m) == "cli"
     ]
     assert not offenders, offenders
+
+
+def test_only_lake_spells_the_folders_under_the_lake_root() -> None:
+    import re
+
+    folders = set(re.findall(r'"(_[a-z_]+)"', (PACKAGE / "paths.py").read_text()))
+    assert {"_quarantine", "_serving", "_state", "_checkpoints", "_warehouse", "_metastore"} <= folders
+    spelled = [
+        f"{_module(p)}: {name}"
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "paths.py"
+        for name in folders
+        if f'"{name}"' in p.read_text() or f"'{name}'" in p.read_text()
+    ]
+    assert not spelled, spelled
