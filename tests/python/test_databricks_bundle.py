@@ -123,3 +123,24 @@ def test_the_bundle_creates_the_schemas_dbt_writes() -> None:
         written |= set(schemas(yaml.safe_load(path.read_text())))
     declared = {spec["name"] for spec in BUNDLE["resources"]["schemas"].values()}
     assert written == declared
+
+
+def test_dbt_environments_install_the_databricks_extra() -> None:
+    """The dbt tasks' environments install `pyproject.toml`'s `databricks` extra and the
+    project's dbt-core pin, nothing else; every dbt task runs in one of them."""
+    project = PYPROJECT["project"]
+    core = [d for d in project["dependencies"] if d.startswith("dbt-core==")]
+    want = sorted(core + project["optional-dependencies"]["databricks"])
+    for job_name, job in BUNDLE["resources"]["jobs"].items():
+        environments = {e["environment_key"]: sorted(e["spec"]["dependencies"]) for e in job.get("environments", [])}
+        for key, task in ((t["task_key"], t) for t in job["tasks"] if "dbt_task" in t):
+            assert environments.get(task.get("environment_key")) == want, (job_name, key)
+
+
+def test_the_wheel_does_not_bring_spark_onto_databricks_compute() -> None:
+    """The job cluster installs the wheel without extras: Databricks Runtime has its own
+    Spark, Delta Lake and (in the dbt environment) adapter, so none is a base dependency."""
+    base = {re.split(r"[\[=<>!~ ]", d, maxsplit=1)[0].lower() for d in PYPROJECT["project"]["dependencies"]}
+    assert not base & {"pyspark", "delta-spark", "dbt-spark", "dbt-databricks"}, base
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert {"dbt-spark", "pyspark", "delta-spark"} <= {re.split(r"[\[=]", d, maxsplit=1)[0] for d in extras["spark"]}

@@ -7,7 +7,9 @@
   each batch through sp_executesql, so CREATE VIEW / CREATE SCHEMA still get a
   batch of their own.
 - else: SynapseNotConfigured, saying what to set (the files were written anyway).
-pyodbc needs unixODBC and the Microsoft ODBC Driver 18 on the machine.
+Both come with pyproject.toml's `synapse` extra (pyodbc through dbt-fabric, and
+dbt-synapse), which `bin/setup` does not install; pyodbc needs unixODBC and the
+Microsoft ODBC Driver 18 on the machine.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def publish_with_odbc(connection_string: str, batches: Sequence[str]) -> None:
         pyodbc = importlib.import_module("pyodbc")
     except ImportError as exc:
         raise SynapseNotConfigured(
-            f"pyodbc cannot load ({exc}): install unixODBC and the Microsoft ODBC Driver 18 for SQL Server"
+            f"pyodbc cannot load ({exc}): install the `synapse` extra (.venv/bin/pip install -e '.[synapse]'), "
+            "unixODBC and the Microsoft ODBC Driver 18 for SQL Server"
         ) from exc
     connection = pyodbc.connect(connection_string, autocommit=True)
     try:
