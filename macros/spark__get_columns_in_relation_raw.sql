@@ -34,11 +34,3 @@
     {%- do values.append("('Statistics', '" ~ statistics | join(', ') ~ "', '')") -%}
     {{ return(run_query('select * from values ' ~ values | join(', ') ~ ' as t(col_name, data_type, comment)')) }}
 {%- endmacro %}
-
-{% macro spark_string_literal(value) -%}
-    {%- if value is none -%}
-        cast(null as string)
-    {%- else -%}
-        '{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'
-    {%- endif -%}
-{%- endmacro %}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import capture_discovery
+from lakehouse.pipeline import capture_discovery
 from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, FULL_SWEEP_EVERY, CaptureDiscovery
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
