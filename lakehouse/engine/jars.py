@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from lakehouse.engine.errors import EngineError
-from lakehouse.spark.conf import local_spark_conf
+from lakehouse.profile import local_spark_conf
 
 # (group, artifact, version); hive-llap-common matches the Hive jars in pyspark/jars.
 EXTRA_JARS = (("org.postgresql", "postgresql", "42.7.14"), ("org.apache.hive", "hive-llap-common", "2.3.10"))

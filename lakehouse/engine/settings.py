@@ -85,7 +85,7 @@ def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str) -> dict[str, s
     (Delta, spark-avro, UTC, ANSI off, small shuffles), minus what belongs to one
     process, plus the cluster, the Hive catalog, and the drivers' class path
     (lakehouse/engine/jars.py)."""
-    from lakehouse.spark.conf import local_spark_conf
+    from lakehouse.profile import local_spark_conf
 
     conf = {k: v for k, v in local_spark_conf().items() if k not in LOCAL_ONLY}
     log4j = f"-Dlog4j2.configurationFile={PROJECT_DIR / 'conf' / 'log4j2.properties'}"

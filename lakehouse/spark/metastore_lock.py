@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from lakehouse.paths import Lake
-from lakehouse.spark.conf import embedded_metastore
+from lakehouse.profile import embedded_metastore
 
 
 class MetastoreBusy(RuntimeError):

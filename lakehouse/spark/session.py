@@ -1,7 +1,7 @@
 """The Spark session of Python jobs (the bronze load, the runner, reports).
 
 On the `local` target it is the session dbt-spark's session method uses too (the
-`local` target's settings: lakehouse/spark/conf.py), so a Python job and `dbt build`
+`local` target's settings: lakehouse/profile.py), so a Python job and `dbt build`
 in one process share one session and one metastore. On the `cluster` target it is an
 application on the engine's cluster, with the engine's shared metastore
 (lakehouse/engine/). In a Databricks job task it is that cluster's session.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse.paths import Lake
-from lakehouse.spark.conf import dbt_target, local_spark_conf, on_databricks
+from lakehouse.profile import dbt_target, local_spark_conf, on_databricks
 from lakehouse.spark.relocation import relocate_to_lake_root
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from lakehouse.paths import PROJECT_DIR, Lake
-from lakehouse.spark.conf import local_spark_conf
+from lakehouse.profile import local_spark_conf
 
 PIPELINE = yaml.safe_load((PROJECT_DIR / "azure-pipelines.yml").read_text())
 README = (PROJECT_DIR / "README.md").read_text()

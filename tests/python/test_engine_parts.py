@@ -16,7 +16,7 @@ from lakehouse.engine.jars import driver_class_path, spark_home
 from lakehouse.engine.session import cluster_spark_session
 from lakehouse.engine.settings import EngineLayout, Ports, write_conf
 from lakehouse.paths import Lake
-from lakehouse.spark.conf import local_spark_conf
+from lakehouse.profile import local_spark_conf
 
 PORTS = Ports(metastore=25432, master=27077, master_ui=28080, thrift=20000)
 

@@ -17,9 +17,10 @@ LAYERS = {
     "pipeline": 3,
     "serving": 3,
     "ingestion": 2,
+    "spark": 2,
     "engine": 1,
-    "spark": 1,
     "paths": 0,
+    "profile": 0,
     "tables": 0,
 }
 

@@ -1,4 +1,5 @@
-"""Spark's settings for the lake, read from the dbt profile's `local` target.
+"""The dbt profile, read by the Python jobs: which target runs, and Spark's settings for
+the lake from the `local` target.
 
 `profiles.example.yml` -> outputs.local.server_side_parameters is the one place that
 defines them (Delta, spark-avro, UTC, ANSI off, metastore and warehouse under the lake
