@@ -1,1 +1,2 @@
-"""The Spark session of every job (local, on the cluster engine, or Databricks'), the metastore lock, a moved lake's relocation."""
+"""The Spark session of every job (local, on the cluster engine, or Databricks'),
+the metastore lock, and a moved lake's relocation."""
