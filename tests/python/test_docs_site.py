@@ -240,6 +240,7 @@ def test_docs_site_in_chromium(docs_target: Path, tmp_path: Path) -> None:
     assert {name: shown.get(name) for name in want} == want
     for stat in ("rows", "bytes", "files", "version"):
         assert stat in details, details
+    assert "public" in details.split() and "protected" not in details.split(), details  # a served model
 
     edges = {tuple(e) for e in graph["edges"]}
     lineage = [
