@@ -24,6 +24,7 @@ def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) 
     from dbt.cli.main import dbtRunner
 
     os.environ.update(lake.env())
+    _drop_temporary_views()
     full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     if target_path:
         full += ["--target-path", target_path]
@@ -32,3 +33,23 @@ def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) 
     if not result.success:
         raise DbtFailed(f"`dbt {' '.join(args)}` failed: {result.exception or 'see the dbt log above'}")
     return result.result
+
+
+def _drop_temporary_views() -> None:
+    """Drops the temporary views a process's Spark session holds (when it has one).
+
+    dbt-spark's incremental models leave their `<model>__dbt_tmp` views in the session,
+    and Python jobs may leave their own. dbt-spark's catalog (`docs generate`) lists
+    them among a schema's tables, with no schema of their own, and fails on them. They
+    are scratch: nothing reads them after the command that made them.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # an environment without Spark (the base install) has no session
+        return
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        return
+    for view in spark.sql("show views").collect():
+        if view["isTemporary"]:
+            spark.catalog.dropTempView(view["viewName"])
