@@ -11,6 +11,18 @@ from lakehouse.ingestion.landing import land_simulation as land
 from lakehouse.ingestion.sources.simulator import FaultRates, Simulation, SimulatorConfig
 from lakehouse.paths import PROJECT_DIR, Lake
 
+# Every kind of fault at once, at rates a small test lake still reconciles by hand.
+FAULTS = FaultRates(
+    duplicate=0.03,
+    out_of_order=0.03,
+    late=0.02,
+    malformed_json=0.01,
+    missing_field=0.01,
+    wrong_type=0.01,
+    out_of_range=0.01,
+    extra_fields=0.03,
+)
+
 
 def land_simulation(
     lake: Lake,

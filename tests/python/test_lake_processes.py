@@ -21,25 +21,16 @@ from typing import Any
 
 import pytest
 
-from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings, landed_records
+from lakehouse.ingestion.capture.lander import CaptureSettings, landed_records
 from lakehouse.ingestion.capture.store import LocalCaptureStore
-from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
+from lakehouse.ingestion.landing import land_simulation
+from lakehouse.ingestion.sources.simulator import SimulatorConfig
 from lakehouse.paths import PROJECT_DIR, Lake
 from tests.python import expected_lake as ex
-from tests.python.lake_helpers import seed_registry
+from tests.python.lake_helpers import FAULTS, seed_registry
 
 pytestmark = pytest.mark.spark
 START = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
-FAULTS = FaultRates(
-    duplicate=0.03,
-    out_of_order=0.03,
-    late=0.02,
-    malformed_json=0.01,
-    missing_field=0.01,
-    wrong_type=0.01,
-    out_of_range=0.01,
-    extra_fields=0.03,
-)
 
 
 def _env(lake: Lake) -> dict[str, str]:
@@ -91,9 +82,8 @@ def _assert_quiet(output: str, lake: Lake) -> None:
 
 
 def _land(lake: Lake, start: datetime, duration: timedelta) -> None:
-    sim = simulate(SimulatorConfig(start=start, duration=duration, devices=6, seed=3, faults=FAULTS))
-    settings = CaptureSettings(partitions=2, write_empty_files=True)
-    CaptureLander(LocalCaptureStore(lake.capture), settings).land(sim.events, start=start, end=start + duration)
+    config = SimulatorConfig(start=start, duration=duration, devices=6, seed=3, faults=FAULTS)
+    land_simulation(LocalCaptureStore(lake.capture), config, CaptureSettings(partitions=2, write_empty_files=True))
 
 
 def _table(spark: Any, lake: Lake, layer: str, model: str) -> list[dict[str, Any]]:

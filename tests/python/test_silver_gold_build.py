@@ -15,26 +15,16 @@ import pytest
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings, landed_records
 from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.events import Event, iso_utc
-from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
+from lakehouse.ingestion.sources.simulator import SimulatorConfig, simulate
 from lakehouse.paths import Lake
 from lakehouse.pipeline.lake_report import reconciliation
 from tests.python import expected_lake as ex
-from tests.python.lake_helpers import seed_registry
+from tests.python.lake_helpers import FAULTS, seed_registry
 
 pytestmark = pytest.mark.spark
 HUB = "silver-gold-e2e"
 START = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 SETTINGS = CaptureSettings(event_hub=HUB, partitions=3, window_seconds=300, write_empty_files=True)
-FAULTS = FaultRates(
-    duplicate=0.03,
-    out_of_order=0.03,
-    late=0.02,
-    malformed_json=0.01,
-    missing_field=0.01,
-    wrong_type=0.01,
-    out_of_range=0.01,
-    extra_fields=0.03,
-)
 GOLD_DEVICE = [
     "device_id",
     "site_id",

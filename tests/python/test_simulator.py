@@ -113,3 +113,16 @@ def test_fault_rates_are_within_tolerance() -> None:
         p = getattr(rates, kind)
         tolerance = 5 * math.sqrt(n * p * (1 - p))
         assert abs(seen[kind] - n * p) <= tolerance, (kind, seen[kind], n * p)
+
+
+def test_the_registry_seed_is_the_simulated_fleet() -> None:
+    """The seed's rows are the fleet the simulator sends from (device, site, model, installed)."""
+    import csv
+
+    from lakehouse.ingestion.sources.device_fleet import FLEET_SIZE, fleet
+    from lakehouse.paths import PROJECT_DIR
+
+    with open(PROJECT_DIR / "seeds" / "device_registry.csv", newline="") as handle:
+        seed = [tuple(row.values()) for row in csv.DictReader(handle)]
+    expected = [(d.device_id, d.site_id, d.model, f"{d.installed_at:%Y-%m-%d %H:%M:%S}") for d in fleet(FLEET_SIZE)]
+    assert seed == expected
