@@ -22,6 +22,7 @@ LAYERS = {
     "paths": 0,
     "profile": 0,
     "tables": 0,
+    "azure_names": 0,
 }
 
 

@@ -18,6 +18,12 @@ Event Hubs (producers, consumer lander):
 2. ``EVENTHUB_FULLY_QUALIFIED_NAMESPACE`` (``<ns>.servicebus.windows.net``) +
    ``EVENTHUB_NAME`` - ``DefaultAzureCredential``.
 
+In an Azure Functions app, the same clients come from the host's identity-based
+connection settings (`functions_connection_env`): a connection named ``LAKE_STORAGE``
+is ``LAKE_STORAGE__blobServiceUri`` (or ``__accountName``) and one named ``EVENTHUB``
+is ``EVENTHUB__fullyQualifiedNamespace``, both with the app's managed identity; the
+setting itself may hold a connection string for local runs (Azurite).
+
 A missing configuration raises :class:`AzureConfigError` with a message that says
 which variables to set, before any network call.
 """
@@ -232,3 +238,29 @@ def checkpoint_store(container: str, env: Mapping[str, str] | None = None) -> Bl
     from azure.identity import DefaultAzureCredential
 
     return BlobCheckpointStore(target.account_url, container, credential=DefaultAzureCredential())
+
+
+def functions_connection_env(
+    env: Mapping[str, str] | None = None, *, storage: str, eventhub: str, eventhub_name: str
+) -> dict[str, str]:
+    """The variables above, from the Functions connection settings named `storage` and
+    `eventhub` (the names the triggers use), so one setting serves the host and the code.
+
+    A system-assigned managed identity is used through ``DefaultAzureCredential``."""
+    env = os.environ if env is None else env
+    out = {EVENTHUB_NAME: eventhub_name}
+    if env.get(storage):
+        out[STORAGE_CONNECTION_STRING] = env[storage]
+    elif env.get(f"{storage}__blobServiceUri"):
+        out[STORAGE_ACCOUNT_URL] = env[f"{storage}__blobServiceUri"]
+    elif env.get(f"{storage}__accountName"):
+        out[STORAGE_ACCOUNT_URL] = f"https://{env[f'{storage}__accountName']}.blob.core.windows.net"
+    else:
+        raise AzureConfigError(f"no storage connection: set {storage}__blobServiceUri (managed identity)")
+    if env.get(eventhub):
+        out[EVENTHUB_CONNECTION_STRING] = env[eventhub]
+    elif env.get(f"{eventhub}__fullyQualifiedNamespace"):
+        out[EVENTHUB_NAMESPACE] = env[f"{eventhub}__fullyQualifiedNamespace"]
+    else:
+        raise AzureConfigError(f"no Event Hubs connection: set {eventhub}__fullyQualifiedNamespace (managed identity)")
+    return out

@@ -160,7 +160,9 @@ class BlobCaptureStore:
     container for refused files (default `<landing>-quarantine` on the same
     account, `None` to use only the local folder); `local_quarantine` the folder
     for files written while storage is unreachable. Containers are created on the
-    first write that needs them.
+    first write that needs them. With `quarantine_on_failure` off, a write that
+    fails after retries raises `BlobStoreError` instead (a caller that retries the
+    whole batch itself, such as an Azure Functions trigger before its last attempt).
     """
 
     def __init__(
@@ -170,8 +172,10 @@ class BlobCaptureStore:
         quarantine: ContainerClient | None = None,
         local_quarantine: Path | None = None,
         retry_log: RetryLog | None = None,
+        quarantine_on_failure: bool = True,
     ) -> None:
         self.landing = landing
+        self.quarantine_on_failure = quarantine_on_failure
         self.quarantine = quarantine
         self.local_quarantine_root = (local_quarantine or default_quarantine_dir()).resolve()
         self.retry_log = retry_log if retry_log is not None else RetryLog()
@@ -239,6 +243,9 @@ class BlobCaptureStore:
             options: dict[str, Any] = {"retry_total": 0} if self.degraded else {}
             self._upload(self.landing, path, data, **options)
         except AzureError as exc:
+            if not self.quarantine_on_failure:
+                reason = failure_reason(exc)
+                raise BlobStoreError(f"writing {self.describe(path)} failed after retries: {reason}") from exc
             if _unreachable(exc) and not self.degraded:
                 log.error(
                     "storage at %s is unreachable; until a write succeeds, files get one attempt each",

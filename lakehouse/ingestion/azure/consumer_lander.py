@@ -127,14 +127,14 @@ class ClosedWindow:
     partition_id: str
     window_end: datetime
     records: list[CaptureRecord]
-    last_event: EventData
+    last_event: Any  # what the caller checkpoints by: the SDK's EventData, or nothing
 
 
 @dataclass
 class _OpenWindow:
     end: datetime
     records: list[CaptureRecord] = field(default_factory=list)
-    last_event: EventData | None = None
+    last_event: Any = None
     size: int = 0
 
 
@@ -173,13 +173,22 @@ class CaptureWindower:
         floor_from = max(t, self._closed_until.get(partition_id, t))
         return _floor(floor_from, step) + timedelta(seconds=step)
 
+    def landed_through(self, partition_id: str) -> int | None:
+        """The last sequence number of the partition known to be in a file (None: not known)."""
+        with self._lock:
+            return self._landed_through.get(partition_id)
+
     def add(self, partition_id: str, events: Iterable[EventData]) -> list[ClosedWindow]:
-        """Add a partition's events (in the hub's order); return the windows they close."""
+        """Add a partition's received events (in the hub's order); return the windows they close."""
+        return self.add_records(partition_id, ((capture_record_from_event_data(data), data) for data in events))
+
+    def add_records(self, partition_id: str, records: Iterable[tuple[CaptureRecord, Any]]) -> list[ClosedWindow]:
+        """Add a partition's records, each with the event to checkpoint it by (in the hub's
+        order); return the windows they close."""
         closed: list[ClosedWindow] = []
         with self._lock:
             landed_through = self._landed_through.get(partition_id)
-            for data in events:
-                record = capture_record_from_event_data(data)
+            for record, data in records:
                 if landed_through is not None and record.sequence_number <= landed_through:
                     self.skipped[partition_id] = self.skipped.get(partition_id, 0) + 1
                     continue  # redelivered after a failure: already in a file
@@ -205,7 +214,6 @@ class CaptureWindower:
 
     def _close(self, partition_id: str, end: datetime) -> ClosedWindow:
         window = self._open.pop(partition_id)
-        assert window.last_event is not None
         self._closed_until[partition_id] = end
         self._landed_through[partition_id] = window.records[-1].sequence_number
         return ClosedWindow(partition_id, end, window.records, window.last_event)
@@ -218,6 +226,23 @@ class CaptureWindower:
             if current is not None and now >= current.end + self.idle_grace:
                 return [self._close(partition_id, current.end)]
         return []
+
+    def close_open(self, partition_id: str) -> list[ClosedWindow]:
+        """Close the partition's open window now, before its end: for a caller that cannot
+        keep it open (an Azure Functions batch is checkpointed when the call returns).
+
+        The file is named at the whole second after its last record, and always after
+        the partition's previous file, so names stay unique and increasing; the rest of
+        the window goes on in later files, as when the size limit splits a window."""
+        with self._lock:
+            current = self._open.get(partition_id)
+            if current is None:
+                return []
+            after_last = _floor(current.records[-1].enqueued_time, 1) + timedelta(seconds=1)
+            previous = self._closed_until.get(partition_id)
+            if previous is not None:
+                after_last = max(after_last, previous + timedelta(seconds=1))
+            return [self._close(partition_id, min(current.end, after_last))]
 
     def open_windows(self) -> dict[str, int]:
         """Records waiting per partition (not yet written, not checkpointed)."""

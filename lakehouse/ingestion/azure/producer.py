@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 MakeBatch = Callable[[str | None], EventDataBatch]
 
 
+TOO_LARGE = "is larger than a batch may be"  # the dead-letter reason of an event no batch can hold
+
+
 @dataclass(frozen=True)
 class ProducerSettings:
     """Retries (the SDK's), send timeout and batching of a producer."""
@@ -172,9 +175,7 @@ class EventHubsProducer:
         too_large_ids: set[int] = set()
 
         def too_large(event: Event, limit: int) -> None:
-            sink.append(
-                [event], f"event of {len(event.body or b'')} bytes is larger than a batch may be ({limit} bytes)"
-            )
+            sink.append([event], f"event of {len(event.body or b'')} bytes {TOO_LARGE} ({limit} bytes)")
             too_large_ids.add(id(event))
             report.events_dead_lettered += 1
 

@@ -102,6 +102,15 @@ class HttpSourceConfig:
     dedupe_ids: int = 100_000
 
 
+@dataclass(frozen=True)
+class PollerState:
+    """What a poller carries between polls: the resume cursor and the ids already sent
+    (oldest first). JSON-able; holds no URL, so no token in a query string is kept."""
+
+    cursor: str | None = None
+    seen_ids: list[str] = field(default_factory=list)
+
+
 @dataclass
 class PollStats:
     pages: int = 0
@@ -235,7 +244,7 @@ class HttpPoller:
         self.session.headers.update({"Accept": "application/json", **dict(config.headers)})
         self.sleep = sleep
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.resume_url: str = config.url
+        self.cursor: str | None = None  # the next poll starts at `url` with this cursor
         self._origin = origin(config.url)
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -374,12 +383,28 @@ class HttpPoller:
             else:
                 url = None
 
-    def poll(self, stats: PollStats | None = None) -> Iterator[list[Event]]:
+    def state(self) -> PollerState:
+        """Where the next poll starts and the ids already sent, to keep across processes."""
+        return PollerState(self.cursor, list(self._seen))
+
+    def restore(self, state: PollerState) -> None:
+        """Resume from a saved `state()` (a restarted process, another instance)."""
+        self.cursor = state.cursor
+        self._seen = OrderedDict.fromkeys(state.seen_ids[-self.config.dedupe_ids :])
+
+    @property
+    def resume_url(self) -> str:
+        c = self.config
+        return _with_param(c.url, c.cursor_param, self.cursor) if self.cursor else c.url
+
+    def poll(
+        self, stats: PollStats | None = None, *, handed_off: Callable[[], None] | None = None
+    ) -> Iterator[list[Event]]:
         """One pagination from the resume point: the new events of each page, one page at a time.
 
         The next page is requested only when the caller asks for it, i.e. after it
         handed this page's events off; only then do the page's ids count as sent and
-        its cursor become the resume point.
+        its cursor become the resume point, and `handed_off` is called (to save `state()`).
         """
         c = self.config
         stats = stats if stats is not None else PollStats()
@@ -400,7 +425,9 @@ class HttpPoller:
             yield events
             for event_id in page_ids:  # handed off: now they count as sent
                 self._remember(event_id)
-            self.resume_url = _with_param(c.url, c.cursor_param, cursor) if cursor else c.url
+            self.cursor = cursor
+            if handed_off is not None:
+                handed_off()
         log.info(
             "polled %s: %d pages, %d new records, %d already seen, %d retries",
             loggable_url(c.url),

@@ -1,0 +1,72 @@
+"""The Azure Functions app (Python v2 programming model): the hop between the
+third-party HTTP endpoint, Event Hubs and Blob storage.
+
+- `poll_http_source` (timer, `%HTTP_POLL_SCHEDULE%`): polls the endpoint from the
+  cursor kept in Blob and sends what is new to the HTTP hub.
+- `land_http_hub` (Event Hubs trigger, many events per call): lands the HTTP hub,
+  which has no Capture, as Capture-format Avro in the capture container. The host
+  checkpoints after each call; a failed write raises and the retry policy below
+  calls again with backoff; on the last attempt unwritable files go to quarantine.
+
+Thin on purpose: the work is in `lakehouse.ingestion.azure.function_hops`. Names
+(hub, consumer group, connection settings) come from `lakehouse/azure_names.json`;
+connections are identity-based (`EVENTHUB__fullyQualifiedNamespace`,
+`LAKE_STORAGE__blobServiceUri`, the app's managed identity).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import azure.functions as func
+
+from lakehouse.azure_names import azure_names, setting
+from lakehouse.ingestion.azure import function_hops
+from lakehouse.ingestion.azure.batch_lander import BatchLander
+
+# The Event Hubs trigger's retries: 5 s doubling to 5 min, 8 retries (about 17 min) before
+# the last attempt quarantines what still cannot be written.
+MAX_RETRIES = 8
+
+app = func.FunctionApp()
+names = azure_names()
+
+
+@functools.cache
+def _http_hop() -> function_hops.HttpHop:
+    return function_hops.http_hop()
+
+
+@functools.cache
+def _lander() -> BatchLander:
+    return function_hops.capture_lander()
+
+
+@app.function_name("poll_http_source")
+@app.timer_trigger(arg_name="timer", schedule=f"%{setting('http_schedule')}%", use_monitor=True)
+def poll_http_source(timer: func.TimerRequest) -> None:
+    if timer.past_due:
+        logging.info("the poll is late; it resumes from the saved cursor")
+    _http_hop().tick()
+
+
+@app.function_name("land_http_hub")
+@app.event_hub_message_trigger(
+    arg_name="events",
+    event_hub_name=names["event_hubs"]["http_hub"],
+    connection=setting("eventhub_connection"),
+    consumer_group=names["event_hubs"]["function_consumer_group"],
+    cardinality=func.Cardinality.MANY,
+    data_type=func.DataType.BINARY,
+)
+@app.retry(
+    strategy="exponential_backoff",
+    max_retry_count=str(MAX_RETRIES),
+    minimum_interval="00:00:05",
+    maximum_interval="00:05:00",
+)
+def land_http_hub(events: list[func.EventHubEvent], context: func.Context) -> None:
+    retry = context.retry_context
+    final_attempt = retry is not None and retry.retry_count >= retry.max_retry_count
+    _lander().land(events, final_attempt=final_attempt)

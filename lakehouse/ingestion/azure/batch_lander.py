@@ -1,0 +1,180 @@
+"""Lands the batches an Azure Functions Event Hubs trigger delivers as Capture files.
+
+The Functions host reads the hub with a consumer group, calls the function with
+one partition's batch of events, and checkpoints after the call returns - also
+after it raised its last retry. So a batch is landed whole within its call: its
+events are cut into capture windows as the consumer lander cuts them (aligned to
+`window_seconds`, split at a whole second past `max_file_bytes`), and the last
+window of the batch is closed at the whole second after its last event instead
+of being held open (`CaptureWindower.close_open`). File names keep the Capture
+layout and increase within a partition.
+
+At least once in, exactly once landed: before a batch, the partition's state (the
+last landed window's end and sequence number) comes from memory when the batch
+starts right after what this instance landed, else from the files in the store
+(a cold start, a redelivery, a partition that moved between instances). Events
+up to the landed sequence number are skipped; files are create-only, so a write
+repeated after a lost answer is accepted when its bytes are the same. A failed
+write raises (nothing is checkpointed, the host retries the batch) and drops the
+partition's state, so the retry starts from the files.
+
+On the host's last retry (`final_attempt`), files that still cannot be written go
+to the store's quarantine - the `<container>-quarantine` container, or the local
+quarantine folder when storage is unreachable - which counts as landed and is
+re-driven to the same paths by `lakehouse azure redrive`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from lakehouse.ingestion.azure.blob_store import BlobCaptureStore
+from lakehouse.ingestion.azure.consumer_lander import CaptureWindower, write_capture_window
+from lakehouse.ingestion.capture.format import CaptureRecord
+from lakehouse.ingestion.capture.lander import CaptureSettings, partition_position
+from lakehouse.ingestion.events import utc
+
+log = logging.getLogger(__name__)
+
+
+class FunctionsEvent(Protocol):
+    """What the Functions worker hands over per event (`azure.functions.EventHubEvent`)."""
+
+    @property
+    def sequence_number(self) -> int | None: ...
+
+    @property
+    def offset(self) -> int | str | None: ...
+
+    @property
+    def enqueued_time(self) -> datetime | None: ...
+
+    @property
+    def partition_key(self) -> str | None: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any] | None: ...
+
+    def get_body(self) -> bytes: ...
+
+
+@dataclass
+class BatchReport:
+    partition_id: str
+    events: int = 0
+    already_landed: int = 0
+    records_written: int = 0
+    paths: list[str] = field(default_factory=list)
+
+
+def _property(value: Any) -> Any:
+    """A property as the Capture schema holds it (long, double, string, bytes)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float | str | bytes):
+        return value
+    return str(value)
+
+
+def partition_of(events: Sequence[FunctionsEvent]) -> str:
+    """The partition a batch came from (the trigger's `PartitionContext`)."""
+    context = (events[0].metadata or {}).get("PartitionContext") or {}
+    partition_id = context.get("PartitionId") if isinstance(context, Mapping) else None
+    if partition_id is None:
+        raise ValueError("the batch has no PartitionContext.PartitionId (cardinality many is required)")
+    return str(partition_id)
+
+
+def capture_records(events: Sequence[FunctionsEvent]) -> list[CaptureRecord]:
+    """The Capture records of a delivered batch, with the hub's numbers and properties."""
+    metadata = (events[0].metadata or {}) if events else {}
+    properties = metadata.get("PropertiesArray") or [{}] * len(events)
+    system = metadata.get("SystemPropertiesArray") or [{}] * len(events)
+    records = []
+    for event, props, sys_props in zip(events, properties, system, strict=True):
+        if event.sequence_number is None or event.offset is None or event.enqueued_time is None:
+            raise ValueError("a delivered event needs sequence_number, offset and enqueued_time (the hub sets them)")
+        system_properties = {k: _property(v) for k, v in (sys_props or {}).items() if k.startswith("x-opt-")}
+        if event.partition_key:
+            system_properties["x-opt-partition-key"] = event.partition_key
+        offset = event.offset
+        records.append(
+            CaptureRecord(
+                sequence_number=int(event.sequence_number),
+                offset=int(offset) if str(offset).isdigit() else str(offset),
+                enqueued_time=utc(event.enqueued_time),
+                body=event.get_body(),
+                properties={str(k): _property(v) for k, v in (props or {}).items() if v is not None},
+                system_properties=system_properties,
+            )
+        )
+    return records
+
+
+class BatchLander:
+    """Lands delivered batches into `store`; one per Functions instance (it keeps the
+    partitions' positions between calls). `quarantine` is the same store with its
+    quarantine on, for the last attempt."""
+
+    def __init__(self, store: BlobCaptureStore, quarantine: BlobCaptureStore, settings: CaptureSettings) -> None:
+        self.store = store
+        self.quarantine = quarantine
+        self.settings = settings
+        self.windower = CaptureWindower(settings)
+
+    def _restore_unless_next(self, partition_id: str, first_sequence_number: int) -> None:
+        known = self.windower.landed_through(partition_id)
+        if known is not None and first_sequence_number == known + 1:
+            return  # the batch follows what this instance landed: memory is the truth
+        s = self.settings
+        position = partition_position(self.store, f"{s.namespace}/{s.event_hub}/{partition_id}/")
+        self.windower.restore(
+            partition_id, closed_until=position.landed_until, landed_through=position.last_sequence_number
+        )
+        log.info(
+            "partition %s: landed through sequence number %s (read from the store)",
+            partition_id,
+            position.last_sequence_number,
+        )
+
+    def land(self, events: Sequence[FunctionsEvent], *, final_attempt: bool = False) -> BatchReport:
+        """Land one partition's batch; raise if a file cannot be written (unless `final_attempt`)."""
+        if not events:
+            return BatchReport(partition_id="")
+        partition_id = partition_of(events)
+        records = sorted(capture_records(events), key=lambda r: r.sequence_number)
+        report = BatchReport(partition_id, events=len(records))
+        store = self.quarantine if final_attempt else self.store
+        try:
+            try:
+                self._restore_unless_next(partition_id, records[0].sequence_number)
+            except Exception as exc:
+                if not final_attempt:
+                    raise
+                # Storage cannot even be listed: quarantine the batch as it is (bronze
+                # loads a record key once, should some of it be landed already).
+                log.error("partition %s: the landed position cannot be read (%s)", partition_id, exc)
+            skipped_before = self.windower.skipped.get(partition_id, 0)
+            windows = self.windower.add_records(partition_id, ((r, None) for r in records))
+            windows += self.windower.close_open(partition_id)
+            report.already_landed = self.windower.skipped.get(partition_id, 0) - skipped_before
+            for window in windows:
+                report.paths.append(write_capture_window(store, self.settings, window))
+                report.records_written += len(window.records)
+        except BaseException:
+            # The host retries this batch: start it from the files, not from this half-done state.
+            self.windower.restore(partition_id, closed_until=None, landed_through=None)
+            raise
+        log.info(
+            "partition %s: %d events, %d already landed, %d records in %d files",
+            partition_id,
+            report.events,
+            report.already_landed,
+            report.records_written,
+            len(report.paths),
+        )
+        return report

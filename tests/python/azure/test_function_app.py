@@ -1,0 +1,326 @@
+"""The Azure Functions app (functions/function_app.py), called through the azure-functions types.
+
+The functions run as the worker runs them: the app module is imported from its
+folder (a fresh import is a restarted instance), Event Hubs batches are decoded by
+the worker's own converter (`EventHubTriggerConverter`, cardinality many, binary)
+from the trigger metadata the host sends, and the timer gets a `func.TimerRequest`.
+Storage is Azurite; the HTTP source is the local test API. No Event Hubs runs
+here (its emulator is a container image): the timer's producer client is the
+SDK's real `EventDataBatch` packing with a recording `send_batch`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.eventhub import EventDataBatch
+from azure.eventhub.exceptions import EventHubError
+from azure.functions import meta
+from azure.functions._abc import TraceContext
+from azure.functions.eventhub import EventHubTriggerConverter
+from azure.functions.timer import TimerRequest
+
+from lakehouse.azure_names import azure_names
+from lakehouse.ingestion.azure import function_hops
+from lakehouse.ingestion.azure.blob_store import BlobStoreError
+from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file
+from lakehouse.paths import PROJECT_DIR
+from tests.python.azure.azurite import Azurite
+from tests.python.azure.conftest import blobs, raw_container
+from tests.python.azure.http_server import TelemetryApi
+
+APP_DIR = PROJECT_DIR / "functions"
+NAMES = azure_names()
+HUB = NAMES["event_hubs"]["http_hub"]
+CAPTURE = NAMES["storage"]["containers"]["capture"]
+STATE = NAMES["storage"]["containers"]["function_state"]
+NAMESPACE = "evhns-test"
+T0 = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
+TOKEN = "api-token-never-stored"  # pragma: allowlist secret
+
+
+def load_app() -> ModuleType:
+    """A fresh import of the app, as a new instance of the worker makes it."""
+    spec = importlib.util.spec_from_file_location("function_app", APP_DIR / "function_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def app_env(azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Azurite:
+    """The app settings of a local run: the lake's storage on Azurite (a connection string
+    stands in for `LAKE_STORAGE__blobServiceUri`), the hub by its namespace."""
+    for name in (CAPTURE, f"{CAPTURE}-quarantine", STATE):
+        client = raw_container(azurite.port, name)
+        if client.exists():
+            client.delete_container()
+    settings = NAMES["function_app"]["settings"]
+    monkeypatch.setenv(settings["storage_connection"], azurite.connection_string)
+    namespace_setting = f"{settings['eventhub_connection']}__fullyQualifiedNamespace"
+    monkeypatch.setenv(namespace_setting, f"{NAMESPACE}.servicebus.windows.net")
+    monkeypatch.setenv(settings["capture_namespace"], NAMESPACE)
+    monkeypatch.setenv("LAKEHOUSE_QUARANTINE_DIR", str(tmp_path / "local-quarantine"))
+    return azurite
+
+
+# --------------------------------------------------------------------------- the app's shape
+
+
+def test_the_app_lists_both_triggers_with_their_bindings() -> None:
+    functions = {f.get_function_name(): f for f in load_app().app.get_functions()}
+    assert set(functions) == {"poll_http_source", "land_http_hub"}
+
+    (timer,) = [json.loads(b) for b in functions["poll_http_source"].get_raw_bindings()]
+    assert timer == {
+        "direction": "IN",
+        "type": "timerTrigger",
+        "name": "timer",
+        "schedule": "%HTTP_POLL_SCHEDULE%",
+        "useMonitor": True,
+    }
+    (hub,) = [json.loads(b) for b in functions["land_http_hub"].get_raw_bindings()]
+    assert hub == {
+        "direction": "IN",
+        "type": "eventHubTrigger",
+        "name": "events",
+        "eventHubName": "telemetry-http",
+        "consumerGroup": "function-lander",
+        "connection": "EVENTHUB",  # identity-based: EVENTHUB__fullyQualifiedNamespace
+        "cardinality": "MANY",
+        "dataType": "BINARY",
+    }
+    retry = functions["land_http_hub"].get_settings_dict("retry_policy")
+    assert retry is not None
+    assert (retry["strategy"], retry["max_retry_count"]) == ("exponential_backoff", "8")
+
+    host = json.loads((APP_DIR / "host.json").read_text())
+    hubs = host["extensions"]["eventHubs"]
+    assert hubs["batchCheckpointFrequency"] == 1  # a checkpoint after every call: a redelivery is one batch
+    assert hubs["initialOffsetOptions"]["type"] == "fromStart"  # a new consumer group starts at the oldest event
+
+
+def test_no_setting_file_of_the_app_holds_a_key_or_connection_string() -> None:
+    for path in APP_DIR.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".txt", ".py"):
+            text = path.read_text()
+            for secret_marker in ("AccountKey=", "SharedAccessKey=", "SharedAccessSignature", "sig="):
+                assert secret_marker not in text, f"{path.name} holds {secret_marker}"
+
+
+# --------------------------------------------------------------------------- Event Hubs trigger
+
+
+class Context(func.Context):
+    """The invocation context the worker passes: only the retry attempt matters here."""
+
+    def __init__(self, retry_count: int, max_retry_count: int = 8) -> None:
+        self._retry = SimpleNamespace(retry_count=retry_count, max_retry_count=max_retry_count, exception=None)
+
+    invocation_id = property(lambda self: "test")
+    thread_local_storage = property(lambda self: threading.local)
+    function_name = property(lambda self: "land_http_hub")
+    function_directory = property(lambda self: str(APP_DIR))
+    trace_context = property(lambda self: TraceContext("", "", {}))
+    retry_context = property(lambda self: self._retry)
+
+
+def sent_event(seq: int, spacing: timedelta = timedelta(seconds=20)) -> dict[str, Any]:
+    """One event as the host describes it: body, system and application properties
+    (by default 15 events a 5-minute window)."""
+    enqueued = T0 + spacing * seq
+    return {
+        "body": json.dumps({"event_id": f"h{seq}", "device_id": f"dev-{seq % 3}", "temperature_c": seq}).encode(),
+        "system": {
+            "SequenceNumber": seq,
+            "Offset": 1000 + 100 * seq,
+            "PartitionKey": f"dev-{seq % 3}",
+            "EnqueuedTimeUtc": enqueued.isoformat().replace("+00:00", "Z"),
+            "x-opt-sequence-number": seq,
+            "x-opt-offset": str(1000 + 100 * seq),
+        },
+        "properties": {"source": "http", "schema_version": 1},
+        "partition": "0",
+    }
+
+
+def delivered(events: list[dict[str, Any]]) -> list[func.EventHubEvent]:
+    """A batch decoded by the worker's converter from what the host sends."""
+    trigger_metadata = {
+        "PartitionContext": meta.Datum(
+            json.dumps(
+                {
+                    "ConsumerGroup": "function-lander",
+                    "EventHubName": HUB,
+                    "FullyQualifiedNamespace": f"{NAMESPACE}.servicebus.windows.net",
+                    "PartitionId": events[0]["partition"],
+                }
+            ),
+            "json",
+        ),
+        "SystemPropertiesArray": meta.Datum(json.dumps([e["system"] for e in events]), "json"),
+        "PropertiesArray": meta.Datum(json.dumps([e["properties"] for e in events]), "json"),
+    }
+    data = meta.Datum(SimpleNamespace(bytes=[e["body"] for e in events]), "collection_bytes")
+    batch = EventHubTriggerConverter.decode(data, trigger_metadata=trigger_metadata)
+    assert isinstance(batch, list)
+    return batch
+
+
+def landed(port: int) -> dict[str, list[dict[str, Any]]]:
+    """Every Capture file in the capture container, decoded, by path."""
+    return {path: list(decode_capture_file(data)) for path, data in blobs(port, CAPTURE).items()}
+
+
+def assert_landed_once(port: int, sequence_numbers: range) -> None:
+    """Each sent event is in exactly one file, whole; files are named in the Capture layout,
+    in increasing order, each after every record it holds."""
+    files = landed(port)
+    records = [r for path in sorted(files) for r in files[path]]
+    assert [r["SequenceNumber"] for r in records] == list(sequence_numbers)
+    for r in records:
+        want = sent_event(r["SequenceNumber"])
+        assert r["Body"] == want["body"]
+        assert r["Offset"] == str(want["system"]["Offset"])
+        assert r["Properties"] == {"source": "http", "schema_version": 1}
+        assert r["SystemProperties"]["x-opt-partition-key"] == want["system"]["PartitionKey"]
+    for path, file_records in files.items():
+        where = CapturePath.parse(path)
+        assert (where.namespace, where.event_hub, where.partition_id) == (NAMESPACE, HUB, "0")
+        newest = max(datetime.strptime(r["EnqueuedTimeUtc"], "%m/%d/%Y %I:%M:%S %p") for r in file_records)
+        assert newest.replace(tzinfo=UTC) < where.window_end
+
+
+def test_a_redelivered_batch_lands_nothing_twice(app_env: Azurite) -> None:
+    events = [sent_event(seq) for seq in range(40)]
+    app = load_app()
+    app.land_http_hub(delivered(events[:25]), Context(0))
+    first = set(blobs(app_env.port, CAPTURE))
+    app.land_http_hub(delivered(events[:25]), Context(0))  # redelivered to the same instance
+    assert set(blobs(app_env.port, CAPTURE)) == first
+
+    restarted = load_app()  # a new instance knows nothing but the files
+    restarted.land_http_hub(delivered(events[10:40]), Context(0))  # from an older checkpoint
+    restarted.land_http_hub(delivered(events[30:40]), Context(0))
+    assert_landed_once(app_env.port, range(40))
+    assert not blobs(app_env.port, f"{CAPTURE}-quarantine")
+
+
+def test_batches_within_one_second_land_as_files_named_one_after_another(app_env: Azurite) -> None:
+    events = [sent_event(seq, spacing=timedelta(milliseconds=100)) for seq in range(30)]  # 3 s in all
+    app = load_app()
+    for start in range(0, 30, 4):  # the batches end and start inside the same seconds
+        app.land_http_hub(delivered(events[start : start + 4]), Context(0))
+    assert len(blobs(app_env.port, CAPTURE)) == 8
+    assert_landed_once(app_env.port, range(30))
+
+
+def test_a_blob_outage_raises_and_the_retry_lands_everything(app_env: Azurite) -> None:
+    events = [sent_event(seq) for seq in range(30)]
+    app = load_app()
+    app.land_http_hub(delivered(events[:10]), Context(0))
+    app_env.stop()
+    try:
+        with pytest.raises(BlobStoreError, match="failed after retries"):
+            app.land_http_hub(delivered(events[10:]), Context(0))
+    finally:
+        app_env.ensure_running()
+    app.land_http_hub(delivered(events[10:]), Context(1))  # the host's retry, same batch
+    assert_landed_once(app_env.port, range(30))
+
+
+def test_the_last_attempt_quarantines_what_cannot_be_written(app_env: Azurite, tmp_path: Path) -> None:
+    events = [sent_event(seq) for seq in range(12)]
+    app = load_app()
+    app_env.stop()
+    try:
+        app.land_http_hub(delivered(events), Context(8))  # the last attempt does not raise
+    finally:
+        app_env.ensure_running()
+    quarantined = sorted((tmp_path / "local-quarantine").rglob("*.avro"))
+    records = [r for f in quarantined for r in decode_capture_file(f.read_bytes())]
+    assert [r["SequenceNumber"] for r in records] == list(range(12))
+
+
+# --------------------------------------------------------------------------- timer
+
+
+class RecordingHub:
+    """The producer client's part the app uses: the SDK's own batches, sends recorded;
+    `fail_sends` sends fail first, as a hub that went away."""
+
+    def __init__(self, fail_sends: int = 0) -> None:
+        self.sent: list[bytes] = []
+        self.fail_sends = fail_sends
+
+    def create_batch(self, partition_key: str | None = None, max_size_in_bytes: int | None = None) -> EventDataBatch:
+        return EventDataBatch(max_size_in_bytes=max_size_in_bytes or 1024 * 1024, partition_key=partition_key)
+
+    def send_batch(self, batch: EventDataBatch, timeout: float | None = None) -> None:
+        if self.fail_sends:
+            self.fail_sends -= 1
+            raise EventHubError("the hub went away (injected)")
+        self.sent.extend(b"".join(e.body) for e in batch._internal_events)
+
+
+def api_record(i: int) -> dict[str, Any]:
+    return {"event_id": f"r{i}", "device_id": f"dev-{i % 4}", "ts": (T0 + timedelta(seconds=i)).isoformat()}
+
+
+@pytest.fixture
+def api() -> Iterator[TelemetryApi]:
+    server = TelemetryApi(pages=[[api_record(i) for i in range(p * 5, p * 5 + 5)] for p in range(3)])
+    yield server
+    server.close()
+
+
+def _timer_app(monkeypatch: pytest.MonkeyPatch, api: TelemetryApi, hub: RecordingHub) -> ModuleType:
+    monkeypatch.setenv("HTTP_SOURCE_URL", f"{api.base}/cursor")
+    monkeypatch.setenv("HTTP_SOURCE_TOKEN", TOKEN)
+    monkeypatch.setattr(function_hops, "producer_client", lambda env: hub)
+    return load_app()
+
+
+def _sent_ids(hub: RecordingHub) -> list[str]:
+    """The ids sent, in id order (batches are packed per partition key), repeats kept."""
+    return sorted((json.loads(body)["event_id"] for body in hub.sent), key=lambda i: int(i[1:]))
+
+
+def test_the_timer_resumes_from_its_cursor_after_a_restart(
+    app_env: Azurite, api: TelemetryApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = RecordingHub()
+    _timer_app(monkeypatch, api, hub).poll_http_source(TimerRequest())
+    assert _sent_ids(hub) == [f"r{i}" for i in range(15)]
+
+    api.pages.append([api_record(i) for i in range(15, 19)])  # new data while the app restarts
+    restarted = _timer_app(monkeypatch, api, hub)
+    restarted.poll_http_source(TimerRequest(past_due=True))
+    restarted.poll_http_source(TimerRequest())  # nothing new
+    assert _sent_ids(hub) == [f"r{i}" for i in range(19)]  # each once
+
+    cursor = blobs(app_env.port, STATE)[NAMES["function_app"]["http_cursor_blob"]]
+    assert json.loads(cursor)["cursor"] == "4"
+    assert TOKEN.encode() not in cursor and b"127.0.0.1" not in cursor  # no credential, no URL
+
+
+def test_a_failed_send_leaves_the_cursor_before_the_page(
+    app_env: Azurite, api: TelemetryApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = RecordingHub(fail_sends=1)
+    app = _timer_app(monkeypatch, api, hub)
+    with pytest.raises(Exception, match="the cursor stays before it"):
+        app.poll_http_source(TimerRequest())
+    assert hub.sent == []
+    app.poll_http_source(TimerRequest())  # the next tick
+    assert _sent_ids(hub) == [f"r{i}" for i in range(15)]
