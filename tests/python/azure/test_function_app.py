@@ -11,9 +11,13 @@ SDK's real `EventDataBatch` packing with a recording `send_batch`.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
+import subprocess
+import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,6 +120,48 @@ def test_no_setting_file_of_the_app_holds_a_key_or_connection_string() -> None:
             text = path.read_text()
             for secret_marker in ("AccountKey=", "SharedAccessKey=", "SharedAccessSignature", "sig="):
                 assert secret_marker not in text, f"{path.name} holds {secret_marker}"
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    pins = [line.split("#")[0].strip().strip('",') for line in lines]
+    return dict(p.split("==") for p in pins if "==" in p)
+
+
+def test_the_app_needs_only_its_requirements_pinned_as_the_project_pins_them() -> None:
+    requirements = _pins((APP_DIR / "requirements.txt").read_text().splitlines())
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]
+    pinned = _pins([*project["dependencies"], *project["optional-dependencies"]["test"]])
+    assert {name: pinned[name] for name in requirements} == requirements
+
+    # What importing the app loads, outside the standard library and the project's package
+    # (the Azure SDKs share the `azure` namespace: told apart by their second level).
+    script = (
+        "import sys, json; before = set(sys.modules); import function_app; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=APP_DIR, capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    azure_sdks = {".".join(m.split(".")[:2]) for m in loaded if m.startswith("azure.")}
+    assert azure_sdks <= {"azure.functions", "azure.eventhub", "azure.storage", "azure.identity", "azure.core"}
+    dists = importlib.metadata.packages_distributions()
+    tops = {m.split(".")[0] for m in loaded} - set(sys.stdlib_module_names) - {"azure", "lakehouse", "function_app"}
+    imported = {d.lower() for top in tops for d in dists.get(top, [])}
+    # Besides the pinned ones, only what they bring themselves (requests', the Azure SDKs', azure-functions').
+    brought = {
+        "certifi",
+        "charset-normalizer",
+        "idna",
+        "urllib3",
+        "cryptography",
+        "cffi",
+        "typing-extensions",
+        "isodate",
+        "werkzeug",
+        "markupsafe",
+        "chardet",
+        "lz4",
+    }
+    assert imported - {name.lower() for name in requirements} - brought == set()
 
 
 # --------------------------------------------------------------------------- Event Hubs trigger
