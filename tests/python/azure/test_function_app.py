@@ -155,6 +155,7 @@ def test_the_app_needs_only_its_requirements_pinned_as_the_project_pins_them() -
         "cryptography",
         "cffi",
         "typing-extensions",
+        "typing_extensions",
         "isodate",
         "werkzeug",
         "markupsafe",
