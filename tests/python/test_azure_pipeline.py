@@ -362,7 +362,8 @@ def test_every_environment_deploys_the_artifacts_built_once() -> None:
     # What package publishes is what the stages read: the zip's path and the bundle's root.
     script = "\n".join(_scripts(package))
     assert '"$out/functions.zip"' in script and "functions-app" in script
-    assert "pip install --target functions/.python_packages/lib/site-packages -r functions/requirements.txt ." in script
+    assert "pip install --target functions/.python_packages/lib/site-packages -r functions/requirements.txt\n" in script
+    assert "pip install --target functions/.python_packages/lib/site-packages --no-deps ." in script
 
 
 def test_pins_the_databricks_cli_of_the_bundle_schema() -> None:
