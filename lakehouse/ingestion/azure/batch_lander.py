@@ -12,7 +12,8 @@ layout and increase within a partition.
 At least once in, exactly once landed: before a batch, the partition's state (the
 last landed window's end and sequence number) comes from memory when the batch
 starts right after what this instance landed, else from the files in the store
-(a cold start, a redelivery, a partition that moved between instances). Events
+(a cold start, a redelivery, a partition that moved between instances) - listing
+only the hour folders from the batch's first event to now, not the history. Events
 up to the landed sequence number are skipped; files are create-only, so a write
 repeated after a lost answer is accepted when its bytes are the same. A failed
 write raises (nothing is checkpointed, the host retries the batch) and drops the
@@ -29,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from lakehouse.ingestion.azure.blob_store import BlobCaptureStore
@@ -39,6 +40,7 @@ from lakehouse.ingestion.capture.lander import CaptureSettings, partition_positi
 from lakehouse.ingestion.events import utc
 
 log = logging.getLogger(__name__)
+RESTORE_MARGIN = timedelta(hours=1)
 
 
 class FunctionsEvent(Protocol):
@@ -126,12 +128,17 @@ class BatchLander:
         self.settings = settings
         self.windower = CaptureWindower(settings)
 
-    def _restore_unless_next(self, partition_id: str, first_sequence_number: int) -> None:
+    def _restore_unless_next(self, partition_id: str, records: Sequence[CaptureRecord]) -> None:
         known = self.windower.landed_through(partition_id)
-        if known is not None and first_sequence_number == known + 1:
+        if known is not None and records[0].sequence_number == known + 1:
             return  # the batch follows what this instance landed: memory is the truth
+        # Only the files that can hold this batch's records or later ones: a file is named
+        # after its records and no later than its window's end, so from the batch's first
+        # enqueued hour to the next hour after now (an hour's margin each way for clocks).
+        first = records[0].enqueued_time - RESTORE_MARGIN
+        last = max(datetime.now(UTC), records[-1].enqueued_time) + RESTORE_MARGIN
         s = self.settings
-        position = partition_position(self.store, f"{s.namespace}/{s.event_hub}/{partition_id}/")
+        position = partition_position(self.store, f"{s.namespace}/{s.event_hub}/{partition_id}/", hours=(first, last))
         self.windower.restore(
             partition_id, closed_until=position.landed_until, landed_through=position.last_sequence_number
         )
@@ -151,7 +158,7 @@ class BatchLander:
         store = self.quarantine if final_attempt else self.store
         try:
             try:
-                self._restore_unless_next(partition_id, records[0].sequence_number)
+                self._restore_unless_next(partition_id, records)
             except Exception as exc:
                 if not final_attempt:
                     raise

@@ -92,10 +92,24 @@ class PartitionPosition:
         return self.next_sequence_number - 1 if self.next_sequence_number else None
 
 
-def partition_position(store: CaptureStore, prefix: str) -> PartitionPosition:
+def partition_position(
+    store: CaptureStore, prefix: str, *, hours: tuple[datetime, datetime] | None = None
+) -> PartitionPosition:
     """A partition's position read back from its landed files under `prefix` (newest
-    first, each file streamed, so only the last record is kept)."""
-    paths = store.list_files(prefix)
+    first, each file streamed, so only the last record is kept).
+
+    With `hours` (first, last), only the hour folders from the first's hour to the
+    last's are listed, not the partition's whole history: enough when the caller
+    knows that every file that matters is named in that span."""
+    if hours is None:
+        paths = store.list_files(prefix)
+    else:
+        hour, final_hour = (utc(t).replace(minute=0, second=0, microsecond=0) for t in hours)
+        paths = []
+        while hour <= final_hour:
+            paths += store.list_files(f"{prefix}{hour:%Y/%m/%d/%H}/")
+            hour += timedelta(hours=1)
+        paths.sort()
     if not paths:
         return PartitionPosition()
     position = PartitionPosition(landed_until=CapturePath.parse(paths[-1]).window_end)
