@@ -354,7 +354,7 @@ output lakeUrl string = 'abfss://${containers.lake}@${lakeDfsHost}'
 output synapseDataSourceLocation string = 'https://${lakeDfsHost}/${containers.lake}'
 
 @description('The Event Hubs namespace (CAPTURE_NAMESPACE, and {Namespace} in Capture paths).')
-output eventHubsNamespaceName string = eventHubs.outputs.name
+output eventHubsNamespace string = eventHubs.outputs.name
 
 @description('Where producers connect (EVENTHUB__fullyQualifiedNamespace).')
 output eventHubsFullyQualifiedNamespace string = eventHubs.outputs.fullyQualifiedNamespace
@@ -372,7 +372,7 @@ output databricksWorkspaceUrl string = databricks.outputs.workspaceUrl
 output databricksAccessConnectorId string = databricks.outputs.accessConnectorId
 
 @description('The Synapse serverless SQL endpoint (SYNAPSE_SERVER).')
-output synapseServerlessEndpoint string = synapse.outputs.serverlessEndpoint
+output synapseSqlEndpoint string = synapse.outputs.serverlessEndpoint
 
 @description('The Synapse workspace.')
 output synapseWorkspaceName string = synapse.outputs.name

@@ -216,6 +216,14 @@ def test_alerts_query_metrics_the_runner_emits() -> None:
     assert 'self.cycles.add(1, {"status": cycle.status})' in metrics_source
 
 
+def test_the_deploy_stage_reads_outputs_main_declares() -> None:
+    stage = (PROJECT_DIR / ".ci" / "azure-deploy-stage.yml").read_text()
+    read = re.search(r"for name in ([\w ]+); do", stage)
+    assert read, ".ci/azure-deploy-stage.yml no longer lists the outputs it reads"
+    declared = set(re.findall(r"^output\s+(\w+)\s", _code(MAIN_BICEP.read_text()), flags=re.MULTILINE))
+    assert set(read.group(1).split()) <= declared, f"main.bicep lacks {set(read.group(1).split()) - declared}"
+
+
 # --- (b) the Python code ------------------------------------------------------------
 
 
