@@ -4,7 +4,8 @@ third-party HTTP endpoint, Event Hubs and Blob storage.
 - `poll_http_source` (timer, `%HTTP_POLL_SCHEDULE%`): polls the endpoint from the
   cursor kept in Blob and sends what is new to the HTTP hub.
 - `land_http_hub` (Event Hubs trigger, many events per call): lands the HTTP hub,
-  which has no Capture, as Capture-format Avro in the capture container. The host
+  which has no Capture, as Capture-format Avro in the lake container's `capture/`
+  folder, beside what Event Hubs Capture writes for the device hub. The host
   checkpoints after each call; a failed write raises and the retry policy below
   calls again with backoff; on the last attempt unwritable files go to quarantine.
 

@@ -184,9 +184,8 @@ module lake 'modules/lake-storage.bicep' = {
     tags: allTags
     skuName: lakeStorageSku
     containerNames: [
-      containers.capture
-      containers.quarantine
       containers.lake
+      containers.quarantine
       containers.function_state
     ]
     softDeleteDays: lakeSoftDeleteDays
@@ -214,14 +213,15 @@ module eventHubs 'modules/event-hubs.bicep' = {
     partitionCount: names.event_hubs.partitions
     retentionDays: names.event_hubs.retention_days
     capture: {
-      archiveNameFormat: names.capture.archive_name_format
+      // Under the lake root's capture folder, where bronze reads Capture files.
+      archiveNameFormat: '${names.capture.folder}/${names.capture.archive_name_format}'
       encoding: names.capture.encoding
       intervalSeconds: names.capture.interval_seconds
       sizeLimitBytes: names.capture.size_limit_bytes
       skipEmptyArchives: names.capture.skip_empty_archives
     }
     lakeStorageName: lake.outputs.name
-    captureContainerName: containers.capture
+    captureContainerName: containers.lake
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }

@@ -26,7 +26,7 @@ def azure_names() -> dict[str, Any]:
 
 
 def container(role: str) -> str:
-    """The storage container for `role`: capture, quarantine, lake or function_state."""
+    """The storage container for `role`: lake, quarantine or function_state."""
     name: str = azure_names()["storage"]["containers"][role]
     return name
 

@@ -12,7 +12,8 @@ spells one differently, or on its own:
   container, the Cosmos DB database;
 - the dbt project: the Cosmos containers and partition keys from the manifest, and the
   Capture layout in the bronze source's description;
-- the Functions app (functions/): `test_functions_app_agrees`, to be filled in.
+- the Functions app (functions/): its triggers' hub, consumer group, connection and
+  schedule setting, and the app settings main.bicep gives it.
 
 No Azure, no Spark, no Bicep CLI: the templates are read as text (comments and
 decorators stripped, then the quoted string literals), which is what a name spelled
@@ -263,7 +264,18 @@ def test_quarantine_container_agrees() -> None:
     from lakehouse.ingestion.azure.blob_store import quarantine_container_name
 
     containers = NAMES["storage"]["containers"]
-    assert quarantine_container_name(containers["capture"]) == containers["quarantine"]
+    assert quarantine_container_name(containers["lake"]) == containers["quarantine"]
+
+
+def test_capture_lands_in_the_lake_roots_capture_folder() -> None:
+    """Capture writes into the lake container under the folder bronze reads: the lake
+    root's `capture/` (`Lake.capture`; on Databricks the lake root is the lake container)."""
+    from lakehouse.paths import Lake
+
+    assert Lake(Path("/lake")).capture.name == NAMES["capture"]["folder"]
+    main = _code(MAIN_BICEP.read_text())
+    assert "archiveNameFormat: '${names.capture.folder}/${names.capture.archive_name_format}'" in main
+    assert "captureContainerName: containers.lake" in main
 
 
 def test_cosmos_database_agrees() -> None:
@@ -291,13 +303,50 @@ def test_bronze_source_describes_the_capture_layout() -> None:
     for field, spelled in fields.items():
         layout = layout.replace(f"{{{field}}}", f"{{{spelled}}}")
     assert f"{layout}.avro" in description, f"the bronze source's description does not give {layout}.avro"
+    assert f"<lakeroot>/{NAMES['capture']['folder']}/" in description
 
 
 # --- (d) the Functions app ----------------------------------------------------------
 
 
 def test_functions_app_agrees() -> None:
-    """FUNCTIONS APP CHECKS GO HERE (functions/function_app.py, host.json): the Event
-    Hubs trigger's hub, consumer group and connection; the timer's schedule setting;
-    the containers it writes; the settings it reads (NAMES["function_app"])."""
-    pytest.skip("the Functions app checks are not written yet")
+    """The triggers' hub, consumer group, connection and schedule setting are the names
+    file's; the app settings main.bicep gives are the ones the code reads."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("function_app", PROJECT_DIR / "functions" / "function_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bindings = {f.get_function_name(): json.loads(f.get_raw_bindings()[0]) for f in module.app.get_functions()}
+    settings = NAMES["function_app"]["settings"]
+    hub = bindings["land_http_hub"]
+    assert hub["eventHubName"] == NAMES["event_hubs"]["http_hub"]
+    assert hub["consumerGroup"] == NAMES["event_hubs"]["function_consumer_group"]
+    assert hub["connection"] == settings["eventhub_connection"]
+    assert bindings["poll_http_source"]["schedule"] == f"%{settings['http_schedule']}%"
+
+    # Identity-based connections: the host's and the code's settings are the same names.
+    main = _code(MAIN_BICEP.read_text())
+    assert "name: '${settingNames.eventhub_connection}__fullyQualifiedNamespace'" in main
+    assert "name: '${settingNames.storage_connection}__blobServiceUri'" in main
+    from lakehouse.ingestion.azure.auth import functions_connection_env
+
+    env = {
+        f"{settings['eventhub_connection']}__fullyQualifiedNamespace": "ns.servicebus.windows.net",
+        f"{settings['storage_connection']}__blobServiceUri": "https://acct.blob.core.windows.net",
+    }
+    resolved = functions_connection_env(
+        env,
+        storage=settings["storage_connection"],
+        eventhub=settings["eventhub_connection"],
+        eventhub_name=NAMES["event_hubs"]["http_hub"],
+    )
+    assert resolved["AZURE_STORAGE_ACCOUNT_URL"] == "https://acct.blob.core.windows.net"
+    assert resolved["EVENTHUB_FULLY_QUALIFIED_NAMESPACE"] == "ns.servicebus.windows.net"
+    # What the code reads, it reads through the names file.
+    hops = (PROJECT_DIR / "lakehouse" / "ingestion" / "azure" / "function_hops.py").read_text()
+    for role in ("http_url", "http_token", "capture_namespace"):
+        assert f'setting("{role}")' in hops
+    for role in ("lake", "function_state"):
+        assert f'container("{role}")' in hops

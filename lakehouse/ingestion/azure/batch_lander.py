@@ -20,9 +20,10 @@ write raises (nothing is checkpointed, the host retries the batch) and drops the
 partition's state, so the retry starts from the files.
 
 On the host's last retry (`final_attempt`), files that still cannot be written go
-to the store's quarantine - the `<container>-quarantine` container, or the local
-quarantine folder when storage is unreachable - which counts as landed and is
-re-driven to the same paths by `lakehouse azure redrive`.
+to the quarantine of `quarantine` (a Blob store with quarantine on): the
+`<container>-quarantine` container, or the local quarantine folder when storage is
+unreachable, which counts as landed and is re-driven to the same paths by
+`lakehouse azure redrive`.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from lakehouse.ingestion.azure.blob_store import BlobCaptureStore
 from lakehouse.ingestion.azure.consumer_lander import CaptureWindower, write_capture_window
 from lakehouse.ingestion.capture.format import CaptureRecord
 from lakehouse.ingestion.capture.lander import CaptureSettings, partition_position
+from lakehouse.ingestion.capture.store import CaptureStore
 from lakehouse.ingestion.events import utc
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class BatchLander:
     partitions' positions between calls). `quarantine` is the same store with its
     quarantine on, for the last attempt."""
 
-    def __init__(self, store: BlobCaptureStore, quarantine: BlobCaptureStore, settings: CaptureSettings) -> None:
+    def __init__(self, store: CaptureStore, quarantine: CaptureStore, settings: CaptureSettings) -> None:
         self.store = store
         self.quarantine = quarantine
         self.settings = settings

@@ -3,7 +3,8 @@
 - HTTP source -> Event Hubs: `HttpHop.tick()` polls the third-party endpoint from
   the cursor blob and sends what is new to the HTTP hub (`http_forwarder`).
 - Event Hubs -> Blob: `capture_lander()` lands each delivered batch of the HTTP hub
-  as Capture files in the capture container (`batch_lander`).
+  as Capture files in the lake container's `capture/` folder, beside the ones Event
+  Hubs Capture writes for the other hub (`batch_lander`).
 
 Every name comes from `lakehouse/azure_names.json`; connections are the host's
 identity-based ones (`auth.functions_connection_env`). Clients are made once per
@@ -30,6 +31,7 @@ from lakehouse.ingestion.azure.blob_store import blob_capture_store
 from lakehouse.ingestion.azure.http_forwarder import ForwardReport, PollCursorBlob, forward_poll
 from lakehouse.ingestion.azure.retry import RetrySettings
 from lakehouse.ingestion.capture.lander import CaptureSettings
+from lakehouse.ingestion.capture.store import FolderCaptureStore
 from lakehouse.ingestion.sources.http import HttpPoller, HttpSourceConfig
 
 if TYPE_CHECKING:
@@ -86,8 +88,9 @@ def http_hop(
 
 
 def capture_lander(env: Mapping[str, str] | None = None) -> BatchLander:
-    """The Event Hubs trigger's lander: Capture files of the HTTP hub into the capture
-    container, under the namespace named by the app settings."""
+    """The Event Hubs trigger's lander: Capture files of the HTTP hub into the lake
+    container's capture folder, under the namespace named by the app settings; the
+    last attempt's quarantine is the `<lake>-quarantine` container at the same paths."""
     env = os.environ if env is None else env
     clients = hub_env(env)
     namespace = env.get(setting("capture_namespace")) or eventhub_target(clients).namespace_name
@@ -103,7 +106,11 @@ def capture_lander(env: Mapping[str, str] | None = None) -> BatchLander:
     def make(name: str, **kwargs: Any) -> Any:
         return container_client(name, clients, **kwargs)
 
-    capture = container("capture")
-    store = blob_capture_store(make, capture, CALL_RETRY)
+    lake, folder = container("lake"), names["capture"]["folder"]
+    store = blob_capture_store(make, lake, CALL_RETRY)
     store.quarantine_on_failure = False
-    return BatchLander(store, blob_capture_store(make, capture, CALL_RETRY), settings)
+    return BatchLander(
+        FolderCaptureStore(store, folder),
+        FolderCaptureStore(blob_capture_store(make, lake, CALL_RETRY), folder),
+        settings,
+    )

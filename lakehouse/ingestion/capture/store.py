@@ -194,6 +194,33 @@ class CaptureStore(Protocol):
         ...
 
 
+class FolderCaptureStore:
+    """The Capture files of `store` under `folder/`, as a store of their own: the capture
+    root inside a container that holds more (the lake's `capture/` in Azure's `lake`)."""
+
+    def __init__(self, store: CaptureStore, folder: str) -> None:
+        self.store = store
+        self.folder = folder.strip("/") + "/"
+
+    def list_files(self, prefix: str) -> list[str]:
+        return [path.removeprefix(self.folder) for path in self.store.list_files(self.folder + prefix)]
+
+    def open_file(self, path: str) -> AbstractContextManager[BinaryIO]:
+        return self.store.open_file(self.folder + path)
+
+    def read_file(self, path: str) -> bytes:
+        return self.store.read_file(self.folder + path)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        self.store.write_file(self.folder + path, data)
+
+    def lock(self, prefix: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> AbstractContextManager[object]:
+        return self.store.lock(self.folder + prefix, timeout)
+
+    def describe(self, path: str) -> str:
+        return self.store.describe(self.folder + path)
+
+
 class LocalCaptureStore:
     """Capture files in a local folder (the lake's `capture/`)."""
 

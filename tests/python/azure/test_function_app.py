@@ -45,7 +45,8 @@ from tests.python.azure.http_server import TelemetryApi
 APP_DIR = PROJECT_DIR / "functions"
 NAMES = azure_names()
 HUB = NAMES["event_hubs"]["http_hub"]
-CAPTURE = NAMES["storage"]["containers"]["capture"]
+LAKE = NAMES["storage"]["containers"]["lake"]
+FOLDER = NAMES["capture"]["folder"] + "/"
 STATE = NAMES["storage"]["containers"]["function_state"]
 NAMESPACE = "evhns-test"
 T0 = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
@@ -65,7 +66,7 @@ def load_app() -> ModuleType:
 def app_env(azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Azurite:
     """The app settings of a local run: the lake's storage on Azurite (a connection string
     stands in for `LAKE_STORAGE__blobServiceUri`), the hub by its namespace."""
-    for name in (CAPTURE, f"{CAPTURE}-quarantine", STATE):
+    for name in (LAKE, f"{LAKE}-quarantine", STATE):
         client = raw_container(azurite.port, name)
         if client.exists():
             client.delete_container()
@@ -224,9 +225,16 @@ def delivered(events: list[dict[str, Any]]) -> list[func.EventHubEvent]:
     return batch
 
 
+def capture_blobs(port: int, container: str = LAKE) -> dict[str, bytes]:
+    """The blobs under the lake's capture folder, by path below it (nothing lands elsewhere)."""
+    found = blobs(port, container)
+    assert all(path.startswith(FOLDER) for path in found)
+    return {path.removeprefix(FOLDER): data for path, data in found.items()}
+
+
 def landed(port: int) -> dict[str, list[dict[str, Any]]]:
-    """Every Capture file in the capture container, decoded, by path."""
-    return {path: list(decode_capture_file(data)) for path, data in blobs(port, CAPTURE).items()}
+    """Every Capture file in the lake's capture folder, decoded, by path."""
+    return {path: list(decode_capture_file(data)) for path, data in capture_blobs(port).items()}
 
 
 def assert_landed_once(port: int, sequence_numbers: range) -> None:
@@ -252,15 +260,15 @@ def test_a_redelivered_batch_lands_nothing_twice(app_env: Azurite) -> None:
     events = [sent_event(seq) for seq in range(40)]
     app = load_app()
     app.land_http_hub(delivered(events[:25]), Context(0))
-    first = set(blobs(app_env.port, CAPTURE))
+    first = set(capture_blobs(app_env.port))
     app.land_http_hub(delivered(events[:25]), Context(0))  # redelivered to the same instance
-    assert set(blobs(app_env.port, CAPTURE)) == first
+    assert set(capture_blobs(app_env.port)) == first
 
     restarted = load_app()  # a new instance knows nothing but the files
     restarted.land_http_hub(delivered(events[10:40]), Context(0))  # from an older checkpoint
     restarted.land_http_hub(delivered(events[30:40]), Context(0))
     assert_landed_once(app_env.port, range(40))
-    assert not blobs(app_env.port, f"{CAPTURE}-quarantine")
+    assert not blobs(app_env.port, f"{LAKE}-quarantine")
 
 
 def test_batches_within_one_second_land_as_files_named_one_after_another(app_env: Azurite) -> None:
@@ -268,7 +276,7 @@ def test_batches_within_one_second_land_as_files_named_one_after_another(app_env
     app = load_app()
     for start in range(0, 30, 4):  # the batches end and start inside the same seconds
         app.land_http_hub(delivered(events[start : start + 4]), Context(0))
-    assert len(blobs(app_env.port, CAPTURE)) == 8
+    assert len(capture_blobs(app_env.port)) == 8
     assert_landed_once(app_env.port, range(30))
 
 
