@@ -16,6 +16,10 @@ reading the next: per-chunk net changes applied in version order leave the same
 final state as the net change of the whole range. (`net_changes` collects a
 range into lists, for small ranges and tests.)
 
+A range whose files delta-rs cannot open (Spark's escaped partition folders, as
+a timestamp partition has: see `_change_feed_from_log`) is read from the log here
+instead, with the same columns.
+
 `snapshot_batches` streams the rows of one version of the table. It reads through
 delta-rs' DataFusion engine, which applies deletion vectors (Spark on Databricks
 writes them by default; `DeltaTable.to_pyarrow_dataset()` refuses such tables).
@@ -115,6 +119,10 @@ class NetChangeStream:
         from deltalake import DeltaTable
 
         try:
+            commits = _commits(self.path, self.first_version, self.last_version)
+            if any("%" in action.path for commit in commits for action in commit.actions):
+                yield from _change_feed_from_log(self.path, commits, columns)  # delta-rs would miss these files
+                return
             reader = DeltaTable(str(self.path)).load_cdf(
                 starting_version=self.first_version, ending_version=self.last_version, columns=columns
             )
@@ -166,3 +174,154 @@ def snapshot_batches(path: Path, version: int, *, batch_rows: int = 10_000) -> I
         rows = pa.record_batch(batch).to_pylist()
         for start in range(0, len(rows), batch_rows):
             yield rows[start : start + batch_rows]
+
+
+# The change feed read from the log, for files delta-rs cannot open.
+#
+# Delta log paths are URI-encoded; Spark names partition folders with its own
+# %XX escapes, so a timestamp partition is the folder `window_hour=2026-03-05
+# 09%3A00%3A00`, logged as `window_hour=2026-03-05%2009%253A00%253A00`. delta-rs
+# (up to 1.6.6, the latest release) decodes that path for `load_cdf` and then
+# builds an object-store path from it, which escapes the `%` again: it opens
+# `...09%253A00%253A00/...`, which does not exist, and the whole read fails
+# (its snapshot reads are not affected). For a range with such a path, the feed
+# is read here as the protocol defines it: per commit, its `cdc` files if it has
+# any, else its `add` files as inserts and `remove` files as deletes (dataChange
+# ones), with the partition values and `_commit_version`/`_commit_timestamp`
+# added as delta-rs adds them. A commit that changed rows only through deletion
+# vectors (no cdc files) is refused here (ChangeFeedUnavailable: resync with
+# --full), as is a table with column mapping; Spark writes cdc files for dbt's
+# MERGE with the change feed on. Guarded by tests/python/test_silver_gold_change_feed.py.
+
+
+@dataclass(frozen=True)
+class _FileAction:
+    kind: str  # add | remove | cdc
+    path: str  # decoded, relative to the table (or absolute)
+    partition_values: dict[str, str | None]
+    data_change: bool
+    deletion_vector: bool
+
+
+@dataclass(frozen=True)
+class _Commit:
+    version: int
+    timestamp_ms: int
+    actions: list[_FileAction]
+
+
+def _commits(path: Path, first_version: int, last_version: int) -> list[_Commit]:
+    import json
+    from urllib.parse import unquote
+
+    commits = []
+    for version in range(first_version, last_version + 1):
+        log_file = path / "_delta_log" / f"{version:020d}.json"
+        timestamp_ms, actions = int(log_file.stat().st_mtime * 1000), []
+        for line in log_file.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            action = json.loads(line)
+            if "commitInfo" in action:
+                info = action["commitInfo"]
+                timestamp_ms = int(info.get("inCommitTimestamp") or info.get("timestamp") or timestamp_ms)
+            for kind in ("add", "remove", "cdc"):
+                if kind in action:
+                    entry = action[kind]
+                    actions.append(
+                        _FileAction(
+                            kind,
+                            unquote(entry["path"]),
+                            entry.get("partitionValues") or {},
+                            bool(entry.get("dataChange", True)),
+                            bool(entry.get("deletionVector")),
+                        )
+                    )
+        commits.append(_Commit(version, timestamp_ms, actions))
+    return commits
+
+
+def _change_feed_from_log(
+    path: Path, commits: list[_Commit], columns: list[str] | None, *, batch_rows: int = 65_536
+) -> Iterator[pa.RecordBatch]:
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(path), version=commits[-1].version)
+    metadata = table.metadata()
+    if str(metadata.configuration.get("delta.columnMapping.mode", "none")) != "none":
+        raise ChangeFeedUnavailable("column mapping is not supported where delta-rs cannot open the change files")
+    schema = pa.schema(table.schema().to_arrow())
+    partitions = set(metadata.partition_columns)
+    cdf_schema = pa.schema(
+        [  # as delta-rs orders them: the data columns, the partition columns, the feed's own
+            *(f for f in schema if f.name not in partitions),
+            *(f for f in schema if f.name in partitions),
+            pa.field("_change_type", pa.string()),
+            pa.field("_commit_version", pa.uint64()),
+            pa.field("_commit_timestamp", pa.timestamp("ms")),
+        ]
+    )
+    wanted = list(columns) if columns is not None else cdf_schema.names
+    out = pa.schema([cdf_schema.field(name) for name in wanted])
+    data_columns = [n for n in wanted if n in schema.names and n not in partitions]
+
+    for commit in commits:
+        changes = [a for a in commit.actions if a.kind == "cdc"]
+        if not changes:
+            changes = [a for a in commit.actions if a.kind in ("add", "remove") and a.data_change]
+            if any(a.deletion_vector for a in changes):
+                raise ChangeFeedUnavailable(
+                    f"version {commit.version} changes rows through deletion vectors in files delta-rs cannot open"
+                )
+        for action in changes:
+            file = pq.ParquetFile(_local_file(path, action.path))
+            read = [*data_columns, "_change_type"] if action.kind == "cdc" else data_columns
+            for batch in file.iter_batches(batch_size=batch_rows, columns=read):
+                n = batch.num_rows
+                fixed = {
+                    "_change_type": pa.array([{"add": "insert", "remove": "delete"}.get(action.kind)] * n, pa.string()),
+                    "_commit_version": pa.array([commit.version] * n, pa.uint64()),
+                    "_commit_timestamp": pa.array([commit.timestamp_ms] * n, pa.timestamp("ms")),
+                }
+                arrays = []
+                for field in out:
+                    if field.name in read:
+                        arrays.append(batch.column(field.name).cast(field.type))
+                    elif field.name in partitions:
+                        if field.name not in action.partition_values:
+                            raise ChangeFeedUnavailable(f"{action.path} has no value for partition {field.name}")
+                        value = _partition_value(action.partition_values[field.name], field.type)
+                        arrays.append(pa.array([value] * n, field.type))
+                    else:
+                        arrays.append(fixed[field.name])
+                yield pa.record_batch(arrays, schema=out)
+
+
+def _local_file(table: Path, action_path: str) -> Path:
+    """A file of the table: its log path is relative to the table, or an absolute URI (shallow clones)."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    if "://" not in action_path and not action_path.startswith("/"):
+        return table / action_path
+    url = urlparse(action_path)
+    if url.scheme not in ("", "file"):
+        raise ChangeFeedUnavailable(f"{action_path} is not a local file")
+    return Path(url2pathname(url.path))
+
+
+def _partition_value(raw: str | None, kind: pa.DataType) -> Any:
+    """A partition value as the log writes it (a string; timestamps in UTC, with or without `T`/`Z`)."""
+    from datetime import UTC, datetime
+
+    if raw is None:
+        return None
+    if pa.types.is_timestamp(kind):
+        value = datetime.fromisoformat(raw)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return raw
+    if raw == "":
+        return None
+    return pa.array([raw], pa.string()).cast(kind)[0].as_py()

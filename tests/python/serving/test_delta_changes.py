@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
 from lakehouse.paths import Lake
 from lakehouse.serving.cosmos.connection import CosmosSettings
-from lakehouse.serving.cosmos.delta_changes import ChangeFeedUnavailable, net_changes, snapshot_batches, table_head
+from lakehouse.serving.cosmos.delta_changes import (
+    ChangeFeedUnavailable,
+    _change_feed_from_log,
+    _commits,
+    _plain_types,
+    net_changes,
+    snapshot_batches,
+    table_head,
+)
 from lakehouse.serving.cosmos.sync import CosmosSyncFailed, sync_gold_to_cosmos
 from lakehouse.serving.cosmos.sync_state import SyncState, target_key
 from tests.python.serving.gold_data import DEVICE_METRICS, GoldTable, container_items, device_row, expected_item
@@ -84,6 +94,41 @@ def test_a_vacuumed_change_feed_asks_for_a_full_sync(gold_lake: Lake) -> None:
         cdc_file.unlink()  # what VACUUM does once the retention period has passed
     with pytest.raises(ChangeFeedUnavailable, match="with --full"):
         net_changes(table.path, "metric_id", after_version=0, to_version=1)
+
+
+def test_the_log_reader_reads_the_feed_as_delta_rs_does(gold_lake: Lake) -> None:
+    """The change feed read from the log (for Spark's timestamp partitions, which delta-rs
+    cannot open: test_silver_gold_change_feed.py) equals delta-rs' own, version by version."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    table = GoldTable(gold_lake.table("gold", "t"), DEVICE_METRICS)
+    rows = [device_row(d, w) for d in range(3) for w in range(3)]
+    write_deltalake(
+        str(table.path),
+        pa.Table.from_pylist(rows, schema=DEVICE_METRICS),
+        partition_by=["device_id"],
+        configuration={"delta.enableChangeDataFeed": "true"},
+    )  # v0: adds, no cdc files
+    table.rows = by_key(rows)
+    table.merge([device_row(0, 0, revision=1), device_row(4, 0)])  # v1
+    table.delete([device_row(1, 1)["metric_id"]])  # v2
+    for mode in ("append", "overwrite"):  # v3, v4
+        write_deltalake(str(table.path), pa.Table.from_pylist([device_row(5, 5)], schema=DEVICE_METRICS), mode=mode)
+
+    def feed(batches: Iterable[pa.RecordBatch]) -> list[tuple]:
+        table = pa.Table.from_batches([_plain_types(pa.record_batch(b)) for b in batches])
+        return sorted(tuple(r.values()) for r in table.drop_columns(["_commit_timestamp"]).to_pylist())
+
+    head = table_head(table.path).version
+    for first, last in [*((v, v) for v in range(head + 1)), (0, head)]:
+        want = feed(DeltaTable(str(table.path)).load_cdf(starting_version=first, ending_version=last))
+        assert want, (first, last)
+        assert feed(_change_feed_from_log(table.path, _commits(table.path, first, last), None)) == want
+        columns = ["metric_id", "_change_type", "_commit_version"]
+        narrow = _change_feed_from_log(table.path, _commits(table.path, first, last), columns)
+        got = sorted(tuple(r.values()) for b in narrow for r in b.to_pylist())
+        assert got == sorted((r[0], r[-2], r[-1]) for r in want)
 
 
 @pytest.mark.spark
