@@ -57,10 +57,6 @@ MAIN_ONLY = (
     "and(succeeded(), eq(variables['Build.SourceBranch'], 'refs/heads/main'), "
     "ne(variables['Build.Reason'], 'PullRequest'))"
 )
-# TODO(merge): infra/ and functions/ are written on other branches. Until they are merged, the
-# paths the pipeline names under them are listed but not required; delete PENDING (and the skip
-# in test_the_infra_and_functions_paths_the_pipeline_names_exist) once they are on main.
-PENDING = ("infra", "functions")
 _PARAMETER = re.compile(r"\$\{\{\s*parameters\.(\w+)\s*\}\}")
 
 
@@ -410,9 +406,8 @@ GENERATED = {"target/manifest.json", "functions/.python_packages/lib/site-packag
 def _named_paths() -> set[str]:
     """The repository paths the pipeline and its template name: every string of the expanded
     pipeline, the stages' own `$(VARIABLES)` substituted, whose first part is a top-level
-    entry of the repository (or infra/, functions/)."""
+    entry of the repository."""
     roots = {p.name for p in PROJECT_DIR.iterdir()} - {"target", "dist", "lake", "logs", ".venv"}
-    roots |= set(PENDING)
     found: set[str] = set()
 
     def walk(node: Any, variables: dict[str, Any]) -> None:
@@ -437,18 +432,9 @@ def _named_paths() -> set[str]:
 def test_every_path_the_pipeline_names_exists() -> None:
     paths = _named_paths()
     assert {".ci/run", ".ci/azure-deploy-stage.yml", "bin/setup", "bin/lakehouse", "pyproject.toml"} <= paths
-    missing = sorted(p for p in paths if p.split("/")[0] not in PENDING and not (PROJECT_DIR / p).exists())
-    assert not missing
-
-
-def test_the_infra_and_functions_paths_the_pipeline_names_exist() -> None:
-    paths = {p for p in _named_paths() if p.split("/")[0] in PENDING}
     expected = {f"infra/params/{env}.parameters.json" for env in ENVIRONMENTS}
     assert {"infra/main.bicep", "functions/requirements.txt", *expected} <= paths
     missing = sorted(p for p in paths if not (PROJECT_DIR / p).exists())
-    if missing and not all((PROJECT_DIR / folder).exists() for folder in PENDING):
-        # TODO(merge): remove this skip once infra/ and functions/ are merged (see PENDING).
-        pytest.skip(f"infra/ and functions/ are not merged yet; pending: {missing}")
     assert not missing
 
 
