@@ -19,6 +19,12 @@ from lakehouse.spark.metastore_lock import metastore_lock
 RunDbt = Callable[..., object]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_lake_builds` run last (otherwise in order): they reuse the tables
+    the other Spark tests built in the session's lake instead of building their own."""
+    items.sort(key=lambda item: item.get_closest_marker("after_lake_builds") is not None)
+
+
 @pytest.fixture(scope="session")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake = Lake.from_env(tmp_path_factory.mktemp("lake"))

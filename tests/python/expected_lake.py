@@ -91,6 +91,12 @@ class ExpectedSilver:
     record_batch: dict[str, int]  # capture_record_id -> landing batch
 
 
+def capture_record_id(path: str, record: dict[str, Any]) -> str:
+    """A landed record's key: <namespace>/<event hub>/<partition>/<sequence number>."""
+    where = CapturePath.parse(path)
+    return f"{where.namespace}/{where.event_hub}/{where.partition_id}/{record['SequenceNumber']}"
+
+
 def expected_silver(records: list[tuple[str, dict[str, Any], int]], registry: dict[str, str]) -> ExpectedSilver:
     """`records`: (capture path, Avro record, batch number) for every landed record."""
     quarantine: dict[str, str] = {}
@@ -98,7 +104,7 @@ def expected_silver(records: list[tuple[str, dict[str, Any], int]], registry: di
     batches: dict[str, int] = {}
     for path, record, batch in records:
         where = CapturePath.parse(path)
-        record_id = f"{where.namespace}/{where.event_hub}/{where.partition_id}/{record['SequenceNumber']}"
+        record_id = capture_record_id(path, record)
         batches[record_id] = batch
         reason, doc = first_reason(record["Body"])
         if reason:
