@@ -64,3 +64,7 @@ def main() -> None:
     except EngineError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
