@@ -13,7 +13,7 @@ At least once in, exactly once landed: before a batch, the partition's state (th
 last landed window's end and sequence number) comes from memory when the batch
 starts right after what this instance landed, else from the files in the store
 (a cold start, a redelivery, a partition that moved between instances) - listing
-only the hour folders from the batch's first event to now, not the history. Events
+only the hour folders around the batch's enqueued times, not the history. Events
 up to the landed sequence number are skipped; files are create-only, so a write
 repeated after a lost answer is accepted when its bytes are the same. A failed
 write raises (nothing is checkpointed, the host retries the batch) and drops the
@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from lakehouse.ingestion.azure.consumer_lander import CaptureWindower, write_capture_window
@@ -133,11 +133,11 @@ class BatchLander:
         known = self.windower.landed_through(partition_id)
         if known is not None and records[0].sequence_number == known + 1:
             return  # the batch follows what this instance landed: memory is the truth
-        # Only the files that can hold this batch's records or later ones: a file is named
-        # after its records and no later than its window's end, so from the batch's first
-        # enqueued hour to the next hour after now (an hour's margin each way for clocks).
+        # Only the files that can hold this batch's records: a file is named after its
+        # records and no later than their window's end (at most 15 minutes), so the hour
+        # folders around the batch's enqueued times, whatever the partition's history.
         first = records[0].enqueued_time - RESTORE_MARGIN
-        last = max(datetime.now(UTC), records[-1].enqueued_time) + RESTORE_MARGIN
+        last = records[-1].enqueued_time + RESTORE_MARGIN
         s = self.settings
         position = partition_position(self.store, f"{s.namespace}/{s.event_hub}/{partition_id}/", hours=(first, last))
         self.windower.restore(

@@ -35,8 +35,11 @@ from azure.functions.timer import TimerRequest
 
 from lakehouse.azure_names import azure_names
 from lakehouse.ingestion.azure import function_hops
+from lakehouse.ingestion.azure.batch_lander import BatchLander
 from lakehouse.ingestion.azure.blob_store import BlobStoreError
 from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file
+from lakehouse.ingestion.capture.lander import CaptureSettings
+from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.paths import PROJECT_DIR
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, raw_container
@@ -238,9 +241,12 @@ def landed(port: int) -> dict[str, list[dict[str, Any]]]:
 
 
 def assert_landed_once(port: int, sequence_numbers: range) -> None:
+    assert_files_hold_once(landed(port), sequence_numbers)
+
+
+def assert_files_hold_once(files: dict[str, list[dict[str, Any]]], sequence_numbers: range) -> None:
     """Each sent event is in exactly one file, whole; files are named in the Capture layout,
     in increasing order, each after every record it holds."""
-    files = landed(port)
     records = [r for path in sorted(files) for r in files[path]]
     assert [r["SequenceNumber"] for r in records] == list(sequence_numbers)
     for r in records:
@@ -278,6 +284,36 @@ def test_batches_within_one_second_land_as_files_named_one_after_another(app_env
         app.land_http_hub(delivered(events[start : start + 4]), Context(0))
     assert len(capture_blobs(app_env.port)) == 8
     assert_landed_once(app_env.port, range(30))
+
+
+class ListingStore(LocalCaptureStore):
+    """A local store that records the prefixes it is asked to list."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.listed: list[str] = []
+
+    def list_files(self, prefix: str) -> list[str]:
+        self.listed.append(prefix)
+        return super().list_files(prefix)
+
+
+def test_a_new_instance_reads_the_hours_of_its_batch_not_the_history(tmp_path: Path) -> None:
+    store = ListingStore(tmp_path)
+    settings = CaptureSettings(namespace=NAMESPACE, event_hub=HUB)
+    events = [sent_event(seq, spacing=timedelta(hours=1)) for seq in range(24 * 30)]  # a month, hourly
+    BatchLander(store, store, settings).land(delivered(events[:-10]))
+    store.listed.clear()
+
+    # A new instance given the month's last events: it lists the hours around them only.
+    report = BatchLander(store, store, settings).land(delivered(events[-12:]))
+    assert (report.already_landed, report.records_written) == (2, 10)
+    assert 1 <= len(store.listed) <= 14  # the batch spans 11 hours, one more each side
+    first_listed = min(store.listed).removeprefix(f"{NAMESPACE}/{HUB}/0/")
+    batch_start = T0 + timedelta(hours=len(events) - 12)
+    assert datetime.strptime(first_listed, "%Y/%m/%d/%H/").replace(tzinfo=UTC) >= batch_start - timedelta(hours=1)
+    files = {path: list(decode_capture_file(store.read_file(path))) for path in store.list_files("")}
+    assert_files_hold_once(files, range(len(events)))
 
 
 def test_a_blob_outage_raises_and_the_retry_lands_everything(app_env: Azurite) -> None:
