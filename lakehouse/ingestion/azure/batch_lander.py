@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from lakehouse.ingestion.azure.consumer_lander import CaptureWindower, write_capture_window
+from lakehouse.ingestion.azure.consumer_lander import CaptureWindower, capture_properties, write_capture_window
 from lakehouse.ingestion.capture.format import CaptureRecord
 from lakehouse.ingestion.capture.lander import CaptureSettings, partition_position
 from lakehouse.ingestion.capture.store import CaptureStore
@@ -74,15 +74,6 @@ class BatchReport:
     paths: list[str] = field(default_factory=list)
 
 
-def _property(value: Any) -> Any:
-    """A property as the Capture schema holds it (long, double, string, bytes)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float | str | bytes):
-        return value
-    return str(value)
-
-
 def partition_of(events: Sequence[FunctionsEvent]) -> str:
     """The partition a batch came from (the trigger's `PartitionContext`)."""
     context = (events[0].metadata or {}).get("PartitionContext") or {}
@@ -101,7 +92,7 @@ def capture_records(events: Sequence[FunctionsEvent]) -> list[CaptureRecord]:
     for event, props, sys_props in zip(events, properties, system, strict=True):
         if event.sequence_number is None or event.offset is None or event.enqueued_time is None:
             raise ValueError("a delivered event needs sequence_number, offset and enqueued_time (the hub sets them)")
-        system_properties = {k: _property(v) for k, v in (sys_props or {}).items() if k.startswith("x-opt-")}
+        system_properties = capture_properties({k: v for k, v in (sys_props or {}).items() if k.startswith("x-opt-")})
         if event.partition_key:
             system_properties["x-opt-partition-key"] = event.partition_key
         offset = event.offset
@@ -111,7 +102,7 @@ def capture_records(events: Sequence[FunctionsEvent]) -> list[CaptureRecord]:
                 offset=int(offset) if str(offset).isdigit() else str(offset),
                 enqueued_time=utc(event.enqueued_time),
                 body=event.get_body(),
-                properties={str(k): _property(v) for k, v in (props or {}).items() if v is not None},
+                properties=capture_properties(props),
                 system_properties=system_properties,
             )
         )

@@ -76,7 +76,8 @@ def _property_value(value: Any) -> PropertyValue:
     return str(value)
 
 
-def _properties(raw: Mapping[Any, Any] | None) -> dict[str, PropertyValue]:
+def capture_properties(raw: Mapping[Any, Any] | None) -> dict[str, PropertyValue]:
+    """Event properties as the Capture schema holds them (None values dropped)."""
     return {str(_text(k)): _property_value(v) for k, v in (raw or {}).items() if v is not None}
 
 
@@ -97,7 +98,7 @@ def event_from_event_data(data: EventData) -> Event:
         body=event_body(data),
         partition_key=key if isinstance(key, str) else None,
         enqueued_time=utc(data.enqueued_time) if data.enqueued_time else datetime.now(UTC),
-        properties=_properties(data.properties),
+        properties=capture_properties(data.properties),
     )
 
 
@@ -112,8 +113,8 @@ def capture_record_from_event_data(data: EventData) -> CaptureRecord:
         offset=int(offset) if offset.isdigit() else offset,  # Capture writes str(offset) either way
         enqueued_time=utc(data.enqueued_time),
         body=event_body(data),
-        properties=_properties(data.properties),
-        system_properties=_properties(data.system_properties),
+        properties=capture_properties(data.properties),
+        system_properties=capture_properties(data.system_properties),
     )
 
 
