@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--lake", type=Path, required=True)
     parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
-    lake = Lake.from_env(args.lake)
+    lake = Lake.at(args.lake)
     os.environ.update(lake.env())
     from lakehouse.pipeline.bronze_load import BronzeLoader
     from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB
@@ -64,7 +64,7 @@ def main() -> None:
     files = write_tree(lake, START, windows)
     print(f"history: {len(files):,} Capture files ({args.days} days, 4 partitions)", flush=True)
     with metastore_lock(lake.metastore):
-        spark = spark_session()
+        spark = spark_session(lake)
         glob = f"{lake.capture}/{CAPTURE_GLOB}"
         timed("stream, first run over the whole history", lambda: BronzeLoader(spark, lake).load_new_files().files)
         timed("stream, recent hour folders, nothing new", lambda: BronzeLoader(spark, lake).load_new_files().files)

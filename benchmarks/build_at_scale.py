@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24)
     parser.add_argument("--lake", type=Path, required=True, help="a fresh folder for the benchmark lake")
     args = parser.parse_args()
-    lake = Lake.from_env(args.lake)
+    lake = Lake.at(args.lake)
     os.environ.update(lake.env())
     from lakehouse.pipeline.lake_build import build_lake
     from lakehouse.pipeline.lake_report import reconciliation, table_states
@@ -50,13 +50,13 @@ def main() -> None:
         build_lake(lake)
         first = time.monotonic() - t0
         print(f"first dbt build: {first:.1f} s", flush=True)
-        counts_day = reconciliation(spark_session())
+        counts_day = reconciliation(spark_session(lake))
         readings, records, seconds = _land(lake, batch)
         print(f"5-minute batch: {readings:,} readings, {records:,} records landed in {seconds:.1f} s", flush=True)
         t0 = time.monotonic()
         build_lake(lake)
         incremental = time.monotonic() - t0
-        counts = reconciliation(spark_session())
+        counts = reconciliation(spark_session(lake))
         states = table_states(lake)
     print("\n== figures ==")
     print(

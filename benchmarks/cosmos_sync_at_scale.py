@@ -81,7 +81,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     with tempfile.TemporaryDirectory() as scratch:
-        lake = Lake.from_env(Path(scratch) / "lake")
+        lake = Lake.at(Path(scratch) / "lake")
         t0 = time.monotonic()
         devices = GoldTable(lake.table("gold", "gold_device_metrics_5m"), DEVICE_METRICS)
         devices.create(device_row(d, w) for d in range(args.devices) for w in range(WINDOWS_PER_DAY))

@@ -75,7 +75,7 @@ def main() -> None:
         help="the first hours are already landed in --lake (by an earlier run): build them",
     )
     args = parser.parse_args()
-    lake = Lake.from_env(args.lake)
+    lake = Lake.at(args.lake)
     os.environ.update(lake.env())
     from lakehouse.pipeline.lake_build import build_lake
     from lakehouse.spark.session import spark_session
@@ -86,7 +86,7 @@ def main() -> None:
         if not args.history_landed:
             records, seconds = land(lake, START, history, args.devices)
             print(f"landed {args.hours:g} h: {records:,} Capture records in {seconds:.1f} s", flush=True)
-        spark_session()
+        spark_session(lake)
         t0 = time.monotonic()
         build_lake(lake)
         figures["first build"] = time.monotonic() - t0
@@ -109,7 +109,7 @@ def main() -> None:
 
         paths = sorted(str(p) for p in lake.capture.rglob("*.avro") if _window_end(p, lake) <= START + history)
         t0 = time.monotonic()
-        rows = full_recompute(spark_session(), paths, args.lake / "_baseline")
+        rows = full_recompute(spark_session(lake), paths, args.lake / "_baseline")
         figures["baseline"] = time.monotonic() - t0
         print(
             f"hand-written full recompute of the same {args.hours:g} h ({rows:,} records): {figures['baseline']:.1f} s",

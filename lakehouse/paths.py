@@ -17,10 +17,11 @@ class Lake:
     root: Path
 
     @classmethod
-    def from_env(cls, root: str | Path | None = None) -> Lake:
-        """The lake at `root`, else $LAKEHOUSE_ROOT, else ./lake in the repository."""
-        chosen = root or os.environ.get(LAKE_ROOT_ENV) or PROJECT_DIR / "lake"
-        return cls(Path(chosen).expanduser().resolve())
+    def at(cls, root: str | Path | None = None) -> Lake:
+        """The lake at `root`, else ./lake in the repository. The process environment is
+        not consulted: the CLI resolves --lake (or $LAKEHOUSE_ROOT) once and passes the
+        lake down to every layer."""
+        return cls(Path(root or PROJECT_DIR / "lake").expanduser().resolve())
 
     @property
     def capture(self) -> Path:
@@ -85,7 +86,8 @@ class Lake:
         return self.root / layer / model
 
     def env(self) -> dict[str, str]:
-        """Environment that points dbt and Spark at this lake."""
+        """Environment that points dbt at this lake (dbt's project and profile read the
+        lake root with env_var()), set by the code that invokes dbt."""
         return {
             LAKE_ROOT_ENV: str(self.root),
             "LAKEHOUSE_PROJECT_DIR": str(PROJECT_DIR),

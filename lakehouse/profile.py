@@ -13,7 +13,7 @@ import os
 import jinja2
 import yaml
 
-from lakehouse.paths import PROJECT_DIR
+from lakehouse.paths import LAKE_ROOT_ENV, PROJECT_DIR, Lake
 
 PROFILE_FILE = PROJECT_DIR / "profiles.example.yml"
 PROFILE_NAME = "telemetry_lakehouse"
@@ -35,19 +35,27 @@ def embedded_metastore() -> bool:
     return dbt_target() != "cluster" and not on_databricks()
 
 
-def _env_var(name: str, default: str | None = None) -> str:
-    """dbt's env_var(): the variable, else the default, else a clear error."""
-    if name in os.environ:
-        return os.environ[name]
-    if default is not None:
-        return default
-    raise KeyError(f"environment variable {name} is required by {PROFILE_FILE.name} and is not set")
+def local_spark_conf(lake: Lake | None = None) -> dict[str, str]:
+    """The `local` target's server_side_parameters for `lake`, rendered like dbt renders
+    them: env_var() reads the lake's own variables (`Lake.env`: its root) over the
+    process environment's (the driver's memory, the Ivy folder), so the session is the
+    lake's whatever $LAKEHOUSE_ROOT says. Without a lake, the settings that name a lake
+    (the metastore, the warehouse) are left out: what remains holds for every lake."""
+    variables = {**os.environ, **(lake.env() if lake else {})}
 
+    def env_var(name: str, default: str | None = None) -> str:
+        if name in variables:
+            return variables[name]
+        if default is not None:
+            return default
+        raise KeyError(f"environment variable {name} is required by {PROFILE_FILE.name} and is not set")
 
-def local_spark_conf() -> dict[str, str]:
-    """The `local` target's server_side_parameters, rendered like dbt renders them."""
     profile = yaml.safe_load(PROFILE_FILE.read_text())
     params = profile[PROFILE_NAME]["outputs"]["local"]["server_side_parameters"]
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.globals["env_var"] = _env_var
-    return {key: env.from_string(str(value)).render() for key, value in params.items()}
+    env.globals["env_var"] = env_var
+    return {
+        key: env.from_string(str(value)).render()
+        for key, value in params.items()
+        if lake is not None or LAKE_ROOT_ENV not in str(value)
+    }

@@ -144,7 +144,7 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
             if args[0] == "build":
                 click.echo(build_lake(lake, args).bronze.line())
             else:
-                ensure_bronze_table(spark_session(), lake)
+                ensure_bronze_table(spark_session(lake), lake)
                 run_dbt(args, lake)
         except DbtFailed as exc:
             raise click.ClickException(str(exc)) from exc
@@ -203,7 +203,7 @@ def load_bronze_command(
         raise click.UsageError("give both --replay-from and --replay-to, or neither")
     lake = lake_of(ctx)
     with lake_lock(lake):
-        loader = BronzeLoader(spark_session(), lake)
+        loader = BronzeLoader(spark_session(lake), lake)
         if replay_from and replay_to:
             report = loader.replay(replay_from.replace(tzinfo=UTC), replay_to.replace(tzinfo=UTC), event_hub=event_hub)
         else:
@@ -320,7 +320,7 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
         except DbtFailed as exc:
             raise click.ClickException(str(exc)) from exc
         states = table_states(lake)
-        counts = reconciliation(spark_session())
+        counts = reconciliation(spark_session(lake))
     try:
         serving_notes = serve_gold(lake, PROJECT_DIR / "target")
     except CosmosSyncFailed as exc:

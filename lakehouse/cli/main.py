@@ -16,6 +16,7 @@ from lakehouse.cli.serve_commands import serve
 from lakehouse.engine.errors import EngineError
 from lakehouse.paths import Lake
 from lakehouse.spark.metastore_lock import MetastoreBusy
+from lakehouse.spark.session import LakeMismatch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -23,7 +24,7 @@ from lakehouse.spark.metastore_lock import MetastoreBusy
     "--lake",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="LAKEHOUSE_ROOT",
-    help="Lake root folder (default: ./lake in the repository).",
+    help="Lake root folder (default: $LAKEHOUSE_ROOT, else ./lake in the repository).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging, with Spark's, py4j's and the Azure SDKs' own.")
 @click.pass_context
@@ -38,7 +39,7 @@ def cli(ctx: click.Context, lake: Path | None, verbose: bool) -> None:
       lakehouse dbt build                 run any dbt command on the lake
     """
     configure_console(verbose=verbose)
-    ctx.obj = {"lake": Lake.from_env(lake)}
+    ctx.obj = {"lake": Lake.at(lake)}
 
 
 for command in (
@@ -61,6 +62,9 @@ def main() -> None:
     except MetastoreBusy as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(3)
+    except LakeMismatch as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
     except EngineError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)

@@ -30,9 +30,13 @@ def options(*decorators: Decorator) -> Decorator:
 
 
 def lake_of(ctx: click.Context) -> Lake:
-    """The lake every command works on: the root group's --lake, else $LAKEHOUSE_ROOT, else ./lake."""
+    """The lake every command works on, resolved once by the root group (--lake, else
+    $LAKEHOUSE_ROOT, else ./lake) and passed from here to every layer."""
     obj = ctx.find_root().obj
-    return obj["lake"] if isinstance(obj, dict) and "lake" in obj else Lake.from_env()
+    if not (isinstance(obj, dict) and isinstance(obj.get("lake"), Lake)):
+        raise click.UsageError("no lake: run the command as `lakehouse [--lake ROOT] COMMAND`")
+    lake: Lake = obj["lake"]
+    return lake
 
 
 # --------------------------------------------------------------------------- the simulated fleet

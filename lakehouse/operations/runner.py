@@ -72,7 +72,7 @@ class Runner:
         self.land = land
         self.sync = sync
         self.metrics = metrics or RunnerMetrics.from_environment()
-        self.spark = spark_session()
+        self.spark = spark_session(lake)
         self.run_log = RunLog(self.spark, lake)
         self._stop = False
 

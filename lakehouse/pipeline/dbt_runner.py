@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 
 from lakehouse.paths import PROJECT_DIR, Lake
+from lakehouse.spark.session import refuse_other_lake
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +21,13 @@ class DbtFailed(RuntimeError):
 
 
 def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) -> object:
-    """Invoke `dbt <args>` for `lake`; returns dbt's result, raises DbtFailed on failure."""
+    """Invoke `dbt <args>` for `lake`; returns dbt's result, raises DbtFailed on failure.
+    Refuses (LakeMismatch) when this process's Spark session belongs to another lake:
+    dbt-spark's session method reuses it, with that lake's metastore."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(lake.env())
+    refuse_other_lake(lake)
+    os.environ.update(lake.env())  # dbt's project and profile read the lake root with env_var()
     _drop_temporary_views()
     full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     if target_path:

@@ -95,7 +95,7 @@ def build_lake(
     the continuous runner skips them)."""
     from lakehouse.spark.session import spark_session
 
-    spark = spark_session()
+    spark = spark_session(lake)
     RunLog(spark, lake).ensure()  # a dbt source, tested by every build
     t0 = time.monotonic()
     bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files()

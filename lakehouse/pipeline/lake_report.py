@@ -24,7 +24,7 @@ def table_states(lake: Lake) -> list[TableState]:
 
     from lakehouse.spark.session import spark_session
 
-    spark = spark_session()
+    spark = spark_session(lake)
     states = []
     for table in (t for t in lake_tables(registry_manifest()) if t.public):
         layer, model = table.layer, table.name

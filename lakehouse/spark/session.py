@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,20 +50,49 @@ def _start_jvm_quietly(conf: dict[str, str], log_file: Path) -> None:
     SparkContext._gateway, SparkContext._jvm = gateway, gateway.jvm
 
 
-@cache
-def spark_session() -> SparkSession:
-    """Start (once per process) the Spark session for the lake in $LAKEHOUSE_ROOT.
+class LakeMismatch(RuntimeError):
+    """This process's Spark session belongs to one lake and was asked to work on another."""
+
+
+@dataclass
+class _ProcessSession:
+    """The process's one Spark session and the lake it was started for."""
+
+    lake: Lake | None = None
+    spark: SparkSession | None = None
+
+
+_STARTED = _ProcessSession()
+
+
+def refuse_other_lake(lake: Lake) -> None:
+    """Raise LakeMismatch when this process's Spark session belongs to another lake: its
+    metastore registers that lake's tables, so working on `lake` would read and write them."""
+    if _STARTED.lake is not None and _STARTED.lake != lake:
+        raise LakeMismatch(
+            f"this process's Spark session belongs to the lake at {_STARTED.lake.root} (its metastore "
+            f"and tables); it cannot work on the lake at {lake.root}. Run one process per lake."
+        )
+
+
+def spark_session(lake: Lake) -> SparkSession:
+    """Start (once per process) the Spark session for `lake`, or return it; refuses
+    another lake once started (LakeMismatch).
 
     On the local target, callers that may race another process for the Derby
     metastore take `metastore_lock` first (the CLI and the test fixtures do).
     """
+    refuse_other_lake(lake)
+    if _STARTED.spark is None:
+        _STARTED.spark, _STARTED.lake = _start(lake), lake
+    return _STARTED.spark
+
+
+def _start(lake: Lake) -> SparkSession:
     from pyspark.sql import SparkSession
 
     if on_databricks():  # a job task: the cluster's session, its metastore (Unity Catalog)
         return SparkSession.builder.getOrCreate()
-    lake = Lake.from_env()
-    for key, value in lake.env().items():
-        os.environ.setdefault(key, value)
     # Python workers (the bronze loader's file checks) run in this interpreter's environment.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if dbt_target() == "cluster":
@@ -73,12 +102,13 @@ def spark_session() -> SparkSession:
         relocate_to_lake_root(spark, lake)
         return spark
     lake.metastore.mkdir(parents=True, exist_ok=True)
+    conf = local_spark_conf(lake)
     builder = SparkSession.builder.enableHiveSupport()
-    for key, value in local_spark_conf().items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     log.info("starting local Spark (lake %s); the first start resolves jars from Maven Central", lake.root)
     if os.environ.get(VERBOSE_ENV) != "1":
-        _start_jvm_quietly(local_spark_conf(), lake.spark_log)
+        _start_jvm_quietly(conf, lake.spark_log)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     relocate_to_lake_root(spark, lake)  # a copied or moved lake works on itself

@@ -7,7 +7,6 @@ name and assert on their own rows.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,9 +26,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    lake = Lake.from_env(tmp_path_factory.mktemp("lake"))
-    os.environ.update(lake.env())
-    return lake
+    """The session's lake, passed to every layer explicitly (nothing exports LAKEHOUSE_ROOT:
+    code that read it from the environment would fail here)."""
+    return Lake.at(tmp_path_factory.mktemp("lake"))
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +36,7 @@ def spark(lake: Lake) -> Iterator[object]:
     from lakehouse.spark.session import spark_session
 
     with metastore_lock(lake.metastore):
-        yield spark_session()
+        yield spark_session(lake)
 
 
 @pytest.fixture(scope="session")

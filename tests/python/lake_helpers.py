@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from lakehouse.ingestion.capture.lander import CaptureSettings, LandingReport, landed_records
 from lakehouse.ingestion.capture.store import LocalCaptureStore
@@ -63,3 +66,41 @@ def seed_registry() -> dict[str, str]:
     """device_id -> site_id, read from the registry seed's CSV itself."""
     with open(PROJECT_DIR / "seeds" / "device_registry.csv") as handle:
         return {row["device_id"]: row["site_id"] for row in csv.DictReader(handle)}
+
+
+# A deployment of the project: the package and what it reads beside it (PROJECT_DIR is the
+# folder above the package: the dbt project, its profiles, conf/log4j2.properties). Not the
+# lake, the virtualenv, node_modules or dbt's target folder.
+RELEASE = (
+    "lakehouse",
+    "conf",
+    "dbt_project.yml",
+    "profiles.yml",
+    "profiles.example.yml",
+    "models",
+    "macros",
+    "seeds",
+    "snapshots",
+    "analyses",
+    "tests/dbt",
+)
+
+
+def release(to: Path) -> Path:
+    """A copy of this checkout's project at `to` (its default lake is `to/lake`)."""
+    for name in RELEASE:
+        source, target = PROJECT_DIR / name, to / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    return to
+
+
+def cli_env(checkout: Path = PROJECT_DIR) -> dict[str, str]:
+    """The environment of a `lakehouse` process as a user starts it: the machine's, with
+    none of the project's variables (no LAKEHOUSE_ROOT: the lake comes from --lake or the
+    default), running `checkout`'s package, its driver small enough for the test machine."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "DBT_"))}
+    return {**clean, "PYTHONPATH": str(checkout), "PYTHONUNBUFFERED": "1", "LAKEHOUSE_SPARK_DRIVER_MEMORY": "1g"}

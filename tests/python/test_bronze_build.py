@@ -23,7 +23,7 @@ HUB = "bronze-e2e"
 def load_bronze(lake: Lake) -> BronzeLoadReport:
     from lakehouse.spark.session import spark_session
 
-    return BronzeLoader(spark_session(), lake).load_new_files()
+    return BronzeLoader(spark_session(lake), lake).load_new_files()
 
 
 def _expected_keys(lake: Lake, hub: str) -> list[tuple[int, int]]:
@@ -71,7 +71,7 @@ def test_azure_format_file_loads_with_the_right_timestamp(lake: Lake, spark) -> 
     from lakehouse.spark.session import spark_session
 
     row = (
-        spark_session()
+        spark_session(lake)
         .sql(
             "select *, cast(enqueued_at as string) as enqueued_text from bronze.bronze_capture_events "
             "where event_hub = 'azurehub'"

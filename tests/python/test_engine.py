@@ -113,7 +113,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineUnderTest
     root.chmod(0o755)
     env = {**os.environ, **_free_ports()}
     env.pop("LAKEHOUSE_ROOT", None)
-    under_test = EngineUnderTest(Lake.from_env(root), env, tmp_path_factory.mktemp("local-lake"))
+    under_test = EngineUnderTest(Lake.at(root), env, tmp_path_factory.mktemp("local-lake"))
     faults = FaultRates(
         duplicate=0.05,
         malformed_json=0.03,

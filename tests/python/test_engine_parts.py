@@ -30,7 +30,7 @@ def taken_port() -> Iterator[int]:
 
 
 def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path, taken_port: int) -> None:
-    engine = Engine(Lake.from_env(tmp_path), Ports(PORTS.metastore, PORTS.master, PORTS.master_ui, taken_port))
+    engine = Engine(Lake.at(tmp_path), Ports(PORTS.metastore, PORTS.master, PORTS.master_ui, taken_port))
     with pytest.raises(EngineError, match=f"thrift port {taken_port}"):
         engine.start()
     assert not any(state.running for state in engine.status())
@@ -38,7 +38,7 @@ def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path, taken_port: in
 
 
 def test_cluster_settings_keep_the_local_targets_and_the_password_stays_in_hive_site(tmp_path: Path) -> None:
-    layout = EngineLayout(Lake.from_env(tmp_path))
+    layout = EngineLayout(Lake.at(tmp_path))
     conf = write_conf(layout, PORTS, "/cache/jars/*")
     defaults = dict(line.split(" ", 1) for line in (conf / "spark-defaults.conf").read_text().splitlines())
     local = local_spark_conf()
@@ -64,7 +64,7 @@ def test_cluster_settings_keep_the_local_targets_and_the_password_stays_in_hive_
 
 def test_a_job_on_the_cluster_target_without_the_engine_says_how_to_start_it(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="lakehouse engine start"):
-        cluster_spark_session(Lake.from_env(tmp_path))
+        cluster_spark_session(Lake.at(tmp_path))
 
 
 def test_the_thrift_servers_class_path_holds_the_hive_class_spark_4_leaves_out() -> None:

@@ -12,7 +12,6 @@ folder lands and builds new data in the copy and leaves the original untouched.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -32,14 +31,10 @@ from lakehouse.ingestion.landing import land_simulation
 from lakehouse.ingestion.sources.simulator import SimulatorConfig
 from lakehouse.paths import PROJECT_DIR, Lake
 from tests.python import expected_lake as ex
-from tests.python.lake_helpers import FAULTS, seed_registry
+from tests.python.lake_helpers import FAULTS, cli_env, release, seed_registry
 
 pytestmark = pytest.mark.spark
 START = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
-
-
-def _env(lake: Lake) -> dict[str, str]:
-    return {**os.environ, **lake.env(), "PYTHONUNBUFFERED": "1", "LAKEHOUSE_SPARK_DRIVER_MEMORY": "1g"}
 
 
 def _lakehouse(lake: Lake, *args: str, checkout: Path = PROJECT_DIR) -> subprocess.Popen[str]:
@@ -50,7 +45,7 @@ def _lakehouse(lake: Lake, *args: str, checkout: Path = PROJECT_DIR) -> subproce
     return subprocess.Popen(
         [sys.executable, "-c", "from lakehouse.cli.main import main; main()", "--lake", str(lake.root), *args],
         cwd=checkout,
-        env={**_env(lake), "PYTHONPATH": str(checkout), "LAKEHOUSE_PROJECT_DIR": str(checkout)},
+        env=cli_env(checkout),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -72,7 +67,7 @@ def _until(process: subprocess.Popen[str], *needles: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def own_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
-    return Lake.from_env(tmp_path_factory.mktemp("crash-lake"))
+    return Lake.at(tmp_path_factory.mktemp("crash-lake"))
 
 
 def _assert_quiet(output: str, lake: Lake) -> None:
@@ -143,34 +138,7 @@ def test_sigterm_stops_the_runner_between_steps_with_exit_code_0(own_lake: Lake,
     # of the runner checks every landed record reaches bronze and gold.
 
 
-# A deployment of the project: the package and what it reads beside it (PROJECT_DIR is the
-# folder above the package: the dbt project, its profiles, conf/log4j2.properties). Not the
-# lake, the virtualenv, node_modules or dbt's target folder.
-RELEASE = (
-    "lakehouse",
-    "conf",
-    "dbt_project.yml",
-    "profiles.yml",
-    "profiles.example.yml",
-    "models",
-    "macros",
-    "seeds",
-    "snapshots",
-    "analyses",
-    "tests/dbt",
-)
 GOLD_YML = Path("models") / "gold" / "_gold__models.yml"
-
-
-def _release(to: Path) -> Path:
-    for name in RELEASE:
-        source, target = PROJECT_DIR / name, to / name
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target)
-    return to
 
 
 def _column_description(project: Path, model: str, column: str) -> str:
@@ -209,7 +177,7 @@ def test_a_new_version_started_after_sigterm_continues_from_the_same_checkpoints
     meanwhile = {ex.capture_record_id(p, r) for p, r in landed_records(LocalCaptureStore(own_lake.capture))} - before
     assert meanwhile, "nothing landed between the two versions"
 
-    v2 = _release(tmp_path / "v2")
+    v2 = release(tmp_path / "v2")
     documented = _column_description(v2, model, column)
     assert _column_comment(spark, own_lake, "gold", model, column) == documented  # v1's comment
     changed = f"{documented} Documented by version 2."
@@ -259,7 +227,7 @@ def test_a_lake_copied_to_another_folder_builds_its_own_new_data(own_lake: Lake,
     """The copy lands and builds new data; the new records reach gold in the copy and the
     original folder stays byte-for-byte unchanged."""
     original = _digest(own_lake.root)
-    copy = Lake.from_env(tmp_path / "copied-lake")
+    copy = Lake.at(tmp_path / "copied-lake")
     shutil.copytree(own_lake.root, copy.root)
     _land(copy, START + timedelta(days=1), timedelta(minutes=20))  # after all the original holds
 

@@ -44,7 +44,7 @@ def test_only_the_embedded_metastore_is_locked(
     monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    lake = Lake.from_env(tmp_path / "lake")
+    lake = Lake.at(tmp_path / "lake")
     with metastore_lock(lake.metastore):  # flock: a second open of the lock file conflicts, even in one process
         if refused:
             with pytest.raises(MetastoreBusy), lake_lock(lake):

@@ -150,7 +150,7 @@ def default_quarantine_dir() -> Path:
         return Path(os.environ[QUARANTINE_DIR_ENV]).expanduser().resolve()
     from lakehouse.paths import Lake
 
-    return Lake.from_env().quarantine
+    return Lake.at().quarantine
 
 
 class BlobCaptureStore:

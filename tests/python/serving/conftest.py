@@ -61,7 +61,7 @@ def fault_proxy(cosmos_server: CosmosServer) -> Iterator[FaultProxy]:
 @pytest.fixture
 def gold_lake(tmp_path: Path) -> Lake:
     """An empty lake of its own (these tests write gold-like tables with delta-rs, not Spark)."""
-    return Lake.from_env(tmp_path / "lake")
+    return Lake.at(tmp_path / "lake")
 
 
 @pytest.fixture(autouse=True)

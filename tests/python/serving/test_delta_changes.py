@@ -134,7 +134,7 @@ def test_the_log_reader_reads_the_feed_as_delta_rs_does(gold_lake: Lake) -> None
 @pytest.mark.spark
 def test_spark_written_tables_sync_through_delta_rs(spark, tmp_path, cosmos_settings: CosmosSettings) -> None:  # type: ignore[no-untyped-def]
     """What dbt's incremental merge writes (Spark, CDF on, deletion vectors too) syncs exactly."""
-    lake = Lake.from_env(tmp_path / "lake")
+    lake = Lake.at(tmp_path / "lake")
     path = lake.table("gold", "gold_device_metrics_5m")
     table = GoldTable(path, DEVICE_METRICS)
 

@@ -264,9 +264,9 @@ def test_publish_without_a_connection_says_what_to_set(tmp_path: Path) -> None:
 
     scripts = generate_scripts(served_models(manifest()), SETTINGS)
     with pytest.raises(SynapseNotConfigured, match="SYNAPSE_ODBC_CONNECTION_STRING"):
-        publish(scripts, SETTINGS, Lake.from_env(tmp_path), env={})
+        publish(scripts, SETTINGS, Lake.at(tmp_path), env={})
     with pytest.raises(SynapseNotConfigured, match="SYNAPSE_DATA_SOURCE_LOCATION"):
-        publish(scripts, SynapseSettings(), Lake.from_env(tmp_path), env={"SYNAPSE_SERVER": "x"})
+        publish(scripts, SynapseSettings(), Lake.at(tmp_path), env={"SYNAPSE_SERVER": "x"})
 
 
 def test_cli_writes_the_views(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
