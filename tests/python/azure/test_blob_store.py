@@ -153,7 +153,7 @@ def test_sync_downloads_once_and_repairs_changed_files(azurite: Azurite, contain
     assert third.downloaded == [victim] and (capture / victim).read_bytes() == remote[victim]
 
 
-def test_missing_configuration_fails_fast_with_what_to_set() -> None:
+def test_missing_configuration_fails_fast_with_what_to_set(tmp_path: Path) -> None:
     with pytest.raises(AzureConfigError, match="AZURE_STORAGE_CONNECTION_STRING"):
         blob_capture_store_from_env("capture", env={})
     with pytest.raises(AzureConfigError, match="EVENTHUB_CONNECTION_STRING"):
@@ -161,7 +161,7 @@ def test_missing_configuration_fails_fast_with_what_to_set() -> None:
     with pytest.raises(AzureConfigError, match="EVENTHUB_NAME"):
         eventhub_target({"EVENTHUB_FULLY_QUALIFIED_NAMESPACE": "ns.servicebus.windows.net"})
 
-    from lakehouse.cli.azure_commands import azure
+    from lakehouse.cli.main import cli
 
     env = dict.fromkeys(
         (
@@ -178,7 +178,7 @@ def test_missing_configuration_fails_fast_with_what_to_set() -> None:
         (["land", "--devices", "1", "--duration", "5m"], "AZURE_STORAGE_CONNECTION_STRING"),
         (["send", "--devices", "1"], "EVENTHUB_CONNECTION_STRING"),
     ):
-        result = CliRunner().invoke(azure, args, env=env)
+        result = CliRunner().invoke(cli, ["--lake", str(tmp_path / "lake"), "azure", *args], env=env)
         assert result.exit_code == 1 and needle in result.output, result.output
 
 
