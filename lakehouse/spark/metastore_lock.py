@@ -36,7 +36,7 @@ def metastore_lock(metastore_dir: Path) -> Iterator[None]:
                 f"The Derby metastore under {metastore_dir} is in use by process {holder}. "
                 "The embedded metastore admits one process at a time: wait for that "
                 "command to finish (or stop it), then run this one again. To work in "
-                "parallel, point LAKEHOUSE_ROOT at another lake."
+                "parallel, give another lake with --lake, or use the cluster engine."
             ) from None
         handle.seek(0)
         handle.truncate()
