@@ -18,9 +18,24 @@ from lakehouse.spark.metastore_lock import metastore_lock
 RunDbt = Callable[..., object]
 
 
+# Fixtures that start a server from node_modules (Azurite, the Cosmos SQL-API test server).
+SERVER_FIXTURES = frozenset({"azurite", "cosmos_server"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "servers: starts a test server from npm (Azurite, Cosmos); set from the fixtures a test uses"
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `after_lake_builds` run last (otherwise in order): they reuse the tables
-    the other Spark tests built in the session's lake instead of building their own."""
+    """Tests that use a server fixture are marked `servers` (the fast tier leaves them out:
+    `bin/test --fast`). Tests marked `after_lake_builds` run last (otherwise in order): they
+    reuse the tables the other Spark tests built in the session's lake instead of building
+    their own."""
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
     items.sort(key=lambda item: item.get_closest_marker("after_lake_builds") is not None)
 
 
