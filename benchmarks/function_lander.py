@@ -100,8 +100,8 @@ def main() -> None:
 
     calls = batches(next_sequence, NOW)
     for label, lander in (
-        ("five minutes of the plant, warm instance", BatchLander(store, store, HUB)),
-        ("the same calls again, new instance (all landed)", BatchLander(store, store, HUB)),
+        ("five minutes of the plant, warm instance", BatchLander(store, HUB)),
+        ("the same calls again, new instance (all landed)", BatchLander(store, HUB)),
     ):
         t0 = time.perf_counter()
         written = skipped = files = 0

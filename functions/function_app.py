@@ -6,8 +6,15 @@ third-party HTTP endpoint, Event Hubs and Blob storage.
 - `land_http_hub` (Event Hubs trigger, many events per call): lands the HTTP hub,
   which has no Capture, as Capture-format Avro in the lake container's `capture/`
   folder, beside what Event Hubs Capture writes for the device hub. The host
-  checkpoints after each call; a failed write raises and the retry policy below
-  calls again with backoff; on the last attempt unwritable files go to quarantine.
+  checkpoints after a call returns; a failed write raises and the retry policy
+  below calls again with backoff, without end: the host writes no checkpoint until
+  the retries are over, so a batch that did not land is never checkpointed. The
+  partition waits while the hub keeps its events (`event_hubs.retention_days` in
+  lakehouse/azure_names.json), and the `function-lander-failing` alert
+  (infra/modules/monitoring.bicep) fires once its executions have failed for 15
+  minutes. A new instance (a restart, a moved partition) starts over from the last
+  checkpoint, so the batch is delivered again; nothing is ever written to the
+  instance's own disk.
 
 Thin on purpose: the work is in `lakehouse.ingestion.azure.function_hops`. Names
 (hub, consumer group, connection settings) come from `lakehouse/azure_names.json`;
@@ -26,9 +33,9 @@ from lakehouse.azure_names import azure_names, setting
 from lakehouse.ingestion.azure import function_hops
 from lakehouse.ingestion.azure.batch_lander import BatchLander
 
-# The Event Hubs trigger's retries: 5 s doubling to 5 min, 8 retries (about 17 min) before
-# the last attempt quarantines what still cannot be written.
-MAX_RETRIES = 8
+# The Event Hubs trigger's retries: 5 s doubling to 5 min, then every 5 min until the batch
+# lands (-1: retry indefinitely; the checkpoint waits for the retries to end).
+MAX_RETRIES = -1
 
 app = func.FunctionApp()
 names = azure_names()
@@ -52,7 +59,7 @@ def poll_http_source(timer: func.TimerRequest) -> None:
     _http_hop().tick()
 
 
-@app.function_name("land_http_hub")
+@app.function_name(names["function_app"]["lander_function"])
 @app.event_hub_message_trigger(
     arg_name="events",
     event_hub_name=names["event_hubs"]["http_hub"],
@@ -69,5 +76,6 @@ def poll_http_source(timer: func.TimerRequest) -> None:
 )
 def land_http_hub(events: list[func.EventHubEvent], context: func.Context) -> None:
     retry = context.retry_context
-    final_attempt = retry is not None and retry.retry_count >= retry.max_retry_count
-    _lander().land(events, final_attempt=final_attempt)
+    if retry is not None and retry.retry_count:
+        logging.warning("retry %d of a batch that has not landed; the hub keeps its events", retry.retry_count)
+    _lander().land(events)

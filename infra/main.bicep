@@ -173,6 +173,8 @@ module monitoring 'modules/monitoring.bicep' = {
     freshnessLagThresholdSeconds: freshnessLagThresholdSeconds
     quarantineRatePercentThreshold: quarantineRatePercentThreshold
     silenceMinutes: runnerSilenceMinutes
+    landerFunctionName: names.function_app.lander_function
+    hubRetentionDays: names.event_hubs.retention_days
   }
 }
 

@@ -1,8 +1,9 @@
 """The names the Azure deployment shares, read from `azure_names.json` beside this module.
 
 One file states them: the Event Hubs hubs and consumer group, the Capture file-name
-format and window, the storage containers, the Functions app's setting names, the
-Key Vault secret and the Cosmos DB database and containers with their partition keys.
+format and window, the storage containers, the Functions app's setting names and its
+lander function's name (the alert on its failures queries it), the Key Vault secret
+and the Cosmos DB database and containers with their partition keys.
 `infra/main.bicep` loads the same file (`loadJsonContent`), so a template cannot
 spell a name differently; `tests/python/test_azure_names.py` checks that the Functions
 app, the dbt sources and the serving code agree with it.

@@ -1,7 +1,8 @@
-// Logs and the runner's alerts: a Log Analytics workspace, workspace-based Application
+// Logs and the alerts: a Log Analytics workspace, workspace-based Application
 // Insights (the runner's OpenTelemetry metrics land in its customMetrics table, see
-// lakehouse/operations/metrics.py), an action group that mails, and log alerts on
-// those metrics.
+// lakehouse/operations/metrics.py; the Functions host logs each execution in its
+// requests table), an action group that mails, and log alerts on those metrics and
+// on the Functions lander's failed executions.
 
 @description('Name stem for the monitoring resources.')
 param baseName string
@@ -38,6 +39,18 @@ param silenceMinutes int
 
 @description('Whether the alert rules are enabled (off while an environment is being built).')
 param alertsEnabled bool
+
+@description('The Functions app\'s Event Hubs lander function, whose failed executions are alerted on.')
+param landerFunctionName string
+
+@description('Days the HTTP hub keeps its events: how long a batch the lander cannot land waits safely.')
+param hubRetentionDays int
+
+// The lander retries a batch until it lands (functions/function_app.py, max_retry_count -1)
+// and the host checkpoints only then, so a failing batch waits in the hub: its failed
+// executions (every 5 min at most, once the backoff is at its maximum) spanning this many
+// minutes of a window twice as long mean a partition is stuck, well inside the retention.
+var landerFailingMinutes = 15
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: '${baseName}-log'
@@ -121,6 +134,17 @@ var alerts = [
     measure: 'quarantine_percent'
     operator: 'GreaterThan'
     threshold: quarantineRatePercentThreshold
+  }
+  {
+    name: 'function-lander-failing'
+    description: 'The Functions lander (${landerFunctionName}) has failed for ${landerFailingMinutes} minutes: its batches are not landed and wait in the hub, which keeps events ${hubRetentionDays} days. See the failed executions in Application Insights.'
+    severity: 1
+    frequency: 'PT5M'
+    window: 'PT${2 * landerFailingMinutes}M'
+    query: 'requests | where name == "${landerFunctionName}" and success == false | summarize failures = count(), first_failure = min(timestamp), last_failure = max(timestamp) | extend failing_minutes = iff(failures > 0, datetime_diff("minute", last_failure, first_failure), 0)'
+    measure: 'failing_minutes'
+    operator: 'GreaterThanOrEqual'
+    threshold: landerFailingMinutes
   }
   {
     // The lag alert cannot fire when the runner is down and reports nothing.

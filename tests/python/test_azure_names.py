@@ -99,6 +99,7 @@ def _shared_names() -> dict[str, str]:
         NAMES["capture"]["archive_name_format"]: "capture.archive_name_format",
         NAMES["key_vault"]["http_token_secret"]: "key_vault.http_token_secret",  # pragma: allowlist secret
         NAMES["cosmos"]["database"]: "cosmos.database",
+        NAMES["function_app"]["lander_function"]: "function_app.lander_function",
     }
     shared |= {name: f"storage.containers.{role}" for role, name in NAMES["storage"]["containers"].items()}
     shared |= {name: f"function_app.settings.{role}" for role, name in NAMES["function_app"]["settings"].items()}
@@ -158,6 +159,7 @@ def test_every_name_group_reaches_the_templates() -> None:
         "names.cosmos.database",
         "names.cosmos.containers",
         "names.function_app.default_schedule",
+        "names.function_app.lander_function",
     ]
     expected += [f"containers.{role}" for role in NAMES["storage"]["containers"]]
     expected += [f"settingNames.{role}" for role in NAMES["function_app"]["settings"]]
@@ -320,7 +322,7 @@ def test_functions_app_agrees() -> None:
     spec.loader.exec_module(module)
     bindings = {f.get_function_name(): json.loads(f.get_raw_bindings()[0]) for f in module.app.get_functions()}
     settings = NAMES["function_app"]["settings"]
-    hub = bindings["land_http_hub"]
+    hub = bindings[NAMES["function_app"]["lander_function"]]
     assert hub["eventHubName"] == NAMES["event_hubs"]["http_hub"]
     assert hub["consumerGroup"] == NAMES["event_hubs"]["function_consumer_group"]
     assert hub["connection"] == settings["eventhub_connection"]
@@ -350,3 +352,24 @@ def test_functions_app_agrees() -> None:
         assert f'setting("{role}")' in hops
     for role in ("lake", "function_state"):
         assert f'container("{role}")' in hops
+
+
+def test_the_lander_alert_watches_the_lander_function() -> None:
+    """The alert on the lander's failed executions queries the function the app registers
+    (a renamed function would leave it silent), and that function retries a failed batch
+    indefinitely: the host checkpoints only after its retries end."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("function_app", PROJECT_DIR / "functions" / "function_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    functions = {f.get_function_name(): f for f in module.app.get_functions()}
+    lander = functions[NAMES["function_app"]["lander_function"]]
+    assert (lander.get_settings_dict("retry_policy") or {})["max_retry_count"] == "-1"
+
+    main = _code(MAIN_BICEP.read_text())
+    assert "landerFunctionName: names.function_app.lander_function" in main
+    assert "hubRetentionDays: names.event_hubs.retention_days" in main
+    monitoring = _code((INFRA / "modules" / "monitoring.bicep").read_text())
+    assert '\'requests | where name == "${landerFunctionName}" and success == false' in monitoring

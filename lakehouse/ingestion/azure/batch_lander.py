@@ -1,8 +1,9 @@
 """Lands the batches an Azure Functions Event Hubs trigger delivers as Capture files.
 
 The Functions host reads the hub with a consumer group, calls the function with
-one partition's batch of events, and checkpoints after the call returns - also
-after it raised its last retry. So a batch is landed whole within its call: its
+one partition's batch of events, and checkpoints after the call returns - or after
+its retry policy gives up, so the app's policy never does (`max_retry_count` -1,
+functions/function_app.py). So a batch is landed whole within its call: its
 events are cut into capture windows as the consumer lander cuts them (aligned to
 `window_seconds`, split at a whole second past `max_file_bytes`), and the last
 window of the batch is closed at the whole second after its last event instead
@@ -19,11 +20,11 @@ repeated after a lost answer is accepted when its bytes are the same. A failed
 write raises (nothing is checkpointed, the host retries the batch) and drops the
 partition's state, so the retry starts from the files.
 
-On the host's last retry (`final_attempt`), files that still cannot be written go
-to the quarantine of `quarantine` (a Blob store with quarantine on): the
-`<container>-quarantine` container, or the local quarantine folder when storage is
-unreachable, which counts as landed and is re-driven to the same paths by
-`lakehouse azure redrive`.
+Every attempt that does not land raises, the last one too: nothing goes to a
+quarantine, least of all the instance's own disk (lost at scale-in), and the
+quarantine container shares the lake's storage account, so it fails with it. The
+partition waits while the hub's retention keeps its events; a new instance (a
+restart, a moved partition) gets the batch again from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -110,13 +111,11 @@ def capture_records(events: Sequence[FunctionsEvent]) -> list[CaptureRecord]:
 
 
 class BatchLander:
-    """Lands delivered batches into `store`; one per Functions instance (it keeps the
-    partitions' positions between calls). `quarantine` is the same store with its
-    quarantine on, for the last attempt."""
+    """Lands delivered batches into `store` (a store that raises when a file cannot be
+    written); one per Functions instance (it keeps the partitions' positions between calls)."""
 
-    def __init__(self, store: CaptureStore, quarantine: CaptureStore, settings: CaptureSettings) -> None:
+    def __init__(self, store: CaptureStore, settings: CaptureSettings) -> None:
         self.store = store
-        self.quarantine = quarantine
         self.settings = settings
         self.windower = CaptureWindower(settings)
 
@@ -140,29 +139,22 @@ class BatchLander:
             position.last_sequence_number,
         )
 
-    def land(self, events: Sequence[FunctionsEvent], *, final_attempt: bool = False) -> BatchReport:
-        """Land one partition's batch; raise if a file cannot be written (unless `final_attempt`)."""
+    def land(self, events: Sequence[FunctionsEvent]) -> BatchReport:
+        """Land one partition's batch whole; raise if the landed position cannot be read
+        or a file cannot be written (then nothing may be checkpointed)."""
         if not events:
             return BatchReport(partition_id="")
         partition_id = partition_of(events)
         records = sorted(capture_records(events), key=lambda r: r.sequence_number)
         report = BatchReport(partition_id, events=len(records))
-        store = self.quarantine if final_attempt else self.store
         try:
-            try:
-                self._restore_unless_next(partition_id, records)
-            except Exception as exc:
-                if not final_attempt:
-                    raise
-                # Storage cannot even be listed: quarantine the batch as it is (bronze
-                # loads a record key once, should some of it be landed already).
-                log.error("partition %s: the landed position cannot be read (%s)", partition_id, exc)
+            self._restore_unless_next(partition_id, records)
             skipped_before = self.windower.skipped.get(partition_id, 0)
             windows = self.windower.add_records(partition_id, ((r, None) for r in records))
             windows += self.windower.close_open(partition_id)
             report.already_landed = self.windower.skipped.get(partition_id, 0) - skipped_before
             for window in windows:
-                report.paths.append(write_capture_window(store, self.settings, window))
+                report.paths.append(write_capture_window(self.store, self.settings, window))
                 report.records_written += len(window.records)
         except BaseException:
             # The host retries this batch: start it from the files, not from this half-done state.

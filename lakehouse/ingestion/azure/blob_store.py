@@ -16,9 +16,12 @@ Faults, in the order they are handled:
    storage defaults would wait well over a minute.
 2. A file that still cannot be written goes to quarantine with the reason: to the
    `<container>-quarantine` container (blob metadata: reason, time, target) when
-   the service answers but refuses, or to a local folder (the file plus a JSON
-   sidecar) when storage itself is unreachable. Either way it is durable, the
-   lander carries on, and `redrive` moves it to its real path later.
+   the service answers but refuses, or to the local quarantine folder the caller
+   gave (the file plus a JSON sidecar; the CLI gives `<lake>/_quarantine`) when
+   storage itself is unreachable. Either way it is durable, the lander carries on,
+   and `redrive` moves it to its real path later. Without a local folder, a file
+   that reaches neither container raises `BlobStoreError`: nothing is written to
+   a local disk nobody gave (an Azure Functions instance's is not durable).
 3. The lander's view of the store includes quarantined files (`list_files`,
    `read_file`), so a later landing resumes after them instead of renumbering
    sequence numbers that a quarantined file already used.
@@ -75,7 +78,6 @@ log = logging.getLogger(__name__)
 QUARANTINE_SUFFIX = "-quarantine"
 SIDECAR_SUFFIX = ".quarantine.json"
 CAPTURE_CONTENT_TYPE = "avro/binary"
-QUARANTINE_DIR_ENV = "LAKEHOUSE_QUARANTINE_DIR"
 
 
 class BlobStoreError(RuntimeError):
@@ -144,25 +146,17 @@ def _unreachable(exc: BaseException) -> bool:
     return isinstance(exc, (ServiceRequestError, ServiceResponseError))
 
 
-def default_quarantine_dir() -> Path:
-    """$LAKEHOUSE_QUARANTINE_DIR, else `_quarantine/` in the lake root (outside `capture/`)."""
-    if os.environ.get(QUARANTINE_DIR_ENV):
-        return Path(os.environ[QUARANTINE_DIR_ENV]).expanduser().resolve()
-    from lakehouse.paths import Lake
-
-    return Lake.at().quarantine
-
-
 class BlobCaptureStore:
     """A `CaptureStore` on a Blob container, with quarantine for files that cannot land.
 
     `landing` is the container the Capture files belong in; `quarantine` the
     container for refused files (default `<landing>-quarantine` on the same
     account, `None` to use only the local folder); `local_quarantine` the folder
-    for files written while storage is unreachable. Containers are created on the
-    first write that needs them. With `quarantine_on_failure` off, a write that
-    fails after retries raises `BlobStoreError` instead (a caller that retries the
-    whole batch itself, such as an Azure Functions trigger before its last attempt).
+    for files written while storage is unreachable (`None`: no local folder, such a
+    file raises `BlobStoreError`). Containers are created on the first write that
+    needs them. With `quarantine_on_failure` off, a write that fails after retries
+    raises `BlobStoreError` instead (a caller that retries the whole batch itself,
+    such as the Azure Functions trigger, whose host retries until it lands).
     """
 
     def __init__(
@@ -177,7 +171,7 @@ class BlobCaptureStore:
         self.landing = landing
         self.quarantine_on_failure = quarantine_on_failure
         self.quarantine = quarantine
-        self.local_quarantine_root = (local_quarantine or default_quarantine_dir()).resolve()
+        self.local_quarantine_root = local_quarantine.resolve() if local_quarantine is not None else None
         self.retry_log = retry_log if retry_log is not None else RetryLog()
         self.stats = StoreStats()
         self._lock = threading.Lock()
@@ -202,7 +196,7 @@ class BlobCaptureStore:
     def open_file(self, path: str) -> Iterator[BinaryIO]:
         """The file at `path` (landing container, else quarantine) downloaded in chunks
         into a temporary file, open for reading; removed after the block."""
-        local = self._local_path(path)
+        local = self._local_path(path) if self.local_quarantine_root is not None else None
         with tempfile.TemporaryFile() as spool:
             for container, what in ((self.landing, ""), (self.quarantine, "quarantined ")):
                 if container is None:
@@ -220,7 +214,7 @@ class BlobCaptureStore:
                 spool.seek(0)
                 yield cast(BinaryIO, spool)
                 return
-            if not local.with_name(local.name + SIDECAR_SUFFIX).exists():
+            if local is None or not local.with_name(local.name + SIDECAR_SUFFIX).exists():
                 raise FileNotFoundError(self.describe(path))
         with open(local, "rb") as handle:
             yield handle
@@ -366,6 +360,11 @@ class BlobCaptureStore:
                 return
             except (AzureError, CaptureConflictError) as exc:
                 reason = f"{reason}; quarantine container also failed: {failure_reason(exc)}"
+        if self.local_quarantine_root is None:
+            raise BlobStoreError(
+                f"writing {self.describe(path)} failed after retries: {reason}; "
+                "no local quarantine folder was given, so nothing was written"
+            ) from error
         target = self._local_path(path)
         write_new(target, data)
         sidecar = {
@@ -383,6 +382,8 @@ class BlobCaptureStore:
         log.error("could not land %s (%s): quarantined locally at %s", path, reason, target)
 
     def _local_dir(self) -> Path:
+        if self.local_quarantine_root is None:
+            raise BlobStoreError("this store has no local quarantine folder")
         return self.local_quarantine_root / (self.landing.account_name or "account") / self.landing.container_name
 
     def _local_path(self, path: str) -> Path:
@@ -419,6 +420,8 @@ class BlobCaptureStore:
     def quarantined_locally(self, prefix: str = "") -> list[QuarantinedFile]:
         """Files waiting in the local quarantine folder (readable while storage is down)."""
         found: list[QuarantinedFile] = []
+        if self.local_quarantine_root is None:
+            return found
         base = self._local_dir()
         if base.exists():
             for sidecar in sorted(base.rglob("*" + SIDECAR_SUFFIX)):
@@ -632,7 +635,8 @@ def blob_capture_store_from_env(
 ) -> BlobCaptureStore:
     """A `BlobCaptureStore` for `container` with credentials from the environment.
 
-    `retry_settings` are `RetrySettings` fields (retry_total, retry_backoff_factor,
+    `quarantine_dir` is the local quarantine folder (none by default: see
+    `BlobCaptureStore`). `retry_settings` are `RetrySettings` fields (retry_total, retry_backoff_factor,
     retry_backoff_max, connection_timeout, read_timeout). Raises `AzureConfigError`
     saying what to set when no storage is configured. No request is made here.
     """
@@ -655,7 +659,8 @@ def blob_capture_store(
 ) -> BlobCaptureStore:
     """A `BlobCaptureStore` whose landing and quarantine clients come from
     `make_client(name, **client_kwargs)` (e.g. `ContainerClient.from_connection_string`
-    with the connection string bound), sharing one retry policy configuration and log."""
+    with the connection string bound), sharing one retry policy configuration and log;
+    `quarantine_dir` the local quarantine folder, if any."""
     retry = retry or RetrySettings()
     retry_log = RetryLog()
     landing = make_client(container, **retry.client_kwargs(retry_log))
@@ -663,5 +668,5 @@ def blob_capture_store(
     try:
         quarantine = make_client(quarantine_container_name(container), **retry.client_kwargs(retry_log))
     except ValueError as exc:  # e.g. a container-scoped SAS cannot reach another container
-        log.info("no quarantine container (%s); refused files go to the local quarantine folder", exc)
+        log.info("no quarantine container (%s); refused files go to the local quarantine folder, if any", exc)
     return BlobCaptureStore(landing, quarantine=quarantine, local_quarantine=quarantine_dir, retry_log=retry_log)

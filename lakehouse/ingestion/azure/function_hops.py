@@ -89,8 +89,10 @@ def http_hop(
 
 def capture_lander(env: Mapping[str, str] | None = None) -> BatchLander:
     """The Event Hubs trigger's lander: Capture files of the HTTP hub into the lake
-    container's capture folder, under the namespace named by the app settings; the
-    last attempt's quarantine is the `<lake>-quarantine` container at the same paths."""
+    container's capture folder, under the namespace named by the app settings. A file
+    that cannot be written raises, on every attempt: no quarantine, and no local
+    quarantine folder (the instance's disk is not durable); the host retries the batch
+    until it lands and checkpoints only then."""
     env = os.environ if env is None else env
     clients = hub_env(env)
     namespace = env.get(setting("capture_namespace")) or eventhub_target(clients).namespace_name
@@ -106,11 +108,6 @@ def capture_lander(env: Mapping[str, str] | None = None) -> BatchLander:
     def make(name: str, **kwargs: Any) -> Any:
         return container_client(name, clients, **kwargs)
 
-    lake, folder = container("lake"), names["capture"]["folder"]
-    store = blob_capture_store(make, lake, CALL_RETRY)
+    store = blob_capture_store(make, container("lake"), CALL_RETRY, quarantine_dir=None)
     store.quarantine_on_failure = False
-    return BatchLander(
-        FolderCaptureStore(store, folder),
-        FolderCaptureStore(blob_capture_store(make, lake, CALL_RETRY), folder),
-        settings,
-    )
+    return BatchLander(FolderCaptureStore(store, names["capture"]["folder"]), settings)

@@ -197,10 +197,17 @@ def snapshot_batches(path: Path, version: int, *, batch_rows: int = 10_000) -> I
 @dataclass(frozen=True)
 class _FileAction:
     kind: str  # add | remove | cdc
-    path: str  # decoded, relative to the table (or absolute)
+    uri: str  # as logged: URI-encoded, relative to the table or absolute (a shallow clone's)
     partition_values: dict[str, str | None]
     data_change: bool
     deletion_vector: bool
+
+    @property
+    def path(self) -> str:
+        """The path decoded once: the file's real name (Spark's own %XX escapes kept)."""
+        from urllib.parse import unquote
+
+        return unquote(self.uri)
 
 
 @dataclass(frozen=True)
@@ -212,7 +219,6 @@ class _Commit:
 
 def _commits(path: Path, first_version: int, last_version: int) -> list[_Commit]:
     import json
-    from urllib.parse import unquote
 
     commits = []
     for version in range(first_version, last_version + 1):
@@ -231,7 +237,7 @@ def _commits(path: Path, first_version: int, last_version: int) -> list[_Commit]
                     actions.append(
                         _FileAction(
                             kind,
-                            unquote(entry["path"]),
+                            entry["path"],
                             entry.get("partitionValues") or {},
                             bool(entry.get("dataChange", True)),
                             bool(entry.get("deletionVector")),
@@ -275,7 +281,7 @@ def _change_feed_from_log(
                     f"version {commit.version} changes rows through deletion vectors in files delta-rs cannot open"
                 )
         for action in changes:
-            file = pq.ParquetFile(_local_file(path, action.path))
+            file = pq.ParquetFile(_local_file(path, action.uri))
             read = [*data_columns, "_change_type"] if action.kind == "cdc" else data_columns
             for batch in file.iter_batches(batch_size=batch_rows, columns=read):
                 n = batch.num_rows
@@ -298,17 +304,18 @@ def _change_feed_from_log(
                 yield pa.record_batch(arrays, schema=out)
 
 
-def _local_file(table: Path, action_path: str) -> Path:
-    """A file of the table: its log path is relative to the table, or an absolute URI (shallow clones)."""
-    from urllib.parse import urlparse
+def _local_file(table: Path, uri: str) -> Path:
+    """A file of the table from its logged path, decoded exactly once: a path relative to
+    the table, or an absolute URI (`file:///...`, `file:/...` or `/...`: a shallow clone's)."""
+    from urllib.parse import unquote, urlparse
     from urllib.request import url2pathname
 
-    if "://" not in action_path and not action_path.startswith("/"):
-        return table / action_path
-    url = urlparse(action_path)
-    if url.scheme not in ("", "file"):
-        raise ChangeFeedUnavailable(f"{action_path} is not a local file")
-    return Path(url2pathname(url.path))
+    url = urlparse(uri)
+    if not url.scheme and not uri.startswith("/"):
+        return table / unquote(uri)
+    if url.scheme not in ("", "file") or url.netloc not in ("", "localhost"):
+        raise ChangeFeedUnavailable(f"{unquote(uri)} is not a local file")
+    return Path(url2pathname(url.path))  # url2pathname decodes the %XX escapes
 
 
 def _partition_value(raw: str | None, kind: pa.DataType) -> Any:

@@ -44,8 +44,11 @@ def container_name() -> str:
     return f"t-{uuid.uuid4().hex[:20]}"
 
 
-def make_store(port: int, container: str, quarantine_dir: Path, retry: RetrySettings = FAST_RETRY) -> BlobCaptureStore:
-    """A BlobCaptureStore on Azurite at `port` (Azurite's own, or a proxy's)."""
+def make_store(
+    port: int, container: str, quarantine_dir: Path | None, retry: RetrySettings = FAST_RETRY
+) -> BlobCaptureStore:
+    """A BlobCaptureStore on Azurite at `port` (Azurite's own, or a proxy's); `quarantine_dir`
+    its local quarantine folder (None: none)."""
     conn = connection_string(port)
     return blob_capture_store(
         lambda name, **kw: ContainerClient.from_connection_string(conn, name, **kw),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -88,6 +91,38 @@ def test_poll_http_lands_records_in_the_local_lake(tmp_path: Path) -> None:
         for r in decode_capture_file(p.read_bytes())
     )
     assert bodies == sorted(f"r{i}" for i in range(12))
+
+
+def test_verbose_logs_show_no_query_string_of_a_request(tmp_path: Path) -> None:
+    """`-v` logs urllib3's line for every request (its target includes the query string);
+    a vendor's token, API key or a Functions key passed in the query never reaches them."""
+    secrets = {"token": "t0ken-in-query", "api_key": "ap1-key-in-query", "code": "funct1ons-key"}
+    api = TelemetryApi([[{"event_id": "q1", "device_id": "dev-1", "ts": "2026-03-08T10:00:00Z"}]])
+    api.faults["/next/0"] = ["503"]  # two requests, so a retried one is logged too
+    query = "&".join(f"{name}={value}" for name, value in secrets.items())
+    env = {k: v for k, v in os.environ.items() if k != "LAKEHOUSE_ROOT"}
+    command = ["-v", "--lake", str(tmp_path / "lake"), "azure", "poll-http", f"{api.base}/next/0?{query}"]
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "lakehouse.cli.main", *command, "--polls", "1", "--event-hub", "http-v"],
+            check=False,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        api.close()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "1 records landed" in run.stdout
+    assert [hit.status for hit in api.hits] == [503, 200]
+    logged = run.stdout + run.stderr
+    request_lines = [line for line in logged.splitlines() if "urllib3.connectionpool" in line and '"GET ' in line]
+    assert len(request_lines) == 2, logged[-3000:]  # the lines are there, without their query
+    assert all('"GET /next/0?... HTTP/1.1"' in line for line in request_lines), request_lines
+    for name, value in secrets.items():
+        assert value not in logged, f"the {name} value reached the log"
 
 
 def test_send_to_an_unreachable_hub_dead_letters_and_resend_keeps_them(tmp_path: Path) -> None:

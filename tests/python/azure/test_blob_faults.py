@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from lakehouse.ingestion.azure.retry import RetrySettings
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
 from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
+from lakehouse.paths import PROJECT_DIR
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, make_store
 from tests.python.azure.fault_proxy import FaultProxy
@@ -172,6 +174,32 @@ def test_storage_down_for_good_quarantines_locally_then_redrives(
     assert redrive.landed == partition0[8:] and redrive.conflicts == []
     assert store.quarantined() == []
     assert blobs(azurite.port, container_name) == expected
+
+
+def test_without_a_local_quarantine_folder_an_unreachable_store_raises_and_writes_nothing_locally(
+    container_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a caller that gives a folder (the CLI: `<lake>/_quarantine`) gets files on local disk;
+    no default folder is taken from the environment or the checkout."""
+    for unset in ("LAKEHOUSE_ROOT", "LAKEHOUSE_QUARANTINE_DIR"):
+        monkeypatch.delenv(unset, raising=False)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    default_quarantine = PROJECT_DIR / "lake" / "_quarantine"
+    before = sorted(default_quarantine.rglob("*")) if default_quarantine.exists() else []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    retry = RetrySettings(retry_total=1, retry_backoff_factor=0.05, retry_backoff_max=0.1, connection_timeout=1.0)
+    store = make_store(closed_port, container_name, None, retry)
+    path = "telemetry-ns/no-folder/0/2026/03/03/06/05/00.avro"
+
+    with pytest.raises(BlobStoreError, match=r"failed after retries: ServiceRequestError.*no local quarantine folder"):
+        store.write_file(path, b"window bytes")
+    assert store.quarantined_locally() == [] and store.stats.quarantined_locally == 0
+    assert list(cwd.iterdir()) == []
+    assert (sorted(default_quarantine.rglob("*")) if default_quarantine.exists() else []) == before
 
 
 def test_faulty_proxy_503_429_and_resets_are_retried(azurite: Azurite, container_name: str, tmp_path: Path) -> None:

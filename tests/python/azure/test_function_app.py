@@ -6,7 +6,10 @@ the worker's own converter (`EventHubTriggerConverter`, cardinality many, binary
 from the trigger metadata the host sends, and the timer gets a `func.TimerRequest`.
 Storage is Azurite; the HTTP source is the local test API. No Event Hubs runs
 here (its emulator is a container image): the timer's producer client is the
-SDK's real `EventDataBatch` packing with a recording `send_batch`.
+SDK's real `EventDataBatch` packing with a recording `send_batch`, and the host's
+part of a failed call is played by the test: it calls again with the retry count
+(the app's policy retries without end), writes no checkpoint before a call
+returns, and a new instance gets the batch again from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -78,7 +82,8 @@ def app_env(azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     namespace_setting = f"{settings['eventhub_connection']}__fullyQualifiedNamespace"
     monkeypatch.setenv(namespace_setting, f"{NAMESPACE}.servicebus.windows.net")
     monkeypatch.setenv(settings["capture_namespace"], NAMESPACE)
-    monkeypatch.setenv("LAKEHOUSE_QUARANTINE_DIR", str(tmp_path / "local-quarantine"))
+    for unset in ("LAKEHOUSE_ROOT", "LAKEHOUSE_QUARANTINE_DIR"):  # a Function has no lake root (the Bicep sets none)
+        monkeypatch.delenv(unset, raising=False)
     return azurite
 
 
@@ -108,9 +113,13 @@ def test_the_app_lists_both_triggers_with_their_bindings() -> None:
         "cardinality": "MANY",
         "dataType": "BINARY",
     }
-    retry = functions["land_http_hub"].get_settings_dict("retry_policy")
-    assert retry is not None
-    assert (retry["strategy"], retry["max_retry_count"]) == ("exponential_backoff", "8")
+    assert retry_policy(load_app()) == {
+        "setting_name": "retry_policy",
+        "strategy": "exponential_backoff",
+        "max_retry_count": "-1",  # retry indefinitely: the host checkpoints only after the retries end
+        "minimum_interval": "00:00:05",
+        "maximum_interval": "00:05:00",
+    }
 
     host = json.loads((APP_DIR / "host.json").read_text())
     hubs = host["extensions"]["eventHubs"]
@@ -172,10 +181,19 @@ def test_the_app_needs_only_its_requirements_pinned_as_the_project_pins_them() -
 # --------------------------------------------------------------------------- Event Hubs trigger
 
 
-class Context(func.Context):
-    """The invocation context the worker passes: only the retry attempt matters here."""
+def retry_policy(app: ModuleType) -> dict[str, Any]:
+    """The retry policy the worker hands the host for the Event Hubs trigger."""
+    (lander,) = [f for f in app.app.get_functions() if f.get_function_name() == "land_http_hub"]
+    policy = lander.get_settings_dict("retry_policy")
+    assert policy is not None
+    return dict(policy)
 
-    def __init__(self, retry_count: int, max_retry_count: int = 8) -> None:
+
+class Context(func.Context):
+    """The invocation context the worker passes: only the retry attempt matters here
+    (`max_retry_count` as the host reports the app's policy: -1, retry indefinitely)."""
+
+    def __init__(self, retry_count: int, max_retry_count: int = -1) -> None:
         self._retry = SimpleNamespace(retry_count=retry_count, max_retry_count=max_retry_count, exception=None)
 
     invocation_id = property(lambda self: "test")
@@ -302,11 +320,11 @@ def test_a_new_instance_reads_the_hours_of_its_batch_not_the_history(tmp_path: P
     store = ListingStore(tmp_path)
     settings = CaptureSettings(namespace=NAMESPACE, event_hub=HUB)
     events = [sent_event(seq, spacing=timedelta(hours=1)) for seq in range(24 * 30)]  # a month, hourly
-    BatchLander(store, store, settings).land(delivered(events[:-10]))
+    BatchLander(store, settings).land(delivered(events[:-10]))
     store.listed.clear()
 
     # A new instance given the month's last events: it lists the hours around them only.
-    report = BatchLander(store, store, settings).land(delivered(events[-12:]))
+    report = BatchLander(store, settings).land(delivered(events[-12:]))
     assert (report.already_landed, report.records_written) == (2, 10)
     assert 1 <= len(store.listed) <= 14  # the batch spans 11 hours, one more each side
     first_listed = min(store.listed).removeprefix(f"{NAMESPACE}/{HUB}/0/")
@@ -330,17 +348,51 @@ def test_a_blob_outage_raises_and_the_retry_lands_everything(app_env: Azurite) -
     assert_landed_once(app_env.port, range(30))
 
 
-def test_the_last_attempt_quarantines_what_cannot_be_written(app_env: Azurite, tmp_path: Path) -> None:
-    events = [sent_event(seq) for seq in range(12)]
+def files_under(*roots: Path) -> dict[Path, tuple[int, int]]:
+    """Every file under `roots` (bytecode caches aside), with its size and modification time."""
+    found = {}
+    for root in roots:
+        for path in root.rglob("*") if root.exists() else ():
+            if path.is_file() and "__pycache__" not in path.parts:
+                stat = path.stat()
+                found[path] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def test_while_storage_is_unreachable_every_attempt_raises_and_nothing_is_written_locally(
+    app_env: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cwd, temp = tmp_path / "cwd", tmp_path / "temp"
+    cwd.mkdir()
+    temp.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    # The deployed package (the app, the project's modules, the lake folder beside them), the cwd, the temp folder.
+    watched = (APP_DIR, PROJECT_DIR / "lakehouse", PROJECT_DIR / "lake", cwd, temp)
+    events = [sent_event(seq) for seq in range(40)]
     app = load_app()
+    max_retries = int(retry_policy(app)["max_retry_count"])
+    app.land_http_hub(delivered(events[:10]), Context(0, max_retries))  # landed; the host checkpoints after event 9
+    before = files_under(*watched)
     app_env.stop()
     try:
-        app.land_http_hub(delivered(events), Context(8))  # the last attempt does not raise
+        for retry_count in (0, 1, 8, 1000):  # 8 was the last attempt of the old policy
+            with pytest.raises(BlobStoreError, match="failed after retries"):
+                app.land_http_hub(delivered(events[10:30]), Context(retry_count, max_retries))
+        restarted = load_app()  # the host restarts during the retries: the retry count starts again
+        with pytest.raises(BlobStoreError, match="failed after retries"):
+            restarted.land_http_hub(delivered(events[10:30]), Context(0, max_retries))
     finally:
         app_env.ensure_running()
-    quarantined = sorted((tmp_path / "local-quarantine").rglob("*.avro"))
-    records = [r for f in quarantined for r in decode_capture_file(f.read_bytes())]
-    assert [r["SequenceNumber"] for r in records] == list(range(12))
+    assert files_under(*watched) == before
+    assert not blobs(app_env.port, f"{LAKE}-quarantine")
+    assert [r["SequenceNumber"] for f in landed(app_env.port).values() for r in f] == list(range(10))
+
+    # No call returned, so no checkpoint was written: the next instance gets the batch again
+    # from the last checkpoint (with what came since), and lands each event once.
+    load_app().land_http_hub(delivered(events[10:40]), Context(0, max_retries))
+    assert_landed_once(app_env.port, range(40))
 
 
 # --------------------------------------------------------------------------- timer

@@ -131,6 +131,42 @@ def test_the_log_reader_reads_the_feed_as_delta_rs_does(gold_lake: Lake) -> None
         assert got == sorted((r[0], r[-2], r[-1]) for r in want)
 
 
+def test_a_shallow_clone_under_escaped_partition_folders_reads_its_files(gold_lake: Lake) -> None:
+    """A shallow clone's log names the source's files by absolute URI (as Spark's SHALLOW CLONE
+    writes them, `file:/...`, or `file:///...`); under timestamp partition folders, whose
+    names hold `%3A`, each path is decoded once: the change feed reads the very rows written."""
+    import json
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    source = gold_lake.table("gold", "source")
+    rows = [device_row(d, w) for d in range(3) for w in range(2)]
+    write_deltalake(
+        str(source),
+        pa.Table.from_pylist(rows, schema=DEVICE_METRICS),
+        partition_by=["window_start"],
+        configuration={"delta.enableChangeDataFeed": "true"},
+    )
+    folders = sorted(p.name for p in source.iterdir() if p.name != "_delta_log")
+    assert len(folders) == 2 and all("%3A" in name for name in folders)  # the escaped names, on disk
+
+    clone = gold_lake.table("gold", "clone")
+    (clone / "_delta_log").mkdir(parents=True)
+    actions = [json.loads(line) for line in (source / "_delta_log" / f"{0:020d}.json").read_text().splitlines()]
+    adds = [a["add"] for a in actions if "add" in a]
+    assert len(adds) == 2
+    adds[0]["path"] = f"{source.as_uri()}/{adds[0]['path']}"  # file:///...
+    adds[1]["path"] = f"file:{source.as_uri().removeprefix('file://')}/{adds[1]['path']}"  # file:/...
+    (clone / "_delta_log" / f"{0:020d}.json").write_text("".join(json.dumps(a) + "\n" for a in actions))
+    later = [device_row(4, 0)]
+    write_deltalake(str(clone), pa.Table.from_pylist(later, schema=DEVICE_METRICS), mode="append")  # v1: relative
+
+    changes = net_changes(clone, "metric_id", after_version=-1, to_version=1)
+    assert by_key(changes.upserts) == by_key(rows + later) and changes.deletes == []
+    assert by_key(net_changes(clone, "metric_id", after_version=0, to_version=1).upserts) == by_key(later)
+
+
 @pytest.mark.spark
 def test_spark_written_tables_sync_through_delta_rs(spark, tmp_path, cosmos_settings: CosmosSettings) -> None:  # type: ignore[no-untyped-def]
     """What dbt's incremental merge writes (Spark, CDF on, deletion vectors too) syncs exactly."""
