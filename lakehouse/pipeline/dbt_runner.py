@@ -23,7 +23,9 @@ def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) 
     """Invoke `dbt <args>` for `lake`; returns dbt's result, raises DbtFailed on failure."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(lake.env())
+    from lakehouse.engine.auth import client_env
+
+    os.environ.update({**lake.env(), **client_env(lake)})  # client_env: the `cluster` target's password
     _drop_temporary_views()
     full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     if target_path:
