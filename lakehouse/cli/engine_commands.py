@@ -16,12 +16,15 @@ def engine() -> None:
     A Hive metastore in PostgreSQL (many clients share one catalog), a Spark
     standalone master with two workers and the Spark Thrift Server (HiveServer2)
     with Delta Lake and spark-avro, all on 127.0.0.1; data and logs under
-    <lake>/_engine/. Then:
+    <lake>/_engine/. Every client presents the lake's engine secret
+    (<lake>/_engine/conf/engine.secret, made at the first start, mode 0600): Spark
+    applications in their conf, SQL clients as their password. Then:
 
     \b
       DBT_TARGET=cluster lakehouse dbt build     the whole project on the cluster
       (beeline is in the PySpark wheel: .venv/lib/python3.11/site-packages/pyspark/bin/)
-      beeline -u jdbc:hive2://127.0.0.1:10000 -e 'select * from gold.gold_site_metrics_1h'
+      beeline -u jdbc:hive2://127.0.0.1:10000 -n lakehouse -w lake/_engine/conf/engine.secret \\
+        -e 'select * from gold.gold_site_metrics_1h'
     """
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.engine.auth import authenticator_jar, thrift_server_settings
 from lakehouse.engine.errors import EngineAlreadyRunning, EngineError
 from lakehouse.engine.jars import driver_class_path, spark_home
 from lakehouse.engine.metastore_schema import create_metastore_schema
@@ -145,12 +146,13 @@ class Engine:
             folder.mkdir(parents=True, exist_ok=True)
         try:
             class_path = driver_class_path()
+            authenticator = authenticator_jar(self.layout)
             conf = write_conf(self.layout, self.ports, class_path)
             password = self.layout.metastore_password()
             self.database.start(password)
             if not self.database.has_hive_schema(password):
                 create_metastore_schema(self.layout, self.ports, f"{spark_home() / 'jars'}/*:{class_path}")
-            self._start_cluster(conf)
+            self._start_cluster(conf, f"{authenticator}:{class_path}")
         except Exception:
             self.stop()
             raise
@@ -186,7 +188,8 @@ class Engine:
         self._pid_file(name).write_text(str(process.pid))
         return process.pid
 
-    def _start_cluster(self, conf: Path) -> None:
+    def _start_cluster(self, conf: Path, thrift_class_path: str) -> None:
+        """The master, the workers, then the Thrift server, whose class path adds its authenticator."""
         spark_class = str(spark_home() / "bin" / "spark-class")
         ports, logs = self.ports, self.layout.logs
         pid = self._launch(
@@ -234,11 +237,14 @@ class Engine:
                 THRIFT_SERVER,
                 "--name",
                 "lakehouse-thrift-server",
+                "--driver-class-path",
+                thrift_class_path,
                 "spark-internal",
                 "--hiveconf",
                 f"hive.server2.thrift.port={ports.thrift}",
                 "--hiveconf",
                 "hive.server2.thrift.bind.host=127.0.0.1",
+                *(arg for key, value in thrift_server_settings().items() for arg in ("--hiveconf", f"{key}={value}")),
             ],
             conf,
         )

@@ -54,37 +54,59 @@ class Ports:
         return self.master_ui + 1 + index
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by this user only (mode 0600), the
+    mode set before the text is in it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(fd, 0o600)  # a file made before, with a wider mode
+        out.write(text)
+
+
+def _secret(path: Path) -> str:
+    """The secret in `path`, made there once (mode 0600); never logged."""
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 class EngineLayout:
-    """Folders under <lake>/_engine/: conf (Spark defaults, hive-site with the metastore
-    password, mode 0600), postgres (its data, owned by the database's OS user), logs,
-    run (pid files), work (the workers' scratch)."""
+    """Folders under <lake>/_engine/: conf (mode 0700: the engine's secret, Spark defaults
+    and hive-site, which hold it and the metastore password, each mode 0600), lib (the
+    Thrift server's authenticator), postgres (its data, owned by the database's OS user),
+    logs, run (pid files), work (the workers' scratch)."""
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
         self.root = lake.engine
-        self.conf, self.postgres, self.logs, self.run, self.work = (
-            self.root / name for name in ("conf", "postgres", "logs", "run", "work")
+        self.conf, self.lib, self.postgres, self.logs, self.run, self.work = (
+            self.root / name for name in ("conf", "lib", "postgres", "logs", "run", "work")
         )
         self.password_file = self.conf / "metastore.password"
+        self.secret_file = self.conf / "engine.secret"
 
     def metastore_password(self) -> str:
         """The metastore database's password, made once per lake (never logged)."""
-        if not self.password_file.exists():
-            self.conf.mkdir(parents=True, exist_ok=True)
-            self.password_file.touch(mode=0o600)
-            self.password_file.write_text(secrets.token_urlsafe(24))
-        return self.password_file.read_text().strip()
+        return _secret(self.password_file)
+
+    def engine_secret(self) -> str:
+        """The lake's engine secret, made once per lake (never logged): Spark's RPC secret
+        (`spark.authenticate`) for the master, the workers and every application, and the
+        password every client of the Thrift server presents."""
+        return _secret(self.secret_file)
 
 
 def master_url(ports: Ports) -> str:
     return f"spark://127.0.0.1:{ports.master}"
 
 
-def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str) -> dict[str, str]:
-    """spark-defaults for every application on the cluster: the local target's settings
-    (Delta, spark-avro, UTC, ANSI off, small shuffles), minus what belongs to one
-    process, plus the cluster, the Hive catalog, and the drivers' class path
-    (lakehouse/engine/jars.py)."""
+def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str, secret: str) -> dict[str, str]:
+    """spark-defaults for the master, the workers and every application on the cluster:
+    the local target's settings (Delta, spark-avro, UTC, ANSI off, small shuffles), minus
+    what belongs to one process, plus the cluster, the Hive catalog, the drivers' class
+    path (lakehouse/engine/jars.py), and the lake's secret: the master and the workers
+    accept no connection, and no application, that does not authenticate with it."""
     from lakehouse.profile import local_spark_conf
 
     conf = {k: v for k, v in local_spark_conf().items() if k not in LOCAL_ONLY}
@@ -105,13 +127,25 @@ def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str) -> dict[str, s
             "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
             # Executors run the bronze load's Python checks in this project's interpreter.
             "spark.pyspark.python": sys.executable,
+            # Every Spark connection (application to master, worker to master, executor to
+            # driver) proves it holds the lake's secret. An application needs it in its
+            # conf (this file); a worker hands it to its executors in their environment,
+            # never on a command line. Spark's log redaction covers the key.
+            "spark.authenticate": "true",
+            "spark.authenticate.secret": secret,
+            # The REST submission server has no authentication (Spark's security docs): off.
+            "spark.master.rest.enabled": "false",
+            # The master's web UI has none either: it may show, not kill or decommission.
+            "spark.ui.killEnabled": "false",
+            "spark.master.ui.decommission.allow.mode": "DENY",
         }
     )
     return conf
 
 
 def hive_site(layout: EngineLayout, ports: Ports) -> dict[str, str]:
-    """The Hive metastore client's settings: the catalog lives in PostgreSQL."""
+    """The Hive metastore client's settings (the catalog lives in PostgreSQL), and where
+    the Thrift server's authenticator reads the engine's secret (lakehouse/engine/auth.py)."""
     return {
         "javax.jdo.option.ConnectionURL": f"jdbc:postgresql://127.0.0.1:{ports.metastore}/{METASTORE_DATABASE}",
         "javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
@@ -121,24 +155,22 @@ def hive_site(layout: EngineLayout, ports: Ports) -> dict[str, str]:
         "datanucleus.schema.autoCreateAll": "false",
         "hive.metastore.schema.verification": "false",
         "hive.metastore.warehouse.dir": str(layout.lake.warehouse),
+        "lakehouse.engine.secret.file": str(layout.secret_file),
     }
 
 
 def write_conf(layout: EngineLayout, ports: Ports, class_path: str) -> Path:
-    """Write <lake>/_engine/conf (SPARK_CONF_DIR for the engine and its clients)."""
+    """Write <lake>/_engine/conf (SPARK_CONF_DIR for the engine and its clients): this
+    user's only, since its files hold the engine's secret and the metastore password."""
     from xml.sax.saxutils import escape
 
     layout.conf.mkdir(parents=True, exist_ok=True)
-    defaults = layout.conf / "spark-defaults.conf"
-    defaults.write_text(
-        "".join(f"{k} {v}\n" for k, v in sorted(cluster_spark_conf(layout.lake, ports, class_path).items()))
-    )
+    layout.conf.chmod(0o700)
+    spark_conf = cluster_spark_conf(layout.lake, ports, class_path, layout.engine_secret())
+    write_private(layout.conf / "spark-defaults.conf", "".join(f"{k} {v}\n" for k, v in sorted(spark_conf.items())))
     props = "".join(
         f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n"
         for k, v in hive_site(layout, ports).items()
     )
-    site = layout.conf / "hive-site.xml"
-    site.touch(mode=0o600)
-    site.chmod(0o600)
-    site.write_text(f'<?xml version="1.0"?>\n<configuration>\n{props}</configuration>\n')
+    write_private(layout.conf / "hive-site.xml", f'<?xml version="1.0"?>\n<configuration>\n{props}</configuration>\n')
     return layout.conf

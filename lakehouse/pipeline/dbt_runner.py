@@ -26,8 +26,11 @@ def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) 
     dbt-spark's session method reuses it, with that lake's metastore."""
     from dbt.cli.main import dbtRunner
 
+    from lakehouse.engine.auth import client_env
+
     refuse_other_lake(lake)
-    os.environ.update(lake.env())  # dbt's project and profile read the lake root with env_var()
+    # dbt's project and profile read the lake root (and the `cluster` target's password) with env_var().
+    os.environ.update({**lake.env(), **client_env(lake)})
     _drop_temporary_views()
     full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     if target_path:

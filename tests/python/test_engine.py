@@ -1,5 +1,5 @@
 """The cluster engine end to end: `lakehouse engine start`, the `cluster` dbt target,
-several clients at once, and `engine stop`.
+several clients at once, clients without the engine's secret refused, and `engine stop`.
 
 One engine (PostgreSQL metastore, Spark master, two workers, Thrift server) on free
 ports serves the module. The same landed Capture files are built by the `local`
@@ -9,15 +9,19 @@ tables must be identical row for row.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
+import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +73,7 @@ class EngineUnderTest:
     local_build: subprocess.Popen[str] | None = None
     started: subprocess.CompletedProcess[str] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
 
     def cli(self, *args: str, target: str = "cluster", root: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -87,10 +92,15 @@ class EngineUnderTest:
     def thrift_port(self) -> int:
         return int(self.env["LAKEHOUSE_THRIFT_PORT"])
 
+    @property
+    def secret(self) -> str:
+        """The lake's engine secret, read from its file (what a client of the engine presents)."""
+        return (self.lake.root / "_engine" / "conf" / "engine.secret").read_text().strip()
 
-def _engine_processes(root: Path) -> list[str]:
-    """Command lines of live processes that belong to the engine of `root`."""
-    found = []
+
+def _command_lines() -> dict[int, str]:
+    """The whole command line of every live process but this one (what `ps` shows any user)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
@@ -98,9 +108,14 @@ def _engine_processes(root: Path) -> list[str]:
                 state = (entry / "stat").read_text().rsplit(") ", 1)[1][0]
             except (OSError, IndexError):
                 continue
-            if state != "Z" and f"{root}/_engine" in cmdline:
-                found.append(f"{entry.name}: {cmdline[:200]}")
+            if state != "Z":
+                found[int(entry.name)] = cmdline
     return found
+
+
+def _engine_processes(root: Path) -> list[str]:
+    """Command lines of live processes that belong to the engine of `root`."""
+    return [f"{pid}: {line[:200]}" for pid, line in _command_lines().items() if f"{root}/_engine" in line]
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +190,7 @@ def builds(engine: EngineUnderTest) -> Path:
     t0 = time.monotonic()
     cluster = engine.cli("dbt", "build")
     engine.timings["cluster dbt build"] = time.monotonic() - t0
+    engine.outputs += [cluster.stdout, cluster.stderr]
     engine.local_build.wait()
     engine.timings["local dbt build joined"] = time.monotonic() - t0
     assert cluster.returncode == 0, (cluster.stdout + cluster.stderr)[-4000:]
@@ -200,13 +216,93 @@ def test_cluster_and_local_targets_build_identical_tables(engine: EngineUnderTes
     assert counts["gold/gold_device_metrics_5m"] > 100, counts
 
 
-def _query(port: int, sql: str) -> list[tuple[Any, ...]]:
+def _query(port: int, sql: str, password: str | None, auth: str = "CUSTOM") -> list[tuple[Any, ...]]:
     from pyhive import hive
 
-    with hive.connect(host="127.0.0.1", port=port, username="analyst") as connection:
+    with hive.connect(host="127.0.0.1", port=port, username="analyst", password=password, auth=auth) as connection:
         cursor = connection.cursor()
         cursor.execute(sql)
         return list(cursor.fetchall())
+
+
+def _master_apps(engine: EngineUnderTest) -> list[str]:
+    """Names of the applications the master knows (running, waiting or finished)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{engine.env['LAKEHOUSE_SPARK_UI_PORT']}/json/", timeout=5) as answer:
+        state = json.load(answer)
+    return [app["name"] for key in ("activeapps", "completedapps") for app in state.get(key, [])]
+
+
+def test_an_application_without_the_engines_secret_is_refused_by_the_master(
+    engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    """Another local user's plain spark-submit to the master URL, without the lake's secret:
+    the master must not register it (it would run its code as the engine's user)."""
+    from lakehouse.engine.jars import spark_home
+
+    script = tmp_path / "intruder.py"
+    script.write_text(
+        "from pyspark.sql import SparkSession\n"
+        "spark = SparkSession.builder.appName('intruder').getOrCreate()\n"
+        "print('INTRUDER RAN', spark.range(3).count(), flush=True)\n"
+    )
+    empty_conf = tmp_path / "conf"
+    empty_conf.mkdir()
+    log = tmp_path / "intruder.log"
+    master = f"spark://127.0.0.1:{engine.env['LAKEHOUSE_SPARK_MASTER_PORT']}"
+    env = {**engine.env, "SPARK_CONF_DIR": str(empty_conf), "PYSPARK_PYTHON": sys.executable}
+    with log.open("w") as out:
+        intruder = subprocess.Popen(
+            [
+                str(spark_home() / "bin" / "spark-submit"),
+                "--master",
+                master,
+                "--conf",
+                "spark.ui.enabled=false",
+                str(script),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    t0 = time.monotonic()
+    refused = registered = False
+    try:
+        while time.monotonic() - t0 < 180 and intruder.poll() is None:
+            text = log.read_text(errors="replace")
+            registered = "Connected to Spark cluster" in text or "intruder" in _master_apps(engine)
+            refused = "Failed to connect to master" in text
+            if registered or refused:
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(intruder.pid, signal.SIGKILL)
+        intruder.wait()
+    engine.timings["intruder refused"] = time.monotonic() - t0
+    text = log.read_text(errors="replace")
+    assert "intruder" not in _master_apps(engine), text[-3000:]
+    assert not registered and "INTRUDER RAN" not in text, text[-3000:]
+    assert refused, text[-3000:]
+
+
+def test_the_sql_endpoint_refuses_a_client_without_the_engines_secret(engine: EngineUnderTest) -> None:
+    from pyhive.exc import Error as HiveError
+    from thrift.transport.TTransport import TTransportException
+
+    wrong = "not-the-secret-" + "x" * 20
+    attempts = {
+        "no password (auth NONE)": {"password": None, "auth": "NONE"},
+        "a wrong password": {"password": wrong, "auth": "CUSTOM"},
+        "PyHive's placeholder password": {"password": "x", "auth": "CUSTOM"},
+    }
+    for what, kwargs in attempts.items():
+        with pytest.raises((TTransportException, HiveError, EOFError)) as refused:
+            _query(engine.thrift_port, "select 1", **kwargs)  # type: ignore[arg-type]
+        assert engine.secret not in str(refused.value), what
+    assert _query(engine.thrift_port, "select 1", engine.secret) == [(1,)]
+    thrift_log = (engine.lake.root / "_engine" / "logs" / "thrift.log").read_text(errors="replace")
+    assert "Error validating the login" in thrift_log  # refused by the server, not by the client
+    assert wrong not in thrift_log  # nor the password presented
 
 
 def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
@@ -223,7 +319,9 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
                 answers.append(
                     (
                         time.monotonic(),
-                        _query(engine.thrift_port, "select count(*) from gold.gold_site_metrics_1h")[0][0],
+                        _query(engine.thrift_port, "select count(*) from gold.gold_site_metrics_1h", engine.secret)[0][
+                            0
+                        ],
                     )
                 )
             except Exception as exc:  # noqa: BLE001 - any failure is the finding
@@ -247,12 +345,14 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
             "--target-path",
             str(engine.lake.root / "_second_target"),
         ],
-        env=engine.cli_env("cluster"),
+        # As its user would: the credential from the lake's secret file (README).
+        env={**engine.cli_env("cluster"), "DBT_ENV_SECRET_LAKEHOUSE_THRIFT_PASSWORD": engine.secret},
         capture_output=True,
         text=True,
         cwd=PROJECT_DIR,
         check=False,
     )
+    engine.outputs += [second.stdout, second.stderr]
     t1 = time.monotonic()
     engine.timings["second dbt command"] = t1 - t0
     done.set()
@@ -262,6 +362,25 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
     during = [count for at, count in answers if t0 <= at <= t1]
     assert during, f"no answer while dbt ran ({len(answers)} in all)"
     assert set(during) == {expected}, during
+
+
+def test_the_engines_secret_is_in_no_log_command_line_or_dbt_artifact(engine: EngineUnderTest, builds: Path) -> None:
+    """After the builds and the second dbt command: the secret only in <lake>/_engine/conf."""
+    secret = engine.secret.encode()
+    conf = engine.lake.root / "_engine" / "conf"
+    for name in ("engine.secret", "spark-defaults.conf", "hive-site.xml"):
+        assert stat.S_IMODE((conf / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o700
+    places = [
+        *(f for f in engine.lake.root.rglob("*") if f.is_file() and conf not in f.parents),
+        *(f for f in (PROJECT_DIR / "target").glob("*.json")),
+        *(f for f in (PROJECT_DIR / "logs").glob("*.log")),
+    ]
+    assert any(f.name == "manifest.json" for f in places) and any(f.name == "thrift.log" for f in places)
+    assert [f for f in places if secret in f.read_bytes()] == []
+    assert not any(engine.secret in output for output in engine.outputs)
+    assert _engine_processes(engine.lake.root), "the engine is not running"
+    assert [pid for pid, line in _command_lines().items() if engine.secret in line] == []
 
 
 def test_engine_stop_leaves_no_process_behind(engine: EngineUnderTest) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.engine import Engine, EngineError
+from lakehouse.engine.auth import THRIFT_PASSWORD_ENV, authenticator_jar, client_env
 from lakehouse.engine.jars import driver_class_path, spark_home
 from lakehouse.engine.session import cluster_spark_session
 from lakehouse.engine.settings import EngineLayout, Ports, write_conf
@@ -60,6 +61,51 @@ def test_cluster_settings_keep_the_local_targets_and_the_password_stays_in_hive_
     assert properties["javax.jdo.option.ConnectionPassword"] == password and len(password) >= 24
     assert properties["javax.jdo.option.ConnectionURL"] == "jdbc:postgresql://127.0.0.1:25432/metastore"
     assert password not in (conf / "spark-defaults.conf").read_text()
+
+
+def test_each_lake_has_its_own_engine_secret_which_only_its_user_can_read(tmp_path: Path) -> None:
+    lakes = [Lake.at(tmp_path / name) for name in ("one", "two")]
+    assert client_env(lakes[0]) == {}  # no secret before the engine's first start
+    secrets = []
+    for lake in lakes:
+        conf = write_conf(EngineLayout(lake), PORTS, "/cache/jars/*")
+        secret = (conf / "engine.secret").read_text().strip()
+        assert len(secret) >= 32
+        defaults = dict(line.split(" ", 1) for line in (conf / "spark-defaults.conf").read_text().splitlines())
+        assert defaults["spark.authenticate"] == "true" and defaults["spark.authenticate.secret"] == secret
+        assert defaults["spark.master.rest.enabled"] == "false"  # Spark's REST submission has no authentication
+        assert defaults["spark.ui.killEnabled"] == "false"
+        assert defaults["spark.master.ui.decommission.allow.mode"] == "DENY"
+        properties = {p.findtext("name"): p.findtext("value") for p in ET.parse(conf / "hive-site.xml").getroot()}
+        assert properties["lakehouse.engine.secret.file"] == str(conf / "engine.secret")
+        assert secret not in (conf / "hive-site.xml").read_text()
+        assert stat.S_IMODE(conf.stat().st_mode) == 0o700
+        for name in ("engine.secret", "spark-defaults.conf", "hive-site.xml", "metastore.password"):
+            assert stat.S_IMODE((conf / name).stat().st_mode) == 0o600, name
+        assert client_env(lake) == {THRIFT_PASSWORD_ENV: secret}
+        secrets.append(secret)
+    assert secrets[0] != secrets[1]
+    write_conf(EngineLayout(lakes[0]), PORTS, "/cache/jars/*")  # a restart keeps the lake's secret
+    assert client_env(lakes[0]) == {THRIFT_PASSWORD_ENV: secrets[0]}
+
+
+def test_a_conf_file_left_readable_by_others_is_made_private_before_the_secret_is_written(tmp_path: Path) -> None:
+    layout = EngineLayout(Lake.at(tmp_path))
+    layout.conf.mkdir(parents=True)
+    (layout.conf / "spark-defaults.conf").write_text("spark.master local\n")
+    (layout.conf / "spark-defaults.conf").chmod(0o644)
+    layout.conf.chmod(0o755)
+    conf = write_conf(layout, PORTS, "/cache/jars/*")
+    assert stat.S_IMODE((conf / "spark-defaults.conf").stat().st_mode) == 0o600
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o700
+
+
+def test_the_thrift_servers_authenticator_compiles_against_sparks_jars_once(tmp_path: Path) -> None:
+    layout = EngineLayout(Lake.at(tmp_path))
+    jar = authenticator_jar(layout)
+    assert "lakehouse/engine/EngineSecretAuthenticator.class" in zipfile.ZipFile(jar).namelist()
+    built = jar.stat().st_mtime_ns
+    assert authenticator_jar(layout) == jar and jar.stat().st_mtime_ns == built
 
 
 def test_a_job_on_the_cluster_target_without_the_engine_says_how_to_start_it(tmp_path: Path) -> None:
