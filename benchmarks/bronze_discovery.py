@@ -6,9 +6,10 @@ Writes a month of the plant's Capture file tree (4 partitions, a file every 5
 minutes: 34,560 files, header-only so the figure is the finding, not the decoding),
 then times:
 
-- the bronze loader (Structured Streaming file source, availableNow, checkpoint),
-  listing only the recent hour folders (`capture_discovery`), with nothing new and
-  with one new window (4 files); and its full sweep of the whole tree;
+- the bronze loader (the listed hour folders compared with bronze's file manifest,
+  the missing files read with a batch read), listing only the recent hour folders
+  (`capture_discovery`), with nothing new and with one new window (4 files); and its
+  full sweep of the whole tree;
 - a batch listing pruned by `modifiedAfter` (binaryFile, path only) finding the
   same 4 files;
 - reading every file of the tree, as the old external-table bronze did each build.
@@ -66,14 +67,14 @@ def main() -> None:
     with metastore_lock(lake.metastore):
         spark = spark_session(lake)
         glob = f"{lake.capture}/{CAPTURE_GLOB}"
-        timed("stream, first run over the whole history", lambda: BronzeLoader(spark, lake).load_new_files().files)
-        timed("stream, recent hour folders, nothing new", lambda: BronzeLoader(spark, lake).load_new_files().files)
+        timed("loader, first run over the whole history", lambda: BronzeLoader(spark, lake).load_new_files().files)
+        timed("loader, recent hour folders, nothing new", lambda: BronzeLoader(spark, lake).load_new_files().files)
         cutoff = time.time()
         time.sleep(1.1)
         write_tree(lake, START + timedelta(minutes=5 * windows), 1)
-        timed("stream, recent hour folders, one new window", lambda: BronzeLoader(spark, lake).load_new_files().files)
+        timed("loader, recent hour folders, one new window", lambda: BronzeLoader(spark, lake).load_new_files().files)
         timed(
-            "stream, full sweep of the tree, nothing new",
+            "loader, full sweep of the tree, nothing new",
             lambda: BronzeLoader(spark, lake).load_new_files(full_sweep=True).files,
         )
         after = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%dT%H:%M:%S")

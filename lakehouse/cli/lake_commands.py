@@ -116,7 +116,8 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     """Run a dbt command (build, test, docs generate, ...) on the lake, in this process.
 
     `dbt build` first loads the Capture files not loaded yet into bronze, and checks
-    only this run's rows (add --vars '{full_check: true}' to check whole tables).
+    only this run's rows (add --vars '{full_check: true}' to check whole tables; its
+    bronze load then compares the whole Capture tree with bronze's file manifest).
 
     Example: lakehouse dbt build --select silver_telemetry+
     """
@@ -142,7 +143,8 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     with lake_lock(lake):
         try:
             if args[0] == "build":
-                click.echo(build_lake(lake, args).bronze.line())
+                for line in build_lake(lake, args).bronze.lines(lake):
+                    click.echo(line)
             else:
                 ensure_bronze_table(spark_session(lake), lake)
                 run_dbt(args, lake)
@@ -161,7 +163,7 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 @click.option(
     "--full-sweep",
     is_flag=True,
-    help="List the whole Capture tree, not only its recent hour folders (done every 6 h anyway).",
+    help="Compare the whole Capture tree with bronze, not only its recent hour folders (done every 6 h anyway).",
 )
 @click.option(
     "--source",
@@ -170,7 +172,7 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     default="binaryFile",
     envvar="LAKEHOUSE_BRONZE_SOURCE",
     show_default=True,
-    help="The stream's file source: Spark's own, or Auto Loader on Databricks.",
+    help="binaryFile: the listing compared with bronze's file manifest; cloudFiles: Auto Loader first (Databricks).",
 )
 @click.pass_context
 def load_bronze_command(
@@ -186,9 +188,11 @@ def load_bronze_command(
     With --replay-from/--replay-to, re-read a time range of Capture files (by the
     window end in their path), for example after a fix: records bronze already
     holds are skipped, the others are added. A load lists only the hour folders from
-    2 h before the newest it listed last time; --full-sweep lists the whole tree, to
-    find at once a file landed late in an older folder. Bad files are set aside in
-    <lake>/_bad_capture_files/ with a reason.
+    2 h before the newest it listed last time and loads every file there that bronze's
+    file manifest lacks (by path and size, whatever its modification time);
+    --full-sweep does so for the whole tree, to find at once a file landed late in an
+    older folder or put back repaired, and lists the files still set aside. Bad files
+    are set aside in <lake>/_bad_capture_files/ with a reason.
 
     \b
     Examples:
@@ -208,9 +212,8 @@ def load_bronze_command(
             report = loader.replay(replay_from.replace(tzinfo=UTC), replay_to.replace(tzinfo=UTC), event_hub=event_hub)
         else:
             report = loader.load_new_files(full_sweep=full_sweep, source_format=source_format)
-    click.echo(report.line())
-    for bad in report.bad_files:
-        click.echo(f"  set aside: {bad.path}: {bad.problem}")
+    for line in report.lines(lake):
+        click.echo(line)
 
 
 @click.command("run")

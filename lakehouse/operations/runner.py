@@ -9,8 +9,8 @@ APPLICATIONINSIGHTS_CONNECTION_STRING is set.
 
 SIGTERM (or SIGINT) stops the runner between steps: the step under way finishes,
 the cycle's row is written with status `stopped`, and the process exits 0. A crash
-(SIGKILL) loses nothing: landing resumes from the landed files, the bronze stream
-from its checkpoint, and every model from the load ids it holds.
+(SIGKILL) loses nothing: landing resumes from the landed files, bronze from its
+file manifest, and every model from the load ids it holds.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from lakehouse.operations.metrics import RunnerMetrics
 from lakehouse.paths import Lake
+from lakehouse.pipeline.capture_manifest import CAPTURE_FILES_TABLE
 from lakehouse.pipeline.lake_build import build_lake
 from lakehouse.pipeline.run_log import (
     CycleRecord,
@@ -140,7 +141,7 @@ class Runner:
     def _compact(self) -> None:
         """OPTIMIZE every table: Delta rewrites only partitions with more than one
         small file, so after the first pass the cost follows the recent writes."""
-        for table in cycle_tables():
+        for table in (*cycle_tables(), CAPTURE_FILES_TABLE):
             if self.spark.catalog.tableExists(table):
                 self.spark.sql(f"optimize {table}")
 

@@ -1,22 +1,26 @@
 """Bronze: load the Capture files that have not been loaded yet into the bronze Delta table.
 
-New files are found by Spark's own incremental file tracking: the Structured
-Streaming file source over the Capture tree (`binaryFile`, so a file's bytes are read
-once, by the loader) with a checkpoint under the lake root and
-`trigger(availableNow=True)`. Each run lists only the recent hour folders of the
-tree (`capture_discovery`: the path carries the time; a full sweep now and then finds
-files landed late in old folders) and reads only files the checkpoint has not seen;
-on Databricks the same code runs with Auto Loader (`LAKEHOUSE_BRONZE_SOURCE=cloudFiles`,
-which lists or gets file events itself). `replay` re-reads a time range of files.
+Bronze's own file manifest (`capture_manifest`, the table `bronze.bronze_capture_files`)
+says which Capture files it has processed, by path and size. Each run lists only the
+recent hour folders of the tree (`capture_discovery`: the path carries the time; the
+full sweep, every 6 h, on `--full-sweep` and in the full-check build, lists the whole
+tree), compares what it lists with the manifest rows of those folders, and reads the
+files that are missing with a batch read, whatever their modification times: a file
+restored with old times, copied with `cp -p` or `rsync -a`, or put back repaired at a
+path bronze saw before, loads like a new one. On Databricks, Auto Loader
+(`LAKEHOUSE_BRONZE_SOURCE=cloudFiles`: file events, no listing) loads new files first
+and the same comparison then catches what it skipped. `replay` re-reads a time range
+of files.
 
-Every new file is checked before Spark decodes it: a zero-byte, non-Avro, truncated
+Every file read is checked before Spark decodes it: a zero-byte, non-Avro, truncated
 or corrupt file, or one that is not in the Capture schema, is moved to
 `<lake>/_bad_capture_files/` beside a `.reason.json` and reported; its neighbours
-load. Records are merged into bronze on their key (namespace, event hub, partition,
-sequence number), insert-only: a key seen twice among new files, or already in
-bronze, is loaded once and counted. The merge reads only bronze files whose
-sequence-number range overlaps the batch's (Delta data skipping), so its cost
-follows the batch, not history.
+load. A full sweep reports every file still set aside, with what loads it. Records
+are merged into bronze on their key (namespace, event hub, partition, sequence
+number), insert-only: a key seen twice among new files, or already in bronze, is
+loaded once and counted. The merge reads only bronze files whose sequence-number
+range overlaps the batch's (Delta data skipping), so its cost follows the batch, not
+history.
 
 Each run that adds rows stamps them with one `load_id`, one more than the largest
 in bronze: the monotonic batch identity the dbt models hand work on by (never the
@@ -39,6 +43,8 @@ import fastavro
 from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
 from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
+from lakehouse.pipeline.capture_manifest import CaptureManifest, ProcessedFile
+from lakehouse.pipeline.capture_tree import capture_file_uri, list_capture_files, set_aside, set_aside_files
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -70,6 +76,7 @@ BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, co
 _PATH_PARTS = r"([^/]+)/([^/]+)/([^/]+)/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9]{2}[.]avro$"
 # Azure writes EnqueuedTimeUtc as `M/d/yyyy h:mm:ss a` (UTC); ISO-8601 is tolerated.
 _ENQUEUED_AT = "coalesce(to_timestamp(enqueued_time_utc, 'M/d/yyyy h:mm:ss a'), to_timestamp(enqueued_time_utc))"
+FILES_PER_BATCH = 2000  # files per check and merge
 _CAPTURE_FIELDS = [(f["name"], json.dumps(f["type"], sort_keys=True)) for f in CAPTURE_SCHEMA["fields"]]
 
 
@@ -96,7 +103,8 @@ class FileCheck:
 @dataclass
 class BronzeLoadReport:
     """What one load did. `load_id` is None when no row was added; `bad_files` are
-    given by their path under `capture/`."""
+    given by their path under `capture/`; `still_set_aside` (found by a full sweep)
+    are the files in `_bad_capture_files/` bronze has never loaded, with their reason."""
 
     load_id: int | None = None
     files: int = 0
@@ -106,6 +114,7 @@ class BronzeLoadReport:
     bad_files: list[FileCheck] = field(default_factory=list)
     max_enqueued_at: datetime | None = None
     full_sweep: bool = False
+    still_set_aside: dict[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
         bad = f", {len(self.bad_files)} bad files set aside" if self.bad_files else ""
@@ -116,6 +125,23 @@ class BronzeLoadReport:
             f"(load {self.load_id if self.load_id is not None else '-'}), "
             f"{self.duplicate_keys:,} duplicate keys skipped{bad}"
         )
+
+    def lines(self, lake: Lake) -> list[str]:
+        """The summary line, each file set aside this run, and what a full sweep found
+        still set aside, with the command that loads it once repaired."""
+        lines = [self.line(), *(f"  set aside: {bad.path}: {bad.problem}" for bad in self.bad_files)]
+        if self.still_set_aside:
+            lines.append(still_set_aside_message(lake, len(self.still_set_aside)))
+            lines += [f"  not loaded: {path}: {reason}" for path, reason in self.still_set_aside.items()]
+        return lines
+
+
+def still_set_aside_message(lake: Lake, count: int) -> str:
+    return (
+        f"WARNING: {count:,} Capture files are set aside in {lake.bad_capture_files} and not in bronze: "
+        f"repair each, move it back to the same path under {lake.capture}, then run "
+        f"`lakehouse --lake {lake.root} load-bronze --full-sweep`"
+    )
 
 
 def check_capture_file(path: str, data: bytes) -> FileCheck:
@@ -162,99 +188,137 @@ class BronzeLoader:
         self.lake = lake
         self.loaded_at = loaded_at  # tests set it to simulate a clock step
         self.report = BronzeLoadReport()
+        self.manifest = CaptureManifest(spark, lake)
 
     def load_new_files(self, *, source_format: str = "binaryFile", full_sweep: bool = False) -> BronzeLoadReport:
-        """Load every Capture file not loaded before (Structured Streaming, availableNow).
-        `full_sweep` lists the whole tree, not only its recent hour folders."""
-        ensure_bronze_table(self.spark, self.lake)
-        self.lake.capture.mkdir(parents=True, exist_ok=True)
+        """Load every Capture file of this run's hour folders (`full_sweep`: of the
+        whole tree) that bronze's manifest lacks; a full sweep also reports the files
+        still set aside. `cloudFiles` runs Auto Loader over the tree first."""
+        self._ensure()
         discovery = CaptureDiscovery(self.lake.capture, self.lake.state_file("bronze_discovery.json"))
-        plan = discovery.plan(full_sweep=full_sweep or source_format == "cloudFiles")
+        plan = discovery.plan(full_sweep=full_sweep)
         self.report.full_sweep = plan.full_sweep
-        if plan.glob is None:
-            return self.report
-        reader = (
-            self.spark.readStream.schema(BINARY_FILE_SCHEMA)
-            .option("ignoreMissingFiles", "true")
-            .option("maxFilesPerTrigger", 2000)
-        )
         if source_format == "cloudFiles":
-            reader = reader.format("cloudFiles").option("cloudFiles.format", "binaryFile")
-        else:
-            reader = reader.format("binaryFile")
-        stream = reader.load(f"{self.lake.capture}/{plan.glob}")
-        query = (
-            stream.writeStream.foreachBatch(lambda batch, batch_id: self._load(batch, self._logged_files(batch_id)))
-            .option("checkpointLocation", str(self.lake.checkpoint("bronze_capture_files")))
-            .trigger(availableNow=True)
-            .start()
-        )
-        query.awaitTermination()
+            self._auto_loader()
+        listed = list_capture_files(self.lake, plan.folders)
+        done = self.manifest.done(None if plan.full_sweep else plan.folders)
+        self._process({path: size for path, size in listed.items() if (path, size) not in done})
+        if plan.full_sweep:
+            self._find_still_set_aside()
         discovery.record(plan)
         return self.report
 
     def replay(self, start: datetime, end: datetime, *, event_hub: str | None = None) -> BronzeLoadReport:
         """Re-read the Capture files whose window ends in [start, end): what bronze lacks is added."""
-        ensure_bronze_table(self.spark, self.lake)
-        paths = [
-            str(path)
-            for path in sorted(self.lake.capture.glob(CAPTURE_GLOB))
-            if start <= CapturePath.parse(str(path.relative_to(self.lake.capture))).window_end < end
-            and (event_hub is None or path.relative_to(self.lake.capture).parts[1] == event_hub)
-        ]
-        if paths:
-            self._load(self.spark.read.format("binaryFile").load(paths))
+        self._ensure()
+        discovery = CaptureDiscovery(self.lake.capture, self.lake.state_file("bronze_discovery.json"))
+        listed = list_capture_files(self.lake, discovery.plan(full_sweep=True).folders)
+        self._process(
+            {
+                path: size
+                for path, size in listed.items()
+                if start <= CapturePath.parse(path).window_end < end
+                and (event_hub is None or path.split("/")[1] == event_hub)
+            }
+        )
         return self.report
 
-    def _logged_files(self, batch_id: int) -> list[str]:
-        """The files of a micro-batch as the file source logged them (its log in the
-        checkpoint: one JSON line per file, compacted every few batches). The batch's
-        rows miss zero-byte files: they give Spark no split."""
-        log_dir = self.lake.checkpoint("bronze_capture_files") / "sources" / "0"
-        entries = [log_dir / str(batch_id), *sorted(log_dir.glob("*.compact"))]
-        files = []
-        for entry in (e for e in entries if e.exists()):
-            for line in entry.read_text().splitlines()[1:]:
-                logged = json.loads(line)
-                if logged.get("batchId") == batch_id:
-                    files.append(logged["path"])
-        return list(dict.fromkeys(files))
+    def _ensure(self) -> None:
+        ensure_bronze_table(self.spark, self.lake)
+        self.manifest.ensure()
+        self.lake.capture.mkdir(parents=True, exist_ok=True)
 
-    def _load(self, files: DataFrame, logged: list[str] | None = None) -> None:
-        checks = files.select("path", "content").rdd.map(
-            lambda row: check_capture_file(row.path, bytes(row.content or b""))
+    def _auto_loader(self) -> None:
+        """Databricks Auto Loader over the whole tree (file events or its own listing),
+        availableNow; what it skips, the manifest comparison after it loads."""
+        stream = (
+            self.spark.readStream.schema(BINARY_FILE_SCHEMA)
+            .format("cloudFiles")
+            .option("cloudFiles.format", "binaryFile")
+            .option("ignoreMissingFiles", "true")
+            .option("maxFilesPerTrigger", FILES_PER_BATCH)
+            .load(f"{self.lake.capture}/{CAPTURE_GLOB}")
         )
-        checked: list[FileCheck] = checks.collect()
-        # A zero-byte file gives Spark no split, so no row: find it among the batch's files.
-        seen = {_local_path(c.path) for c in checked}
-        for uri in logged or []:
-            path = _local_path(uri)
-            if path not in seen and path.exists() and path.stat().st_size == 0:
-                checked.append(check_capture_file(uri, b""))
+        query = (
+            stream.writeStream.foreachBatch(lambda batch, _batch_id: self._check_and_load(batch, []))
+            .option("checkpointLocation", str(self.lake.checkpoint("bronze_capture_files")))
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination()
+
+    def _process(self, files: dict[str, int]) -> None:
+        """Check and load `files` (relative path -> size), a batch read per
+        FILES_PER_BATCH. A zero-byte file gives Spark no split, so no row: it is
+        checked from the listing."""
+        paths = sorted(files)
+        for at in range(0, len(paths), FILES_PER_BATCH):
+            chunk = paths[at : at + FILES_PER_BATCH]
+            readable = [capture_file_uri(self.lake, p) for p in chunk if files[p]]
+            empty = [check_capture_file(capture_file_uri(self.lake, p), b"") for p in chunk if not files[p]]
+            frame = (
+                self.spark.read.format("binaryFile").option("ignoreMissingFiles", "true").load(readable)
+                if readable
+                else None
+            )
+            self._check_and_load(frame, empty)
+
+    def _check_and_load(self, files: DataFrame | None, checked: list[FileCheck]) -> None:
+        """Check every file, set the bad ones aside, merge the good ones' records, and
+        record each file in the manifest."""
+        if files is not None:
+            checks = files.select("path", "content").rdd.map(
+                lambda row: check_capture_file(row.path, bytes(row.content or b""))
+            )
+            checked = [*checked, *checks.collect()]
         self.report.files += len(checked)
         bad = [c for c in checked if c.problem]
-        for check in bad:
-            self._set_aside(check)
-        good = [c for c in checked if not c.problem and c.records]
-        if good:
-            self._merge(good)
+        if bad:  # recorded first: a crash before the move leaves the file in the tree, to be found again
+            self.manifest.record(
+                [ProcessedFile(self._relative(c.path), c.length, 0, "set_aside", c.problem) for c in bad]
+            )
+            for check in bad:
+                self._set_aside(check)
+        good = [c for c in checked if not c.problem]
+        load_id = self._merge([c for c in good if c.records]) if any(c.records for c in good) else None
+        self.manifest.record(
+            [
+                ProcessedFile(
+                    self._relative(c.path),
+                    c.length,
+                    c.records,
+                    "loaded" if c.records else "empty",
+                    load_id=load_id if c.records else None,
+                )
+                for c in good
+            ]
+        )
+
+    def _relative(self, path: str) -> str:
+        return str(_local_path(path).relative_to(self.lake.capture).as_posix())
 
     def _set_aside(self, check: FileCheck) -> None:
         """Move a bad file out of the Capture tree, with a reason note beside it."""
-        source = _local_path(check.path)
-        relative = source.relative_to(self.lake.capture)
-        target = self.lake.bad_capture_files / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        relative = self._relative(check.path)
         note = {
-            "path": str(relative),
+            "path": relative,
             "bytes": check.length,
             "reason": check.problem,
             "set_aside_at": datetime.now(UTC).isoformat(),
         }
-        target.with_name(target.name + ".reason.json").write_text(json.dumps(note, indent=2) + "\n")
-        source.replace(target)
-        self.report.bad_files.append(FileCheck(str(relative), check.length, check.records, check.problem))
+        set_aside(self.lake, relative, note)
+        self.report.bad_files.append(FileCheck(relative, check.length, check.records, check.problem))
         log.warning("bad Capture file %s set aside in %s: %s", relative, self.lake.bad_capture_files, check.problem)
+
+    def _find_still_set_aside(self) -> None:
+        """The files in `_bad_capture_files/` bronze never loaded, reported loudly."""
+        notes = set_aside_files(self.lake)
+        loaded = self.manifest.ever_loaded(notes)
+        self.report.still_set_aside = {
+            path: str(note.get("reason") or "no reason note") for path, note in notes.items() if path not in loaded
+        }
+        if self.report.still_set_aside:
+            log.warning("%s", still_set_aside_message(self.lake, len(self.report.still_set_aside)))
 
     def _records(self, paths: list[str]) -> DataFrame:
         from pyspark.sql import functions as F
@@ -283,10 +347,11 @@ class BronzeLoader:
             .withColumn("capture_record_id", F.concat_ws("/", *KEY))
         )
 
-    def _merge(self, files: list[FileCheck]) -> None:
-        """Insert the records of `files` whose key bronze lacks. The file checks give
-        the batch's sequence ranges, so the merge reads only bronze files that could
-        hold its keys, and Spark decodes the Avro once, in the merge."""
+    def _merge(self, files: list[FileCheck]) -> int:
+        """Insert the records of `files` whose key bronze lacks; returns the load id
+        their rows carry. The file checks give the batch's sequence ranges, so the
+        merge reads only bronze files that could hold its keys, and Spark decodes the
+        Avro once, in the merge."""
         from delta.tables import DeltaTable
         from pyspark.sql import Window
         from pyspark.sql import functions as F
@@ -326,6 +391,7 @@ class BronzeLoader:
         latest = max(parse_enqueued_time(f.last_enqueued) for f in files if f.last_enqueued)
         if self.report.max_enqueued_at is None or latest > self.report.max_enqueued_at:
             self.report.max_enqueued_at = latest
+        return load_id
 
     def _load_id(self) -> int:
         """This run's batch identity: one more than bronze's largest (Delta answers from metadata)."""

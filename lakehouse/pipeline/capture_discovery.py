@@ -10,9 +10,10 @@ is listed whole.
 
 A file that lands in an hour folder older than that (a consumer catching up after
 more than `LOOKBACK` down, a copy of old files) is found by the full sweep: the
-first run, every `FULL_SWEEP_EVERY`, and `lakehouse load-bronze --full-sweep`; or at
-once by a replay of its time range. The stream's checkpoint still decides which
-listed files are new, so a file listed twice is loaded once.
+first run, every `FULL_SWEEP_EVERY`, `lakehouse load-bronze --full-sweep` and the
+full-check build; or at once by a replay of its time range. Bronze's file manifest
+(`capture_manifest`) decides which listed files are new, by path and size, never by
+modification time, so a file listed twice is loaded once.
 """
 
 from __future__ import annotations
@@ -33,14 +34,19 @@ _HOUR_FORMAT = "%Y/%m/%d/%H"
 
 @dataclass(frozen=True)
 class DiscoveryPlan:
-    """What this run lists: `glob` (relative to the capture root; None when there is
-    nothing to list), whether it is a full sweep, and each partition's newest hour
-    folder, to record once the run has loaded what it listed."""
+    """What this run lists: its hour folders (`ns/hub/partition/YYYY/MM/DD/hh`) and
+    the same as a `glob` (relative to the capture root; None when there is nothing to
+    list), whether it is a full sweep, and each partition's newest hour folder, to
+    record once the run has loaded what it listed."""
 
     glob: str | None
     full_sweep: bool
     newest_hours: dict[str, str] = field(default_factory=dict)
-    hour_folders: int = 0
+    folders: tuple[str, ...] = ()
+
+    @property
+    def hour_folders(self) -> int:
+        return len(self.folders)
 
 
 class CaptureDiscovery:
@@ -64,10 +70,10 @@ class CaptureDiscovery:
             newest[partition] = max([*hours, recorded.get(partition, "")])
             folders += [f"{partition}/{hour}" for hour in hours]
         if sweep:
-            return DiscoveryPlan(CAPTURE_GLOB, True, newest, len(folders))
+            return DiscoveryPlan(CAPTURE_GLOB, True, newest, tuple(folders))
         if not folders:
             return DiscoveryPlan(None, False, newest)
-        return DiscoveryPlan("{" + ",".join(folders) + "}/*/*.avro", False, newest, len(folders))
+        return DiscoveryPlan("{" + ",".join(folders) + "}/*/*.avro", False, newest, tuple(folders))
 
     def record(self, plan: DiscoveryPlan, *, now: datetime | None = None) -> None:
         """Remember what a run listed, once it has loaded it."""

@@ -1,7 +1,9 @@
 """One build of the lake: load new Capture files into bronze, then `dbt build`.
 
 The dbt run is told which bronze load is this run's first (`run_first_load_id`), so
-its data tests check this run's rows; `full_check=True` checks whole tables. The
+its data tests check this run's rows; `full_check=True` (or `--vars '{full_check:
+true}'` among the dbt arguments) checks whole tables, and its bronze load first
+compares the whole Capture tree with bronze's file manifest (a full sweep). The
 device registry seed and its snapshot are left out when their files have not
 changed since the last successful build (dbt would otherwise reload the seed and
 re-run the snapshot on every build).
@@ -77,6 +79,14 @@ def dbt_build_args(
     return args
 
 
+def full_check_requested(args: Sequence[str]) -> bool:
+    """Whether dbt's `--vars` among `args` set `full_check` true."""
+    if "--vars" not in args or args.index("--vars") + 1 >= len(args):
+        return False
+    given = yaml.safe_load(args[args.index("--vars") + 1])
+    return isinstance(given, dict) and given.get("full_check") is True
+
+
 def _selects(args: Sequence[str]) -> bool:
     return any(a in ("--select", "-s", "--selector", "-m", "--models") for a in args)
 
@@ -91,14 +101,15 @@ def build_lake(
     target_path: str | None = None,
 ) -> BuildReport:
     """Load new Capture files into bronze, then run `dbt <dbt_args>` on the lake.
-    `unit_tests=False` leaves dbt's unit tests out (they test the SQL, not the data:
-    the continuous runner skips them)."""
+    A full check sweeps the whole Capture tree first. `unit_tests=False` leaves dbt's
+    unit tests out (they test the SQL, not the data: the continuous runner skips them)."""
     from lakehouse.spark.session import spark_session
 
     spark = spark_session(lake)
     RunLog(spark, lake).ensure()  # a dbt source, tested by every build
     t0 = time.monotonic()
-    bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files()
+    full_check = full_check or full_check_requested(dbt_args)
+    bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files(full_sweep=full_check)
     report = BuildReport(bronze, {"bronze": time.monotonic() - t0})
     skip = _reference_data_current(lake, spark)
     report.reference_data_reloaded = not skip

@@ -36,3 +36,13 @@ def test_file_checks_name_what_is_wrong() -> None:
     assert check_capture_file("a.avro", b"").problem.startswith("zero_bytes")  # type: ignore[union-attr]
     assert check_capture_file("a.avro", b"PAR1....").problem.startswith("not_avro")  # type: ignore[union-attr]
     assert check_capture_file("a.avro", b"Obj\x01\x00").problem.startswith("corrupt")  # type: ignore[union-attr]
+
+
+def test_a_full_check_build_is_recognised_from_dbt_vars() -> None:
+    """`dbt build --vars '{full_check: true}'` sweeps the whole Capture tree first."""
+    from lakehouse.pipeline.lake_build import full_check_requested
+
+    assert full_check_requested(["build", "--vars", "{full_check: true}"])
+    assert full_check_requested(["build", "--vars", '{"full_check": true, "a": 1}'])
+    assert not full_check_requested(["build", "--vars", "{full_check: false}"])
+    assert not full_check_requested(["build"]) and not full_check_requested(["build", "--vars"])

@@ -57,6 +57,7 @@ def test_every_resource_loads_into_the_bundle_schema_models() -> None:
     }
     assert set(loaded["jobs"]) == {"lake_cycle", "nightly_full_check"}
     assert {t.task_key for t in loaded["jobs"]["lake_cycle"].tasks} == {"load_bronze", "dbt_build", "cosmos_sync"}
+    assert [t.task_key for t in loaded["jobs"]["nightly_full_check"].tasks] == ["reconcile_bronze", "full_check"]
     assert set(BUNDLE["targets"]) == {"dev", "staging", "prod"}
 
 
@@ -75,7 +76,7 @@ def test_every_variable_used_is_declared_and_every_declared_one_used() -> None:
 def test_wheel_tasks_call_the_lakehouse_cli_with_options_it_has() -> None:
     package = PYPROJECT["project"]["name"].replace("-", "_")
     wheel_tasks = [(key, task["python_wheel_task"]) for key, task in _tasks() if "python_wheel_task" in task]
-    assert len(wheel_tasks) == 2
+    assert len(wheel_tasks) == 3
     for key, task in wheel_tasks:
         assert task["package_name"] == package, key
         assert task["entry_point"] in PYPROJECT["project"]["scripts"], key
