@@ -16,9 +16,9 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from deltalake import DeltaTable
 
 from lakehouse.ingestion.capture.format import CapturePath
 from lakehouse.ingestion.capture.lander import CaptureSettings, landed_records
@@ -27,6 +27,7 @@ from lakehouse.ingestion.landing import land_simulation
 from lakehouse.ingestion.sources.simulator import SimulatorConfig
 from lakehouse.paths import PROJECT_DIR, Lake
 from tests.python import expected_lake as ex
+from tests.python.lake_helpers import cli_env
 
 pytestmark = pytest.mark.spark
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ def _load_bronze(lake: Lake, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "lakehouse.cli.main", "--lake", str(lake.root), "load-bronze", *args],
         cwd=PROJECT_DIR,
-        env={**os.environ, **lake.env(), "PYTHONUNBUFFERED": "1", "LAKEHOUSE_SPARK_DRIVER_MEMORY": "1g"},
+        env=cli_env(),
         capture_output=True,
         text=True,
         timeout=600,
@@ -72,19 +73,19 @@ def _landed(lake: Lake) -> list[str]:
     return sorted(ex.capture_record_id(p, r) for p, r in landed_records(LocalCaptureStore(lake.capture)))
 
 
-def _bronze(lake: Lake) -> list[str]:
-    """Bronze's record keys, read by delta-rs (no Spark in this process)."""
-    table = DeltaTable(str(lake.table("bronze", "bronze_capture_events")))
-    return sorted(table.to_pyarrow_table(columns=["capture_record_id"]).column(0).to_pylist())
+def _bronze(spark: Any, lake: Lake) -> list[str]:
+    """Bronze's record keys, read by path (the session's own lake is another one)."""
+    table = spark.read.format("delta").load(str(lake.table("bronze", "bronze_capture_events")))
+    return sorted(r.capture_record_id for r in table.select("capture_record_id").collect())
 
 
 @pytest.fixture(scope="module")
 def lakes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Lake]:
     """(scratch lake with every landing, tested lake) - both new."""
-    return Lake.from_env(tmp_path_factory.mktemp("landed")), Lake.from_env(tmp_path_factory.mktemp("restored"))
+    return Lake.at(tmp_path_factory.mktemp("landed")), Lake.at(tmp_path_factory.mktemp("restored"))
 
 
-def test_files_restored_with_old_modification_times_are_loaded(lakes: tuple[Lake, Lake]) -> None:
+def test_files_restored_with_old_modification_times_are_loaded(spark: Any, lakes: tuple[Lake, Lake]) -> None:
     scratch, lake = lakes
     old_hours = _land(scratch, START - timedelta(hours=6), timedelta(minutes=20))  # 6 h before: not listed
     first = _land(scratch, START, timedelta(hours=1))
@@ -92,21 +93,21 @@ def test_files_restored_with_old_modification_times_are_loaded(lakes: tuple[Lake
     assert old_hours and first and restored
 
     _restore(scratch, lake, first, age=None)
-    _load_bronze(lake)
-    assert _bronze(lake) == _landed(lake)
+    _load_bronze(spark, lake)
+    assert _bronze(spark, lake) == _landed(lake)
 
     _restore(scratch, lake, [*old_hours, *restored], age=TEN_DAYS)
     assert min((lake.capture / p).stat().st_mtime for p in restored) < time.time() - 9 * 24 * 3600
-    output = _load_bronze(lake)
+    output = _load_bronze(spark, lake)
     without_old = sorted(
         ex.capture_record_id(p, r) for p, r in landed_records(LocalCaptureStore(lake.capture)) if p not in old_hours
     )
-    assert _bronze(lake) == without_old, output  # the listed hour folders' files, old times or not
+    assert _bronze(spark, lake) == without_old, output  # the listed hour folders' files, old times or not
     assert f"{len(restored):,} new Capture files" in output
 
     output = _load_bronze(lake, "--full-sweep")
     assert f"{len(old_hours):,} new Capture files" in output
-    assert _bronze(lake) == _landed(lake) == _landed(scratch)  # every landed record, once
+    assert _bronze(spark, lake) == _landed(lake) == _landed(scratch)  # every landed record, once
 
 
 def _simulate_crash_between_source_log_and_offset_log(lake: Lake) -> None:
@@ -122,7 +123,9 @@ def _simulate_crash_between_source_log_and_offset_log(lake: Lake) -> None:
             newest.with_name(f".{newest.name}.crc").unlink(missing_ok=True)
 
 
-def test_a_bad_file_repaired_and_put_back_is_loaded_and_a_zero_byte_file_is_counted(lakes: tuple[Lake, Lake]) -> None:
+def test_a_bad_file_repaired_and_put_back_is_loaded_and_a_zero_byte_file_is_counted(
+    spark: Any, lakes: tuple[Lake, Lake]
+) -> None:
     """After the first test: a corrupt file and a zero-byte file are set aside and
     counted (the zero-byte one after a simulated crash of the old stream); the full
     sweep names what is still set aside and the command that loads it; the corrupt
@@ -153,8 +156,8 @@ def test_a_bad_file_repaired_and_put_back_is_loaded_and_a_zero_byte_file_is_coun
     again = _load_bronze(lake, "--full-sweep")
     originals = landed_records(LocalCaptureStore(scratch.capture))
     repaired = {ex.capture_record_id(p, r) for p, r in originals if p == corrupt}
-    assert repaired and repaired <= set(_bronze(lake)), again
-    assert _bronze(lake) == _landed(scratch)  # every landed record, once
+    assert repaired and repaired <= set(_bronze(spark, lake)), again
+    assert _bronze(spark, lake) == _landed(scratch)  # every landed record, once
     # Only the repaired file was new (the rest is in bronze's manifest); the zero-byte one still waits.
     assert "1 new Capture files" in again and "bad files" not in again
     assert f"not loaded: {zero}: zero_bytes" in again and corrupt not in again
