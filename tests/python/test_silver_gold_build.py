@@ -232,8 +232,13 @@ def _land_hub(state: LakeState, hub: str, events: list[Event], batch: int) -> No
     state.land(events, start, max(e.enqueued_time for e in events) + timedelta(minutes=5), batch, _hub(hub))
 
 
-def _gold_rows(spark: Any, table: str, key: str, value: str) -> dict[datetime, int]:
-    return {r["window_start"]: r["event_count"] for r in _table(spark, table) if r[key] == value}
+def _gold_rows(spark: Any, table: str, key: str, value: str, day: datetime) -> dict[datetime, int]:
+    """window_start -> event_count of `value`'s windows on `day` (other tests' data is on other days)."""
+    return {
+        r["window_start"]: r["event_count"]
+        for r in _table(spark, table)
+        if r[key] == value and day <= r["window_start"] < day + timedelta(days=1)
+    }
 
 
 def test_resend_with_another_ts_within_the_horizon_stays_one_row(lake: Lake, spark: Any, run_dbt: Any) -> None:
@@ -262,7 +267,10 @@ def test_resend_with_another_ts_within_the_horizon_stays_one_row(lake: Lake, spa
     _land_hub(state, "resend-ts-first", [*background, later_first, earlier_second], batch=1)
     run_dbt("build")
     _check_lake(spark, state)
-    assert _gold_rows(spark, "gold.gold_device_metrics_5m", "device_id", "dev-00011")[day + timedelta(minutes=80)] == 1
+    assert (
+        _gold_rows(spark, "gold.gold_device_metrics_5m", "device_id", "dev-00011", day)[day + timedelta(minutes=80)]
+        == 1
+    )
 
     # Load 2, another hub: the vendor re-emits rts-later with a corrected ts an hour
     # and more later (enqueued 2 h 23 min after the first send), and the earliest send
@@ -287,12 +295,17 @@ def test_resend_with_another_ts_within_the_horizon_stays_one_row(lake: Lake, spa
     assert silver["rts-earlier"]["event_time"] == day + timedelta(minutes=12)  # the earliest send's
     assert silver["rts-earlier"]["event_hub"] == "resend-ts-second"
     assert want.duplicates >= 2
-    device_11 = _gold_rows(spark, "gold.gold_device_metrics_5m", "device_id", "dev-00011")
+    device_11 = _gold_rows(spark, "gold.gold_device_metrics_5m", "device_id", "dev-00011", day)
     assert day + timedelta(minutes=80) not in device_11  # its only event moved out: deleted
     assert device_11[day + timedelta(minutes=10)] == 2  # the background reading and rts-earlier
-    assert _gold_rows(spark, "gold.gold_device_metrics_5m", "device_id", "dev-00010")[day + timedelta(minutes=5)] == 2
-    assert _gold_rows(spark, "gold.gold_device_metrics_5m", "device_id", "dev-00010")[day + timedelta(minutes=110)] == 1
-    site_11 = _gold_rows(spark, "gold.gold_site_metrics_1h", "site_id", "site-11")
+    assert (
+        _gold_rows(spark, "gold.gold_device_metrics_5m", "device_id", "dev-00010", day)[day + timedelta(minutes=5)] == 2
+    )
+    assert (
+        _gold_rows(spark, "gold.gold_device_metrics_5m", "device_id", "dev-00010", day)[day + timedelta(minutes=110)]
+        == 1
+    )
+    site_11 = _gold_rows(spark, "gold.gold_site_metrics_1h", "site_id", "site-11", day)
     assert site_11 == {day: 7, day + timedelta(hours=1): 5}  # rts-earlier counted once, at 10:12
     replaced = [(r["event_id"], r["event_time"]) for r in _table(spark, "silver.int_silver_replaced_sends")]
     assert ("rts-earlier", day + timedelta(minutes=82)) in replaced
@@ -313,7 +326,7 @@ def test_resend_beyond_the_horizon_is_reported_by_the_full_check(
     other = _reading("rb-bg-0", "dev-00012", day + timedelta(minutes=4), day + timedelta(minutes=4, seconds=2))
     _land_hub(state, "resend-beyond", [first, other], batch=1)
     run_dbt("build")
-    resend = _reading("rb-1", "dev-00012", day + timedelta(hours=4, minutes=40), day + timedelta(hours=26))
+    resend = _reading("rb-1", "dev-00012", day + timedelta(hours=4, minutes=40), day + timedelta(hours=26, minutes=3))
     _land_hub(state, "resend-beyond", [resend], batch=2)
     run_dbt("build")  # the run-scoped tests cannot see it
     want = _check_lake(spark, state)
@@ -326,10 +339,10 @@ def test_resend_beyond_the_horizon_is_reported_by_the_full_check(
     assert "one_row_per_event_id" in out
     assert "rb-1 (2 rows, sends enqueued 26.0 h apart)" in out
     assert "dedupe_horizon_hours = 24" in out
-    assert "lakehouse dbt build --full-refresh --select silver_telemetry+" in out
+    assert "lakehouse dbt build --full-refresh --select silver_telemetry+ --vars '{full_check: true}'" in out
 
-    # The repair it names: silver, then gold, rebuilt from every validated record.
-    run_dbt("build", "--full-refresh", "--select", "silver_telemetry+")
+    # The repair it names: silver, then gold, rebuilt from every validated record, and
+    # every test of them over whole tables.
+    run_dbt("build", "--full-refresh", "--select", "silver_telemetry+", "--vars", '{"full_check": true}')
     want = _check_lake(spark, state, full_refresh=True)
     assert not want.events_with_several_rows()
-    run_dbt("test", "--select", "silver_telemetry", "--vars", '{"full_check": true}')

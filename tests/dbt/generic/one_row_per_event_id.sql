@@ -33,7 +33,7 @@
     ~ listed | join(', ') ~ '. Their sends were enqueued further apart than the dedupe horizon '
     ~ '(var dedupe_horizon_hours = ' ~ var('dedupe_horizon_hours') ~ '), so the incremental dedupe did not '
     ~ 'compare them. Rebuild silver and what follows from it: '
-    ~ 'lakehouse dbt build --full-refresh --select silver_telemetry+',
+    ~ "lakehouse dbt build --full-refresh --select silver_telemetry+ --vars '{full_check: true}'",
     info=true,
 ) %}
 {%- endif %}
