@@ -5,16 +5,25 @@
         unique_key='event_id',
         partition_by=['event_hour'],
         on_schema_change='fail',
+        tblproperties={'delta.enableChangeDataFeed': 'true'},
+        meta={'merge_replaces_compared_sends': true},
+        pre_hook="{{ enable_change_data_feed() }}",
     )
 }}
 
 {#-
     One row per distinct valid event. Duplicates (same event_id) keep the earliest
     send by (enqueued_at, partition_id, sequence_number), within a run and across
-    runs: a later run replaces a silver row only with an earlier send. An
-    incremental run reads the validated rows of bronze loads after the last one it
-    holds, and of itself only the hour partitions those events fall in (a resend
-    keeps its body, so its event time and hour); the merge touches those hours only.
+    runs: a later run replaces a silver row only with an earlier send. Across runs a
+    new send is compared with the silver rows of its event_id that fall in the same
+    event hour or were enqueued within the dedupe horizon of it (var
+    dedupe_horizon_hours; macros/compared_sends.sql), so a resend whose body carries
+    another `ts` is deduped too. An incremental run reads the validated rows of the
+    bronze loads after the last one it holds and, of itself, only those hours and
+    the rows enqueued within the horizon of the new sends; the merge deletes the
+    rows the new sends replace (in whichever hour they are) and inserts the new sends
+    (macros/get_merge_sql.sql). Its change feed says which rows were replaced
+    (int_silver_replaced_sends), so gold recomputes the windows they left.
 -#}
 
 {%- set since = processed_load_id('bronze_load_id') %}
@@ -43,14 +52,12 @@ registry as (
 
 already_in_silver as (
 
-    select
-        event_id,
-        enqueued_at,
-        partition_id,
-        sequence_number
-    from {{ this }}
-    {%- set new_hours = distinct_literals(ref('int_telemetry_validated'), 'event_hour', new_valid_rows) %}
-    where {{ in_literals('event_hour', new_hours) }}
+    {{ silver_rows_compared_with(
+        this,
+        ref('int_telemetry_validated'),
+        ['event_id', 'event_hour', 'enqueued_at', 'partition_id', 'sequence_number'],
+        new_valid_rows,
+    ) }}
 
 ),
 
@@ -81,12 +88,12 @@ winners as (
     select earliest_in_batch.*
     from earliest_in_batch
     {% if is_incremental() %}
-    left join already_in_silver
-        on earliest_in_batch.event_id = already_in_silver.event_id
-    where
-        already_in_silver.event_id is null
-        or struct(earliest_in_batch.enqueued_at, earliest_in_batch.partition_id, earliest_in_batch.sequence_number)
-        < struct(already_in_silver.enqueued_at, already_in_silver.partition_id, already_in_silver.sequence_number)
+    left anti join already_in_silver
+        on
+            earliest_in_batch.event_id = already_in_silver.event_id
+            and {{ compared_sends('already_in_silver', 'earliest_in_batch') }}
+            and struct(already_in_silver.enqueued_at, already_in_silver.partition_id, already_in_silver.sequence_number)
+            <= struct(earliest_in_batch.enqueued_at, earliest_in_batch.partition_id, earliest_in_batch.sequence_number)
     {% endif %}
 
 )

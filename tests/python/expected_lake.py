@@ -83,12 +83,27 @@ def first_reason(body: bytes | None) -> tuple[str | None, dict[str, Any] | None]
     return (reasons[0] if reasons else None), doc
 
 
+DEDUPE_HORIZON = timedelta(hours=24)  # dbt_project.yml's dedupe_horizon_hours
+
+
 @dataclass
 class ExpectedSilver:
-    rows: dict[str, dict[str, Any]]  # event_id -> silver row
+    kept: dict[str, dict[str, Any]]  # capture_record_id -> silver row: every row silver holds
     quarantine: dict[str, str]  # capture_record_id -> reason
     duplicates: int
     record_batch: dict[str, int]  # capture_record_id -> landing batch
+
+    @property
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """event_id -> silver row (of an event with rows beyond the horizon, its earliest send's)."""
+        rows: dict[str, dict[str, Any]] = {}
+        for row in sorted(self.kept.values(), key=lambda r: r["send_order"], reverse=True):
+            rows[row["event_id"]] = row
+        return rows
+
+    def events_with_several_rows(self) -> set[str]:
+        ids = [r["event_id"] for r in self.kept.values()]
+        return {i for i in ids if ids.count(i) > 1}
 
 
 def capture_record_id(path: str, record: dict[str, Any]) -> str:
@@ -97,10 +112,27 @@ def capture_record_id(path: str, record: dict[str, Any]) -> str:
     return f"{where.namespace}/{where.event_hub}/{where.partition_id}/{record['SequenceNumber']}"
 
 
-def expected_silver(records: list[tuple[str, dict[str, Any], int]], registry: dict[str, str]) -> ExpectedSilver:
-    """`records`: (capture path, Avro record, batch number) for every landed record."""
+def _compared(kept: dict[str, Any], new: dict[str, Any], horizon: timedelta) -> bool:
+    """The contract's dedupe horizon: a send is checked against a kept row of its event
+    whose event falls in the same hour, or whose send was enqueued within `horizon`."""
+    same_hour = kept["event_time"].replace(minute=0, second=0, microsecond=0) == new["event_time"].replace(
+        minute=0, second=0, microsecond=0
+    )
+    return same_hour or abs(kept["send_order"][0] - new["send_order"][0]) <= horizon
+
+
+def expected_silver(
+    records: list[tuple[str, dict[str, Any], int]], registry: dict[str, str], horizon: timedelta = DEDUPE_HORIZON
+) -> ExpectedSilver:
+    """`records`: (capture path, Avro record, batch number) for every landed record.
+
+    Batches are built in order, each by one incremental run: within a batch the
+    earliest send of an event wins; it then replaces the kept rows of its event it is
+    compared with (same event hour, or enqueued within `horizon`) if it is earlier
+    than all of them, else it is a duplicate. Rows it is not compared with stay. A
+    full refresh is one batch of everything."""
     quarantine: dict[str, str] = {}
-    valid: dict[str, list[tuple[tuple, dict[str, Any]]]] = defaultdict(list)
+    valid: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     batches: dict[str, int] = {}
     for path, record, batch in records:
         where = CapturePath.parse(path)
@@ -112,27 +144,33 @@ def expected_silver(records: list[tuple[str, dict[str, Any], int]], registry: di
             continue
         assert doc is not None
         enqueued = parse_enqueued_time(record["EnqueuedTimeUtc"])
-        order = (enqueued, int(where.partition_id), record["SequenceNumber"])
-        valid[doc["event_id"]].append(
-            (
-                order,
-                {
-                    "event_id": doc["event_id"],
-                    "device_id": doc["device_id"],
-                    "site_id": doc["site_id"]
-                    if isinstance(doc.get("site_id"), str)
-                    else registry.get(doc["device_id"]),
-                    "event_time": parse_ts(doc["ts"]),
-                    **{name: (float(doc[name]) if doc.get(name) is not None else None) for name in RANGES},
-                    "status": doc.get("status"),
-                    "extra_fields": {k: v for k, v in doc.items() if k not in CONTRACT} or None,
-                    "capture_record_id": record_id,
-                    "batch": batch,
-                },
-            )
+        valid[batch][doc["event_id"]].append(
+            {
+                "event_id": doc["event_id"],
+                "device_id": doc["device_id"],
+                "site_id": doc["site_id"] if isinstance(doc.get("site_id"), str) else registry.get(doc["device_id"]),
+                "event_time": parse_ts(doc["ts"]),
+                **{name: (float(doc[name]) if doc.get(name) is not None else None) for name in RANGES},
+                "status": doc.get("status"),
+                "extra_fields": {k: v for k, v in doc.items() if k not in CONTRACT} or None,
+                "capture_record_id": record_id,
+                "batch": batch,
+                "send_order": (enqueued, int(where.partition_id), record["SequenceNumber"]),
+            }
         )
-    rows = {event_id: min(sends, key=lambda s: s[0])[1] for event_id, sends in valid.items()}
-    duplicates = sum(len(sends) - 1 for sends in valid.values())
+    kept: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    duplicates = 0
+    for batch in sorted(valid):
+        for event_id, sends in valid[batch].items():
+            new = min(sends, key=lambda s: s["send_order"])
+            duplicates += len(sends) - 1
+            compared = [row for row in kept[event_id] if _compared(row, new, horizon)]
+            if any(row["send_order"] <= new["send_order"] for row in compared):
+                duplicates += 1
+                continue
+            duplicates += len(compared)
+            kept[event_id] = [row for row in kept[event_id] if row not in compared] + [new]
+    rows = {row["capture_record_id"]: row for event_rows in kept.values() for row in event_rows}
     return ExpectedSilver(rows, quarantine, duplicates, batches)
 
 

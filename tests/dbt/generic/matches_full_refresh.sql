@@ -10,7 +10,7 @@
 {%- if not full %}
 {%- set since = run_first_load_id() - 1 %}
 {%- set loads = ref('int_bronze_loads') %}
-{%- set windows = changed_windows(ref('silver_telemetry'), model, key, minutes, since, watermark_literal(loads, since), watermark_literal(loads)) %}
+{%- set windows = changed_windows(ref('silver_telemetry'), ref('int_silver_replaced_sends'), model, key, minutes, since, watermark_literal(loads, since), watermark_literal(loads)) %}
 {%- endif %}
 
 with

@@ -2,8 +2,9 @@
     Nothing is lost: every bronze record ends in silver (as the kept send of its
     event_id), in quarantine, or is a duplicate of a kept send, never in two of
     them; silver keeps the earliest send. Scoped to the run: the records of this
-    run's bronze loads, against the silver hours their events fall in (the var
-    `full_check: true` checks every record). Fails with one row per violation:
+    run's bronze loads, against the silver rows the dedupe compares them with (of
+    the hours their events fall in, and enqueued within the dedupe horizon of them;
+    the var `full_check: true` checks every record). Fails with one row per violation:
     lost, in_both, unknown_record, not_earliest. Give it `where: "true"`.
 -#}
 {% test reconciles_with_bronze(model, bronze, quarantine) %}
@@ -13,8 +14,11 @@
 {%- set event_hour = "date_trunc('hour', to_timestamp(get_json_object(cast(body as string), '$.ts')))" %}
 {%- set bronze_of_run = 'true' if full else 'load_id >= ' ~ first %}
 {%- set of_run = 'true' if full else 'bronze_load_id >= ' ~ first %}
-{%- set hours_of_run = [] if full else distinct_literals(bronze, event_hour, bronze_of_run) %}
-{%- set silver_hours = 'true' if full else in_literals('event_hour', hours_of_run) %}
+{%- set records_of_run = '(select enqueued_at, ' ~ event_hour ~ ' as event_hour from ' ~ bronze
+    ~ ' where ' ~ bronze_of_run ~ ') as records_of_run' %}
+{%- set silver_columns = [
+    'event_id', 'capture_record_id', 'enqueued_at', 'partition_id', 'sequence_number', 'bronze_load_id'
+] %}
 
 with
 
@@ -41,15 +45,14 @@ quarantined as (
 
 silver as (
 
-    select
-        event_id,
-        capture_record_id,
-        enqueued_at,
-        partition_id,
-        sequence_number,
-        bronze_load_id
-    from {{ model }}
-    where {{ silver_hours }}
+    select distinct *
+    from (
+        {% if full -%}
+        select {{ silver_columns | join(', ') }} from {{ model }}
+        {%- else -%}
+        {{ silver_rows_compared_with(model, records_of_run, silver_columns) }}
+        {%- endif %}
+    ) as compared
 
 ),
 
