@@ -93,12 +93,12 @@ def test_files_restored_with_old_modification_times_are_loaded(spark: Any, lakes
     assert old_hours and first and restored
 
     _restore(scratch, lake, first, age=None)
-    _load_bronze(spark, lake)
+    _load_bronze(lake)
     assert _bronze(spark, lake) == _landed(lake)
 
     _restore(scratch, lake, [*old_hours, *restored], age=TEN_DAYS)
     assert min((lake.capture / p).stat().st_mtime for p in restored) < time.time() - 9 * 24 * 3600
-    output = _load_bronze(spark, lake)
+    output = _load_bronze(lake)
     without_old = sorted(
         ex.capture_record_id(p, r) for p, r in landed_records(LocalCaptureStore(lake.capture)) if p not in old_hours
     )
