@@ -458,6 +458,8 @@ DOWNSTREAM_MODELS = {
 UNTOUCHED = {  # model -> its table: unchanged models the stand-in builds and the slim build never rebuilds
     f"model.{PROJECT}.int_telemetry_validated": "silver.int_telemetry_validated",  # upstream
     f"model.{PROJECT}.silver_telemetry": "silver.silver_telemetry",  # sibling, read by gold (deferred)
+    # sibling: the silver rows earlier sends replaced, read by gold (deferred)
+    f"model.{PROJECT}.int_silver_replaced_sends": "silver.int_silver_replaced_sends",
     # sibling, in the Synapse views exposure with gold (so `@state:modified` reaches it)
     f"model.{PROJECT}.silver_telemetry_quarantine": "silver.silver_telemetry_quarantine",
 }
