@@ -25,6 +25,7 @@ only when they are missing (the test run alone).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -468,7 +469,7 @@ REGISTRY_TABLE = "reference.device_registry"  # the seed's table
 PROJECT_FILES = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests/dbt", "analyses")
 
 
-def _production_manifest(tmp: Path) -> Path:
+def _production_manifest(tmp: Path, lake: Lake) -> Path:
     """`dbt parse` of a copy of this project in which int_bronze_loads.sql differs (an extra
     comment): the manifest of a production run made before this change. Returns the state
     folder holding only manifest.json, as the pipeline downloads it."""
@@ -485,6 +486,7 @@ def _production_manifest(tmp: Path) -> Path:
     shutil.copy(PROJECT_DIR / "profiles.example.yml", copy / "profiles.yml")
     model = copy / "models" / "silver" / "int_bronze_loads.sql"
     model.write_text("{#- production's version, before this change -#}\n" + model.read_text())
+    os.environ.update(lake.env())  # production parses for its own lake (locations use env_var), as run_dbt does
     result = dbtRunner().invoke(
         [
             "parse",
@@ -542,7 +544,7 @@ def test_slim_build_runs_the_changed_model_and_its_downstream_only(lake: Lake, s
     # calls build_lake itself with a target folder of its own and reads run_results.json there.
     from lakehouse.pipeline.lake_build import build_lake
 
-    state = _production_manifest(tmp_path)
+    state = _production_manifest(tmp_path, lake)
     production = json.loads((state / "manifest.json").read_text())
     # Exposures are downstream too, but nothing runs for them (no-op in run_results.json).
     expected = {n for n in _descendants(production["child_map"], MODIFIED) if not n.startswith("exposure.")}
