@@ -13,6 +13,7 @@ PACKAGE = PROJECT_DIR / "lakehouse"
 # Higher numbers may import lower (or equal) ones, never the other way.
 LAYERS = {
     "cli": 5,
+    "databricks_job": 5,  # the Databricks job's entry point, beside the CLI
     "operations": 4,
     "pipeline": 3,
     "serving": 3,
@@ -23,6 +24,7 @@ LAYERS = {
     "profile": 0,
     "tables": 0,
     "azure_names": 0,
+    "storage": 0,
 }
 
 
