@@ -25,7 +25,8 @@ CLIENT_SECRET_ENV = "AZURE_CLIENT_SECRET"  # pragma: allowlist secret
 
 # Azurite's and the storage emulator's published development key (not a secret).
 EMULATOR_ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # pragma: allowlist secret
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6"  # pragma: allowlist secret
+    "IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # pragma: allowlist secret
 )
 
 

@@ -54,5 +54,7 @@ def hadoop_settings(location: LakeLocation, credentials: StorageCredentials) -> 
         )
     else:  # the VM's or the container's managed identity
         conf[f"{prefix}.account.auth.type.{dfs_host}"] = "OAuth"
-        conf[f"{prefix}.account.oauth.provider.type.{dfs_host}"] = "org.apache.hadoop.fs.azurebfs.oauth2.MsiTokenProvider"
+        conf[f"{prefix}.account.oauth.provider.type.{dfs_host}"] = (
+            "org.apache.hadoop.fs.azurebfs.oauth2.MsiTokenProvider"
+        )
     return conf

@@ -57,10 +57,14 @@ class LakeLocation:
                 "wasb[s]://<container>@<account>.blob.core.windows.net/<path>"
             )
         if parts.query or parts.fragment:
-            raise LakeLocationError(f"lake {scheme}://…: a lake URL carries no query (credentials go in the environment)")
+            raise LakeLocationError(
+                f"lake {scheme}://…: a lake URL carries no query (credentials go in the environment)"
+            )
         container, at, host = parts.netloc.rpartition("@")
         if not at or not container or not host:
-            raise LakeLocationError(f"lake {scheme}://{parts.netloc}: expected {scheme}://<container>@<account host>/<path>")
+            raise LakeLocationError(
+                f"lake {scheme}://{parts.netloc}: expected {scheme}://<container>@<account host>/<path>"
+            )
         path = parts.path.strip("/")
         if any(segment in ("", ".", "..") for segment in path.split("/")) and path:
             raise LakeLocationError(f"lake {scheme}://{parts.netloc}/{path}: empty, '.' or '..' path segments")

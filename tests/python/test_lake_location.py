@@ -75,8 +75,13 @@ def test_remote_lake_local_side_can_be_given(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["s3://bucket/lake", "abfss://acct.dfs.core.windows.net/x", "abfss://@acct.dfs.core.windows.net/x",
-     "wasb://lake@devstoreaccount1/a/../b", "abfss://lake@acct.dfs.core.windows.net/x?sig=abc"],
+    [
+        "s3://bucket/lake",
+        "abfss://acct.dfs.core.windows.net/x",
+        "abfss://@acct.dfs.core.windows.net/x",
+        "wasb://lake@devstoreaccount1/a/../b",
+        "abfss://lake@acct.dfs.core.windows.net/x?sig=abc",
+    ],
 )
 def test_unusable_urls_are_refused(text: str) -> None:
     with pytest.raises(LakeLocationError):
@@ -87,8 +92,13 @@ def test_synapse_endpoint_is_the_lakes_own() -> None:
     assert LakeLocation.parse("abfss://lake@acct.dfs.core.windows.net/plant").dfs_url == (
         "https://acct.dfs.core.windows.net/lake/plant"
     )
-    assert LakeLocation.parse("wasbs://lake@acct.blob.core.windows.net/").dfs_url == "https://acct.dfs.core.windows.net/lake"
-    assert LakeLocation.parse("wasb://lake@devstoreaccount1/p").dfs_url == "http://127.0.0.1:10000/devstoreaccount1/lake/p"
+    assert (
+        LakeLocation.parse("wasbs://lake@acct.blob.core.windows.net/").dfs_url
+        == "https://acct.dfs.core.windows.net/lake"
+    )
+    assert (
+        LakeLocation.parse("wasb://lake@devstoreaccount1/p").dfs_url == "http://127.0.0.1:10000/devstoreaccount1/lake/p"
+    )
 
 
 def test_credentials_never_reach_a_repr() -> None:
