@@ -25,9 +25,9 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.paths import LOCAL_LAKES_DIR, PROJECT_DIR
 from lakehouse.storage.location import EMULATOR_ACCOUNT
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # as lakehouse.paths (storage sits below it)
 AZURITE_BIN = PROJECT_DIR / "node_modules" / ".bin" / "azurite-blob"
 HOST = "127.0.0.1"
 EMULATOR_PORT = 10000  # fixed by Hadoop's WASB emulator mode
@@ -98,7 +98,7 @@ class AzuriteStatus:
 class LakeAzurite:
     """The laptop's Azurite for emulator lakes, run in the background (see the module's text)."""
 
-    location: Path = LOCAL_LAKES_DIR / "azurite"
+    location: Path = PROJECT_DIR / ".lakes" / "azurite"  # beside the remote lakes' local sides
     port: int = EMULATOR_PORT
     host: str = HOST
 
