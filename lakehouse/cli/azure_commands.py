@@ -26,7 +26,8 @@ from lakehouse.cli.params import (
 from lakehouse.ingestion.azure.auth import AzureConfigError
 from lakehouse.ingestion.azure.blob_store import BlobCaptureStore, BlobStoreError
 from lakehouse.ingestion.capture.format import Codec
-from lakehouse.ingestion.capture.store import CaptureStore, LocalCaptureStore
+from lakehouse.ingestion.capture.lake_store import capture_store
+from lakehouse.ingestion.capture.store import CaptureStore
 from lakehouse.ingestion.events import Event
 from lakehouse.ingestion.sources.http import HttpSourceConfig
 from lakehouse.ingestion.sources.simulator import SimulatorConfig
@@ -51,7 +52,7 @@ def _blob_store(ctx: click.Context, kw: dict[str, Any]) -> BlobCaptureStore:
 
 
 def _landing_store(ctx: click.Context, to_container: str | None) -> CaptureStore:
-    return _blob_store(ctx, {"container": to_container}) if to_container else LocalCaptureStore(lake_of(ctx).capture)
+    return _blob_store(ctx, {"container": to_container}) if to_container else capture_store(lake_of(ctx))
 
 
 def _http_config(url: str, kw: dict[str, Any]) -> HttpSourceConfig:
@@ -199,10 +200,16 @@ def sync_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
     """
     from lakehouse.ingestion.azure.blob_sync import sync_to_lake
 
-    store = _blob_store(ctx, kw)
     lake = lake_of(ctx)
+    if not lake.is_local:
+        raise click.UsageError(
+            f"`azure sync` copies Capture blobs into a local lake's capture/ folder; the lake at {lake.root} "
+            "is on Azure storage: land into it directly (`lakehouse --lake URL azure land`, or point Event Hubs "
+            "Capture at its container's capture/ folder)"
+        )
+    store = _blob_store(ctx, kw)
     try:
-        report = sync_to_lake(store, lake.capture, prefix, progress=True)
+        report = sync_to_lake(store, Path(lake.capture), prefix, progress=True)
     except BlobStoreError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

@@ -18,12 +18,12 @@ from lakehouse.cli.params import (
     simulator_config,
     simulator_options,
 )
+from lakehouse.ingestion.capture.lake_store import capture_store
 from lakehouse.ingestion.capture.lander import (
     CaptureLander,
     CaptureSettings,
     LandingReport,
 )
-from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.landing import land_simulation
 from lakehouse.ingestion.sources.simulator import SimulatorConfig
 from lakehouse.paths import PROJECT_DIR, Lake
@@ -57,9 +57,16 @@ def simulate_command(ctx: click.Context, **kw: Any) -> None:
     _land_simulation(lake_of(ctx), simulator_config(kw), capture_settings(kw))
 
 
+def ready(lake: Lake) -> Lake:
+    """The lake, its folder or container created when missing (`lakehouse --lake
+    wasb://lake@devstoreaccount1/ demo` on a fresh Azurite makes the container)."""
+    lake.files.ensure()
+    return lake
+
+
 def _land_simulation(lake: Lake, config: SimulatorConfig, settings: CaptureSettings) -> LandingReport:
     t0 = time.monotonic()
-    landed = land_simulation(LocalCaptureStore(lake.capture), config, settings, progress=True)
+    landed = land_simulation(capture_store(ready(lake)), config, settings, progress=True)
     sim = landed.simulation
     click.echo(
         f"simulated {sim.readings:,} readings from {config.devices:,} devices, {config.start:%Y-%m-%d %H:%M} "
@@ -103,7 +110,7 @@ def replay_csv_command(
         )
     except CsvReplayError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = CaptureLander(LocalCaptureStore(lake_of(ctx).capture), settings).land(
+    report = CaptureLander(capture_store(ready(lake_of(ctx))), settings).land(
         events, progress=True, skip_landed=skip_landed
     )
     _say_landing(report, time.monotonic() - t0)
@@ -140,7 +147,7 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
         except DbtFailed as exc:
             raise click.ClickException(str(exc)) from exc
         return
-    with lake_lock(lake):
+    with lake_lock(ready(lake)):
         try:
             if args[0] == "build":
                 for line in build_lake(lake, args).bronze.lines(lake):
@@ -205,7 +212,7 @@ def load_bronze_command(
 
     if (replay_from is None) != (replay_to is None):
         raise click.UsageError("give both --replay-from and --replay-to, or neither")
-    lake = lake_of(ctx)
+    lake = ready(lake_of(ctx))
     with lake_lock(lake):
         loader = BronzeLoader(spark_session(lake), lake)
         if replay_from and replay_to:
@@ -270,7 +277,7 @@ def run_command(
     from lakehouse.operations.runner import Runner, RunnerSettings
     from lakehouse.serving.cosmos.sync import cosmos_sync_step
 
-    lake = lake_of(ctx)
+    lake = ready(lake_of(ctx))
     if source == "csv" and not csv_file:
         raise click.UsageError("--source csv needs --csv FILE")
     feed = {
@@ -306,7 +313,7 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
     from lakehouse.serving.gold import serve_gold
     from lakehouse.spark.session import spark_session
 
-    lake = lake_of(ctx)
+    lake = ready(lake_of(ctx))
     timings: dict[str, float] = {}
     with lake_lock(lake):
         t0 = time.monotonic()

@@ -105,7 +105,8 @@ def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str, secret: str) -
     """spark-defaults for the master, the workers and every application on the cluster:
     the local target's settings (Delta, spark-avro, UTC, ANSI off, small shuffles), minus
     what belongs to one process, plus the cluster, the Hive catalog, the drivers' class
-    path (lakehouse/engine/jars.py), and the lake's secret: the master and the workers
+    path (lakehouse/engine/jars.py), the lake storage's settings (`Lake.spark_conf`), and
+    the lake's secret: the master and the workers
     accept no connection, and no application, that does not authenticate with it."""
     from lakehouse.profile import local_spark_conf
 
@@ -140,6 +141,9 @@ def cluster_spark_conf(lake: Lake, ports: Ports, class_path: str, secret: str) -
             "spark.master.ui.decommission.allow.mode": "DENY",
         }
     )
+    # The lake's storage (its account's Hadoop settings; none for a local lake): the
+    # master, the workers and every application read and write the tables there.
+    conf.update(lake.spark_conf())
     return conf
 
 

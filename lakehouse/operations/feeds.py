@@ -1,4 +1,4 @@
-"""What the runner lands each cycle, locally: the simulator's next period, or a CSV.
+"""What the runner lands each cycle into the lake (its folder or its container): the simulator's next period, or a CSV.
 
 A feed is stateless: where the simulated plant stands is read back from the landed
 Capture files (each partition's last window end), as the lander does, so a
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lakehouse.ingestion.capture.lake_store import capture_store
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
-from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig, simulate
 from lakehouse.paths import Lake
 
@@ -38,7 +38,7 @@ class SimulatedFeed:
     settings: CaptureSettings = field(default_factory=lambda: CaptureSettings(write_empty_files=True))
 
     def __call__(self) -> int:
-        lander = CaptureLander(LocalCaptureStore(self.lake.capture), self.settings)
+        lander = CaptureLander(capture_store(self.lake), self.settings)
         landed = [lander.position(str(p)).landed_until for p in range(self.settings.partitions)]
         begin = max((t for t in landed if t), default=None) or self.start or _floor(datetime.now(UTC), self.every)
         end = _floor(datetime.now(UTC), self.every) if self.realtime else begin + self.every
@@ -66,4 +66,4 @@ class CsvFeed:
                 self.csv_file, timestamp_column=self.timestamp_column, device_column=self.device_column, speedup=None
             )
         )
-        return CaptureLander(LocalCaptureStore(self.lake.capture), self.settings).land(events).records_written
+        return CaptureLander(capture_store(self.lake), self.settings).land(events).records_written

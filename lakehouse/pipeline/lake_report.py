@@ -28,7 +28,7 @@ def table_states(lake: Lake) -> list[TableState]:
     states = []
     for table in (t for t in lake_tables(registry_manifest()) if t.public):
         layer, model = table.layer, table.name
-        path = str(lake.table(layer, model))
+        path = lake.table(layer, model)
         if not DeltaTable.isDeltaTable(spark, path):
             continue
         version = DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]

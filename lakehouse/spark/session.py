@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from lakehouse.paths import Lake
 from lakehouse.profile import dbt_target, local_spark_conf, on_databricks
-from lakehouse.spark.relocation import relocate_to_lake_root
+from lakehouse.spark.relocation import register_lake_tables, relocate_to_lake_root
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -101,8 +101,11 @@ def _start(lake: Lake) -> SparkSession:
         spark = cluster_spark_session(lake)
         relocate_to_lake_root(spark, lake)
         return spark
+    # The metastore, the warehouse and the logs are on this machine (`lake.local`); the
+    # tables are at the lake's location, reached with its storage settings.
+    new_metastore = not (lake.metastore / "metastore_db").exists()
     lake.metastore.mkdir(parents=True, exist_ok=True)
-    conf = local_spark_conf(lake)
+    conf = {**local_spark_conf(lake), **lake.spark_conf()}
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -112,4 +115,6 @@ def _start(lake: Lake) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     relocate_to_lake_root(spark, lake)  # a copied or moved lake works on itself
+    if new_metastore:  # a lost or new local side: the lake's tables are registered from storage
+        register_lake_tables(spark, lake)
     return spark

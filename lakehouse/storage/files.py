@@ -266,11 +266,11 @@ class BlobLakeFiles(LakeFiles):
 
     @contextmanager
     def _requests(self, doing: str) -> Iterator[None]:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
         try:
             yield
-        except ResourceNotFoundError:
+        except (ResourceNotFoundError, ResourceExistsError):  # the callers' answers (missing, create-only)
             raise
         except AzureError as exc:
             reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__

@@ -65,15 +65,15 @@ def test_the_lake_option_builds_that_lake_and_leaves_the_default_lake_unchanged(
     _lakehouse(checkout, *simulate, "--start", "2026-05-01T06:00", "--seed", "1")
     _lakehouse(checkout, *build)
     assert (default.metastore / "metastore_db").is_dir()
-    assert (default.table("bronze", "bronze_capture_events") / "_delta_log").is_dir()
-    before = _digest(default.root)
+    assert (Path(default.table("bronze", "bronze_capture_events")) / "_delta_log").is_dir()
+    before = _digest(Path(default.root))
 
     _lakehouse(checkout, "--lake", str(other.root), *simulate, "--start", "2026-05-02T06:00", "--seed", "2")
     _lakehouse(checkout, "--lake", str(other.root), *build)
 
-    assert _digest(default.root) == before  # not a byte of the default lake changed
+    assert _digest(Path(default.root)) == before  # not a byte of the default lake changed
     assert (other.metastore / "metastore_db").is_dir()  # the other lake has its own metastore
-    landed = sorted(ex.capture_record_id(p, r) for p, r in landed_records(LocalCaptureStore(other.capture)))
+    landed = sorted(ex.capture_record_id(p, r) for p, r in landed_records(LocalCaptureStore(Path(other.capture))))
     assert landed
     bronze = spark.read.format("delta").load(str(other.table("bronze", "bronze_capture_events")))
     assert sorted(r.capture_record_id for r in bronze.select("capture_record_id").collect()) == landed
@@ -92,7 +92,7 @@ def test_a_process_whose_session_belongs_to_one_lake_refuses_another(spark: Any,
         spark_session(other)
     with pytest.raises(LakeMismatch, match=f"cannot work on the lake at {other.root}"):
         run_dbt(["ls"], other)
-    assert not other.root.exists()
+    assert not Path(other.root).exists()
 
 
 def test_the_cli_resolves_the_lake_once_and_nothing_below_reads_the_environment(
@@ -100,7 +100,7 @@ def test_the_cli_resolves_the_lake_once_and_nothing_below_reads_the_environment(
 ) -> None:
     elsewhere = tmp_path / "from-the-environment"
     monkeypatch.setenv("LAKEHOUSE_ROOT", str(elsewhere))
-    assert Lake.at() == Lake(PROJECT_DIR / "lake")  # below the CLI, the environment is not read
+    assert Lake.at() == Lake.at(PROJECT_DIR / "lake")  # below the CLI, the environment is not read
     named = Lake.at(tmp_path / "named")
     conf = local_spark_conf(named)
     assert conf["spark.sql.warehouse.dir"] == f"{named.root}/_warehouse"
@@ -120,6 +120,16 @@ def test_the_cli_resolves_the_lake_once_and_nothing_below_reads_the_environment(
         assert CliRunner().invoke(cli, ["which-lake"]).exit_code == 0  # $LAKEHOUSE_ROOT, read by the CLI
         assert CliRunner().invoke(cli, ["--lake", str(named.root), "which-lake"]).exit_code == 0
         assert CliRunner().invoke(cli, ["which-lake"], env={"LAKEHOUSE_ROOT": None}).exit_code == 0
+        remote = ["--lake", "abfss://lake@acct.dfs.core.windows.net/prod/", "--local-dir", str(tmp_path / "side")]
+        keyed = {"LAKEHOUSE_ROOT": None, "AZURE_STORAGE_KEY": "a2V5"}  # pragma: allowlist secret
+        assert CliRunner().invoke(cli, [*remote, "which-lake"], env=keyed).exit_code == 0
+        bad = CliRunner().invoke(cli, ["--lake", "s3://bucket/lake", "which-lake"])
+        assert bad.exit_code == 2 and "Invalid value for '--lake'" in bad.output and "not supported" in bad.output
     finally:
         cli.commands.pop("which-lake")
-    assert seen == [Lake.at(elsewhere), named, Lake.at(PROJECT_DIR / "lake")]
+    assert seen[:3] == [Lake.at(elsewhere), named, Lake.at(PROJECT_DIR / "lake")]
+    # A URL, its local side from --local-dir, the credentials read once from the environment.
+    assert seen[3].root == "abfss://lake@acct.dfs.core.windows.net/prod"
+    assert seen[3].local == tmp_path / "side"
+    assert seen[3].credentials.account_key == "a2V5"  # pragma: allowlist secret
+    assert seen[3].spark_conf()["spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net"] == "a2V5"

@@ -24,7 +24,7 @@ LAYERS = {
     "profile": 0,
     "tables": 0,
     "azure_names": 0,
-    "storage": 0,
+    "storage": 0,  # the lake's location, credentials and files seam (lakehouse.paths builds on it)
 }
 
 

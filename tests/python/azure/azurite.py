@@ -11,15 +11,17 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from lakehouse.storage import azurite as lake_azurite
+from lakehouse.storage.azurite import AZURITE_BIN, azurite_command
+from lakehouse.storage.credentials import EMULATOR_ACCOUNT_KEY
+from lakehouse.storage.location import EMULATOR_ACCOUNT
+
 PROJECT_DIR = Path(__file__).resolve().parents[3]
-AZURITE_BIN = PROJECT_DIR / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's documented development account (public, identical in every install).
-ACCOUNT = "devstoreaccount1"
-ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+ACCOUNT = EMULATOR_ACCOUNT
+ACCOUNT_KEY = EMULATOR_ACCOUNT_KEY
 
 
 def free_port() -> int:
@@ -56,18 +58,7 @@ class Azurite:
         self.location.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - Azurite writes to it until stop()
         self.process = subprocess.Popen(
-            [
-                str(AZURITE_BIN),
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                str(self.port),
-                "--location",
-                str(self.location),
-                "--skipApiVersionCheck",
-                "--loose",
-                "--disableTelemetry",
-            ],
+            azurite_command(self.location, self.port),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.location,
@@ -84,13 +75,7 @@ class Azurite:
         raise RuntimeError(f"Azurite did not answer on port {self.port} within {timeout} s; see {self.log_path}")
 
     def answers(self) -> bool:
-        try:
-            urllib.request.urlopen(f"{self.blob_endpoint}?comp=list", timeout=1)
-        except urllib.error.HTTPError:
-            return True  # any HTTP answer (403 without auth) means it is up
-        except OSError:
-            return False
-        return True
+        return lake_azurite.answers(self.port)  # any HTTP answer (403 without auth) means it is up
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM lets Azurite save its metadata) and wait."""
