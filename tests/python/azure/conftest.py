@@ -69,3 +69,28 @@ def blobs(port: int, container: str) -> dict[str, bytes]:
     if not client.exists():
         return {}
     return {b.name: client.download_blob(b.name).readall() for b in client.list_blobs()}
+
+
+@pytest.fixture(scope="session")
+def azurite_lake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite on 127.0.0.1:10000, where an emulator lake (`wasb://<container>@devstoreaccount1/...`)
+    is reached (`LakeLocation.blob_endpoint`, delta-rs' `use_emulator`). Fails clearly when
+    the port is taken (another Azurite, or another test session's)."""
+    import socket
+
+    port = 10000
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            pytest.fail(
+                f"port {port} on 127.0.0.1 is busy ({exc}): the emulator lake tests need Azurite there "
+                "(stop whatever listens on it, e.g. another Azurite, and run them again)"
+            )
+    server = Azurite(tmp_path_factory.mktemp("azurite-lake"), port=port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
