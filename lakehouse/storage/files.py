@@ -285,14 +285,16 @@ class BlobLakeFiles(LakeFiles):
         try:
             yield
         except ResourceNotFoundError as exc:
-            if write and exc.error_code == "ContainerNotFound":
+            if write and getattr(exc, "error_code", None) == "ContainerNotFound":
                 raise self._missing_container(doing) from exc
             raise
         except ResourceExistsError:
             raise
         except AzureError as exc:
             reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            raise StorageError(f"the lake's storage {self._storage} failed {doing}: {type(exc).__name__}: {reason}") from exc
+            raise StorageError(
+                f"the lake's storage {self._storage} failed {doing}: {type(exc).__name__}: {reason}"
+            ) from exc
 
     def listing(self, prefix: str) -> Listing:
         from azure.core.exceptions import ResourceNotFoundError
@@ -399,7 +401,9 @@ class BlobLakeFiles(LakeFiles):
                         raise
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise LockBusy(f"{what} is held by another process (a lease on {self.url(key)}); waited {timeout:g} s")
+                    raise LockBusy(
+                        f"{what} is held by another process (a lease on {self.url(key)}); waited {timeout:g} s"
+                    )
                 time.sleep(min(1.0, left))
         stop = threading.Event()
 
@@ -452,15 +456,20 @@ def container_client(location: LakeLocation, credentials: StorageCredentials, **
         total = int(kwargs.pop("retry_total", 3))
         factor = float(kwargs.pop("retry_backoff_factor", 0.5))
         kwargs.pop("retry_backoff_max", None)
-        kwargs["retry_policy"] = ExponentialRetry(
-            initial_backoff=factor, increment_base=2, retry_total=total, random_jitter_range=min(factor, 1.0)
+        kwargs["retry_policy"] = ExponentialRetry(  # the SDK takes floats, though it types them int
+            initial_backoff=factor,  # type: ignore[arg-type]
+            increment_base=2,
+            retry_total=total,
+            random_jitter_range=min(factor, 1.0),  # type: ignore[arg-type]
         )
     kwargs.setdefault("connection_timeout", 5)
     kwargs.setdefault("read_timeout", 30)
     return ContainerClient(location.blob_endpoint, location.container, credential=credential, **kwargs)
 
 
-def lake_files(location: LakeLocation, credentials: StorageCredentials | None = None, **client_kwargs: Any) -> LakeFiles:
+def lake_files(
+    location: LakeLocation, credentials: StorageCredentials | None = None, **client_kwargs: Any
+) -> LakeFiles:
     """The seam for `location`: local files, or the container's blobs."""
     if location.is_local:
         return LocalLakeFiles(location)

@@ -33,7 +33,8 @@ local one. A plain folder (`str` or `Path`) is accepted too: a local table.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,7 @@ class DeltaSource:
     files: LakeFiles
     key: str
     uri: str
-    storage_options: dict[str, str] = field(default_factory=dict, repr=False)
+    storage_options: dict[str, str] = dataclass_field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, lake: Lake, key: str) -> DeltaSource:
@@ -218,9 +219,7 @@ def net_changes(table: TableLike, key: str, *, after_version: int, to_version: i
     return NetChanges(upserts, deletes, stream.change_rows_read)
 
 
-def snapshot_batches(
-    table: TableLike, version: int, *, batch_rows: int = 10_000
-) -> Iterator[list[dict[str, Any]]]:
+def snapshot_batches(table: TableLike, version: int, *, batch_rows: int = 10_000) -> Iterator[list[dict[str, Any]]]:
     """The rows of `version` of the table, in lists of at most `batch_rows`."""
     from deltalake import QueryBuilder
 

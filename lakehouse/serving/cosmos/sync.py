@@ -26,7 +26,8 @@ An item Cosmos refuses for itself (an id with / \\ ? # or over 1,023 bytes -
 checked before sending - or a 400/409/413 answer) does not stop the sync: it is
 appended with the reason to `_serving/cosmos_dead_letters.jsonl` under the lake root
 (lakehouse/serving/cosmos/dead_letters.py), made durable before the version is recorded, and the
-others go on. The whole sync holds the lake's sync lock (flock, or a blob lease) (lakehouse/serving/cosmos/sync_state.py):
+others go on. The whole sync holds the lake's sync lock, a flock or a blob lease
+(lakehouse/serving/cosmos/sync_state.py):
 a second sync waits up to `lock_timeout_s`, then fails saying another is running.
 """
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from lakehouse.storage.files import BlobLakeFiles, LakeFiles, LocalLakeFiles, Lo
 from lakehouse.storage.location import LakeLocation
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import raw_container
+
 
 def blob_files(azurite: Azurite, container: str) -> BlobLakeFiles:
     """The seam on a container of the test's Azurite (the client carries its endpoint), with
@@ -31,14 +31,14 @@ def blob_files(azurite: Azurite, container: str) -> BlobLakeFiles:
 
 
 @pytest.fixture(params=["local", "blob"])
-def files(request: pytest.FixtureRequest, tmp_path: Path, container_name: str) -> Iterator[LakeFiles]:
+def files(request: pytest.FixtureRequest, tmp_path: Path, container_name: str) -> LakeFiles:
     if request.param == "local":
         seam: LakeFiles = LocalLakeFiles(LakeLocation.parse(tmp_path / "lake"))
     else:
         seam = blob_files(request.getfixturevalue("azurite"), container_name)
     seam.ensure()
     seam.ensure()  # twice: an existing folder or container is fine
-    yield seam
+    return seam
 
 
 def test_listing_is_one_level_and_skips_hidden_names(files: LakeFiles) -> None:
@@ -99,7 +99,7 @@ def test_json_documents(files: LakeFiles) -> None:
     files.write_json("_state/doc.json", {"version": 2})
     assert files.read_json("_state/doc.json") == {"version": 2}
     files.put("_state/torn.json", b'{"a": ')
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Expecting value"):
         files.read_json("_state/torn.json")
 
 
@@ -116,16 +116,18 @@ def test_the_lock_excludes_a_second_holder_and_is_free_after_release(files: Lake
     try:
         assert taken.wait(30)
         started = time.monotonic()
-        with pytest.raises(LockBusy, match="the test lock is held by another process.*waited 0.5 s"):
-            with files.lock("_serving/x.lock", timeout=0.5, what="the test lock"):
-                outcome["second"] = "held it"
+        busy = r"the test lock is held by another process.*waited 0\.5 s"
+        with pytest.raises(LockBusy, match=busy), files.lock("_serving/x.lock", timeout=0.5, what="the test lock"):
+            outcome["second"] = "held it"
         assert time.monotonic() - started >= 0.5 and "second" not in outcome
     finally:
         release.set()
         thread.join(30)
-    with files.lock("_serving/x.lock", timeout=5, what="the test lock"):  # free again
-        with files.lock("_serving/other.lock", timeout=0, what="another lock"):  # other keys are independent
-            pass
+    with (
+        files.lock("_serving/x.lock", timeout=5, what="the test lock"),  # free again
+        files.lock("_serving/other.lock", timeout=0, what="another lock"),  # other keys are independent
+    ):
+        pass
     assert files.listing("_serving").files.keys() <= {"x.lock", "other.lock"}
 
 
@@ -147,9 +149,8 @@ def test_a_stopped_storage_fails_naming_it(azurite: Azurite, container_name: str
         ):
             with pytest.raises(StorageError, match=rf"storage {azurite.blob_endpoint}/{container_name} failed"):
                 operation()
-        with pytest.raises(StorageError, match=container_name):
-            with files.lock("l", timeout=0.5, what="the test lock"):
-                pass
+        with pytest.raises(StorageError, match=container_name), files.lock("l", timeout=0.5, what="the test lock"):
+            pass
     finally:
         azurite.ensure_running()
     assert files.read_bytes("k") == b"1"
@@ -163,9 +164,9 @@ def test_a_missing_container_is_named_not_waited_on(azurite: Azurite, container_
     with pytest.raises(StorageError, match=f"container {container_name} does not exist"):
         files.put("k", b"1")
     started = time.monotonic()
-    with pytest.raises(StorageError, match=f"container {container_name} does not exist"):
-        with files.lock("l", timeout=30, what="the test lock"):
-            pass
+    missing = f"container {container_name} does not exist"
+    with pytest.raises(StorageError, match=missing), files.lock("l", timeout=30, what="the test lock"):
+        pass
     assert time.monotonic() - started < 10
 
 

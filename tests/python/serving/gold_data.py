@@ -151,7 +151,11 @@ class GoldTable:
 
         rows = list(rows)
         write_deltalake(
-            str(self.path), self._arrow(rows), mode="overwrite", predicate=predicate, storage_options=self.storage_options
+            str(self.path),
+            self._arrow(rows),
+            mode="overwrite",
+            predicate=predicate,
+            storage_options=self.storage_options,
         )
         for key in removed:
             self.rows.pop(key, None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,10 @@ DEVICES = "gold_device_metrics_5m"
 
 
 @pytest.fixture
-def azure_lake(azurite_lake_server: Azurite, tmp_path: Path) -> Iterator[Lake]:  # noqa: F811
+def azure_lake(azurite_lake_server: Azurite, tmp_path: Path) -> Lake:  # noqa: F811
     name = f"lake-{uuid.uuid4().hex[:12]}"
     raw_container(azurite_lake_server.port, name).create_container()
-    yield Lake.at(f"wasb://{name}@devstoreaccount1/plant", local=tmp_path / "local")
+    return Lake.at(f"wasb://{name}@devstoreaccount1/plant", local=tmp_path / "local")
 
 
 def gold_table(lake: Lake, model: str) -> GoldTable:
@@ -62,7 +61,10 @@ def test_the_delta_rs_uri_and_options_of_each_kind_of_lake(tmp_path: Path) -> No
 
 
 def test_gold_on_azure_storage_syncs_then_only_changes_are_sent(
-    azure_lake: Lake, azurite_lake_server: Azurite, cosmos_settings: CosmosSettings, tmp_path: Path  # noqa: F811
+    azure_lake: Lake,
+    azurite_lake_server: Azurite,  # noqa: F811 - the imported fixture
+    cosmos_settings: CosmosSettings,
+    tmp_path: Path,
 ) -> None:
     devices = gold_table(azure_lake, DEVICES)
     rows = [device_row(d, w) for d in range(6) for w in range(4)]
@@ -92,7 +94,7 @@ def test_gold_on_azure_storage_syncs_then_only_changes_are_sent(
     # The state document lives in the container (read with the Blob API), under the lake's path.
     blobs = raw_container(azurite_lake_server.port, azure_lake.location.container)
     state = json.loads(blobs.download_blob("plant/_serving/cosmos_state.json").readall())
-    [(key, synced)] = [(k, v) for k, v in state["targets"].items() if k.endswith(f"/{DEVICES}")]
+    [(_key, synced)] = [(k, v) for k, v in state["targets"].items() if k.endswith(f"/{DEVICES}")]
     assert synced["synced_version"] == 2 and synced["table"] == f"gold/{DEVICES}"
     assert blobs.get_blob_client("plant/_serving/cosmos_state.json.lock").exists()
     assert not blobs.get_blob_client("plant/_serving/cosmos_dead_letters.jsonl").exists()  # nothing refused
