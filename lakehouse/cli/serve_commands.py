@@ -76,7 +76,14 @@ def cosmos_sync_command(ctx: click.Context, concurrency: int, full: bool, lock_t
 @click.option(
     "--data-source-location",
     envvar="SYNAPSE_DATA_SOURCE_LOCATION",
-    help="Lake root in ADLS Gen2: https://<account>.dfs.core.windows.net/<container> [SYNAPSE_DATA_SOURCE_LOCATION].",
+    help="The data source LOCATION itself: https://<account>.dfs.core.windows.net/<container>/<path> "
+    "[SYNAPSE_DATA_SOURCE_LOCATION]. Default: the URL of --lake-url, else of the lake when it is on Azure storage.",
+)
+@click.option(
+    "--lake-url",
+    envvar="SYNAPSE_LAKE_URL",
+    help="The production lake's URL (abfss://<container>@<account>.dfs.core.windows.net/<path>), for a local "
+    "lake: the data source reads it [SYNAPSE_LAKE_URL].",
 )
 @click.option("--data-source-name", envvar="SYNAPSE_DATA_SOURCE_NAME", default="lakehouse", show_default=True)
 @click.option(
@@ -98,6 +105,7 @@ def synapse_views_command(
     manifest: Path | None,
     out: Path | None,
     data_source_location: str | None,
+    lake_url: str | None,
     data_source_name: str,
     credential: str | None,
     string_length: int | str,
@@ -114,15 +122,18 @@ def synapse_views_command(
         generate_scripts,
         write_scripts,
     )
+    from lakehouse.serving.synapse.views import data_source_location as location_of
     from lakehouse.tables import ManifestError, load_manifest, served_models
 
-    settings = SynapseSettings(
-        data_source_location=data_source_location or SynapseSettings().data_source_location,
-        data_source_name=data_source_name,
-        credential=credential,
-        string_length=string_length,
-    )
+    lake = lake_of(ctx)
     try:
+        settings = SynapseSettings(
+            data_source_location=location_of(lake, lake_url=lake_url, explicit=data_source_location),
+            data_source_name=data_source_name,
+            credential=credential,
+            string_length=string_length,
+            lake=lake,
+        )
         models = served_models(load_manifest(manifest or DEFAULT_MANIFEST))
         scripts = generate_scripts(models, settings)
     except (ManifestError, UnsupportedType, UnsafeIdentifier, ValueError) as exc:
@@ -132,11 +143,9 @@ def synapse_views_command(
         f"{len(models)} views ({', '.join(f'{m.schema}.{m.name}' for m in models)}) in {len(paths)} files "
         f"under {paths[0].parent}"
     )
-    if settings.is_placeholder:
-        click.echo("note: the data source LOCATION is a placeholder; set SYNAPSE_DATA_SOURCE_LOCATION to publish")
     if publish:
         try:
-            how = publish_scripts(scripts, settings, lake_of(ctx))
+            how = publish_scripts(scripts, settings, lake)
         except SynapseNotConfigured as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"published through {how}")

@@ -8,18 +8,22 @@ from pathlib import Path
 from lakehouse.paths import Lake
 from lakehouse.serving.cosmos.connection import CosmosNotConfigured
 from lakehouse.serving.cosmos.sync import sync_gold_to_cosmos
-from lakehouse.serving.synapse.views import write_synapse_views
+from lakehouse.serving.synapse.views import LakeLocationMissing, write_synapse_views
 
 
 def serve_gold(lake: Lake, target: Path) -> list[str]:
-    """Writes `<target>/synapse/*.sql` from `<target>/manifest.json` and syncs gold to
+    """Writes `<target>/synapse/*.sql` from `<target>/manifest.json` (the data source at
+    the lake's URL on Azure storage, or SYNAPSE_LAKE_URL / SYNAPSE_DATA_SOURCE_LOCATION) and syncs gold to
     Cosmos DB when COSMOS_ENDPOINT is set. Returns what was done, as lines to print;
     raises `CosmosSyncFailed` when the sync fails."""
-    files = write_synapse_views(target / "manifest.json", target / "synapse")
-    notes = [
-        f"synapse serverless views: {len(files)} SQL files in {target.name}/synapse/ "
-        "(publish with: bin/lakehouse serve synapse-views --publish)"
-    ]
+    try:
+        files = write_synapse_views(target / "manifest.json", target / "synapse", lake=lake)
+        notes = [
+            f"synapse serverless views: {len(files)} SQL files in {target.name}/synapse/ "
+            "(publish with: bin/lakehouse serve synapse-views --publish)"
+        ]
+    except LakeLocationMissing as exc:  # a local lake without SYNAPSE_LAKE_URL: the views need a location
+        notes = [f"synapse serverless views: not written: {exc}"]
     try:
         notes.extend(sync_gold_to_cosmos(lake).lines())
     except CosmosNotConfigured:

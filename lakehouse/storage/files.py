@@ -264,29 +264,47 @@ class BlobLakeFiles(LakeFiles):
         base = self.location.path
         return name[len(base) + 1 :] if base else name
 
+    @property
+    def _storage(self) -> str:
+        """The container's URL, as the client reaches it (no credentials in it)."""
+        return str(self.container.url).split("?", 1)[0]
+
+    def _missing_container(self, doing: str) -> StorageError:
+        return StorageError(
+            f"the lake's storage {self._storage} failed {doing}: the container {self.location.container} does not "
+            "exist (create it, e.g. `az storage container create`, or point the lake elsewhere)"
+        )
+
     @contextmanager
-    def _requests(self, doing: str) -> Iterator[None]:
+    def _requests(self, doing: str, *, write: bool = False) -> Iterator[None]:
+        """Azure errors as StorageError naming the storage; a missing blob (ResourceNotFoundError)
+        and an existing one (ResourceExistsError) are left to the caller, but a write into a
+        missing container is a StorageError saying so."""
         from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
         try:
             yield
-        except (ResourceNotFoundError, ResourceExistsError):  # the callers' answers (missing, create-only)
+        except ResourceNotFoundError as exc:
+            if write and getattr(exc, "error_code", None) == "ContainerNotFound":
+                raise self._missing_container(doing) from exc
+            raise
+        except ResourceExistsError:
             raise
         except AzureError as exc:
             reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             raise StorageError(
-                f"the lake's storage {self.location.blob_endpoint}/{self.location.container} failed "
-                f"{doing}: {type(exc).__name__}: {reason}"
+                f"the lake's storage {self._storage} failed {doing}: {type(exc).__name__}: {reason}"
             ) from exc
 
     def listing(self, prefix: str) -> Listing:
+        from azure.core.exceptions import ResourceNotFoundError
         from azure.storage.blob import BlobPrefix
 
         name = self._name(prefix)
         start = f"{name}/" if name else ""
         folders: list[str] = []
         files: dict[str, int] = {}
-        with self._requests(f"listing {start or '/'}"):
+        with suppress(ResourceNotFoundError), self._requests(f"listing {start or '/'}"):  # no container: empty
             for item in self.container.walk_blobs(name_starts_with=start or None, delimiter="/"):
                 child = item.name[len(start) :].rstrip("/")
                 if not child or hidden(child):
@@ -301,7 +319,9 @@ class BlobLakeFiles(LakeFiles):
         name = self._name(prefix)
         start = f"{name}/" if name else ""
         found: dict[str, int] = {}
-        with self._requests(f"listing {start or '/'}"):
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with suppress(ResourceNotFoundError), self._requests(f"listing {start or '/'}"):  # no container: empty
             for blob in self.container.list_blobs(name_starts_with=start or None):
                 below = blob.name[len(start) :]
                 if not any(hidden(part) for part in below.split("/")):
@@ -330,14 +350,14 @@ class BlobLakeFiles(LakeFiles):
         from azure.core.exceptions import ResourceExistsError
 
         try:
-            with self._requests(f"writing {self._name(key)}"):
+            with self._requests(f"writing {self._name(key)}", write=True):
                 self.container.upload_blob(self._name(key), data, overwrite=False)
         except ResourceExistsError:
             raise FileExistsError(f"{self.url(key)} exists; lake files are created once") from None
 
     def put(self, key: str, data: bytes) -> None:
         # One Put Blob: readers see the old blob or the new one, never part of it.
-        with self._requests(f"writing {self._name(key)}"):
+        with self._requests(f"writing {self._name(key)}", write=True):
             self.container.upload_blob(self._name(key), data, overwrite=True)
 
     def move(self, source: str, target: str) -> None:
@@ -359,21 +379,32 @@ class BlobLakeFiles(LakeFiles):
         blob = self.container.get_blob_client(self._name(key))
         lease = BlobLeaseClient(blob, lease_id=str(uuid.uuid4()))
         deadline = time.monotonic() + timeout
-        with self._requests(f"taking the lease on {self._name(key)}"):
+        doing = f"taking the lease on {self._name(key)}"
+        with self._requests(doing):
             while True:
-                with suppress(ResourceExistsError, HttpResponseError):
+                try:
                     blob.upload_blob(b"", overwrite=False)
+                except ResourceNotFoundError as exc:
+                    raise self._missing_container(doing) from exc
+                except ResourceExistsError:
+                    pass  # the lock blob is there (leased or not)
+                except HttpResponseError as exc:
+                    if exc.status_code not in (409, 412):  # exists / leased
+                        raise
                 try:
                     lease.acquire(lease_duration=self.LEASE_SECONDS)
                     break
                 except ResourceNotFoundError:
-                    continue
+                    pass  # deleted between the two requests: create it again
                 except HttpResponseError as exc:
                     if exc.status_code != 409:  # 409: leased by someone else
                         raise
-                if time.monotonic() >= deadline:
-                    raise LockBusy(f"{what} is held by another process (a lease on {self.url(key)}); waited {timeout:g} s")
-                time.sleep(1.0)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LockBusy(
+                        f"{what} is held by another process (a lease on {self.url(key)}); waited {timeout:g} s"
+                    )
+                time.sleep(min(1.0, left))
         stop = threading.Event()
 
         def renew() -> None:
@@ -416,15 +447,29 @@ def container_client(location: LakeLocation, credentials: StorageCredentials, **
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
-    kwargs.setdefault("retry_total", 3)
-    kwargs.setdefault("retry_backoff_factor", 0.5)
-    kwargs.setdefault("retry_backoff_max", 4)
+    if "retry_policy" not in kwargs:
+        # The storage SDK's clients retry with their own policy, which ignores azure-core's
+        # retry_backoff_* settings (its default waits 15 s and more before each retry): a short
+        # exponential one here, waits of about 0.5 + 2**n s (2.5, 4.5, 8.5 s by default).
+        from azure.storage.blob import ExponentialRetry
+
+        total = int(kwargs.pop("retry_total", 3))
+        factor = float(kwargs.pop("retry_backoff_factor", 0.5))
+        kwargs.pop("retry_backoff_max", None)
+        kwargs["retry_policy"] = ExponentialRetry(  # the SDK takes floats, though it types them int
+            initial_backoff=factor,  # type: ignore[arg-type]
+            increment_base=2,
+            retry_total=total,
+            random_jitter_range=min(factor, 1.0),  # type: ignore[arg-type]
+        )
     kwargs.setdefault("connection_timeout", 5)
     kwargs.setdefault("read_timeout", 30)
     return ContainerClient(location.blob_endpoint, location.container, credential=credential, **kwargs)
 
 
-def lake_files(location: LakeLocation, credentials: StorageCredentials | None = None, **client_kwargs: Any) -> LakeFiles:
+def lake_files(
+    location: LakeLocation, credentials: StorageCredentials | None = None, **client_kwargs: Any
+) -> LakeFiles:
     """The seam for `location`: local files, or the container's blobs."""
     if location.is_local:
         return LocalLakeFiles(location)

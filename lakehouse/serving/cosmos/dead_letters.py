@@ -1,6 +1,10 @@
-"""Items Cosmos DB refused, set aside so the sync goes on: `<lake root>/_serving/cosmos_dead_letters.jsonl`.
+"""Items Cosmos DB refused, set aside so the sync goes on: `_serving/cosmos_dead_letters.jsonl`
+under the lake root (`Lake.cosmos_dead_letters_key`, through the lake's storage seam: a
+local folder or Azure storage).
 
-One JSON object per line, appended (the file only grows; move it aside once handled):
+One JSON object per line, appended (the document only grows; move it aside once handled).
+Appending is a read of the document (once per sync) and a whole replace (`put`) with the
+new lines added: it is small, and the sync's lock keeps other syncs from writing it meanwhile.
 
     {"at": "2026-11-22T10:15:00Z", "target": "acct.documents.azure.com/telemetry/gold_device_metrics_5m",
      "table": "gold/gold_device_metrics_5m", "versions": "v3..v5", "operation": "upsert",
@@ -9,8 +13,8 @@ One JSON object per line, appended (the file only grows; move it aside once hand
 
 `status` is the service's HTTP status, or null when the item was refused before
 sending (its id breaks Cosmos DB's id rule). `item` is the whole item of an upsert
-(a delete has only id and partition key). The file is fsynced before the sync
-records the version that contains these items, so a dead letter is never lost
+(a delete has only id and partition key). The document is written (durably)
+before the sync records the version that contains these items, so a dead letter is never lost
 while its version counts as synced. A sync that resends a range after an
 interruption does not add a letter again: one equal to the latest letter of the
 same target, operation and id (same item) is skipped.
@@ -20,19 +24,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import logging
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.serving.cosmos.writer import Rejected, Upsert, operation_id
 
+if TYPE_CHECKING:
+    from lakehouse.paths import Lake
+
+log = logging.getLogger(__name__)
+
 
 class DeadLetters:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, lake: Lake) -> None:
+        from lakehouse.paths import Lake
+
+        self.files = lake.files
+        self.key = Lake.cosmos_dead_letters_key
+        self.path = lake.url(self.key)  # for messages
         self.count = 0
-        self._handle: IO[str] | None = None
+        self._stored: bytes | None = None  # the document as stored (read at the first letter)
+        self._pending: list[str] = []  # lines added since
         self._latest: dict[tuple[str, str, str], bytes] | None = None  # (target, operation, id) -> digest
 
     @staticmethod
@@ -44,15 +57,17 @@ class DeadLetters:
         return (record["target"], record["operation"], record["id"]), digest
 
     def _load(self) -> dict[tuple[str, str, str], bytes]:
+        try:
+            self._stored = self.files.read_bytes(self.key)
+        except FileNotFoundError:
+            self._stored = b""
         latest: dict[tuple[str, str, str], bytes] = {}
-        if self.path.exists():
-            with self.path.open(encoding="utf-8") as lines:
-                for line in lines:
-                    try:
-                        key, digest = self._identity(json.loads(line))
-                    except (ValueError, KeyError, TypeError, AttributeError):
-                        continue  # a torn last line or a hand edit: not a letter to compare with
-                    latest[key] = digest
+        for line in self._stored.decode("utf-8", errors="replace").splitlines():
+            try:
+                key, digest = self._identity(json.loads(line))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a torn last line or a hand edit: not a letter to compare with
+            latest[key] = digest
         return latest
 
     def add(self, rejected: Rejected, *, target: str, table: str, versions: str, partition_key: str) -> None:
@@ -80,19 +95,23 @@ class DeadLetters:
         if self._latest.get(key) == digest:
             return  # already set aside by an earlier (interrupted) run
         self._latest[key] = digest
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("a", encoding="utf-8")
-        self._handle.write(json.dumps(record) + "\n")
+        self._pending.append(json.dumps(record) + "\n")
         self.count += 1
 
     def sync(self) -> None:
         """Make what was added durable (before the version holding it is recorded as synced)."""
-        if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+        if not self._pending:
+            return
+        stored = self._stored or b""
+        if stored and not stored.endswith(b"\n"):
+            stored += b"\n"  # a torn last line stays a line of its own
+        document = stored + "".join(self._pending).encode("utf-8")
+        self.files.put(self.key, document)
+        self._stored, self._pending = document, []
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        """Write what is left (a sync that stopped: its range is resent, and letters equal to these skipped)."""
+        try:
+            self.sync()
+        except Exception as exc:  # noqa: BLE001 - the sync's own error matters more; the range is resent
+            log.warning("could not write %d dead letters to %s: %s", len(self._pending), self.path, exc)

@@ -23,16 +23,30 @@ instead, with the same columns.
 `snapshot_batches` streams the rows of one version of the table. It reads through
 delta-rs' DataFusion engine, which applies deletion vectors (Spark on Databricks
 writes them by default; `DeltaTable.to_pyarrow_dataset()` refuses such tables).
+
+A table is a `DeltaSource`: the lake's storage seam and the table's key in it (for the
+log files read here) and the URI and storage options delta-rs opens it by
+(`lakehouse.storage.delta_rs`), so a lake on Azure storage reads the same way as a
+local one. A plain folder (`str` or `Path`) is accepted too: a local table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+from lakehouse.storage.files import BlobLakeFiles, LakeFiles, LocalLakeFiles
+from lakehouse.storage.location import LakeLocation
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
+    from lakehouse.paths import Lake
 
 CDF_PROPERTY = "delta.enableChangeDataFeed"
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
@@ -67,24 +81,67 @@ class Change:
     row: dict[str, Any]
 
 
-def is_delta_table(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
+@dataclass(frozen=True)
+class DeltaSource:
+    """A Delta table: `files` and `key` reach its files through the storage seam, `uri`
+    and `storage_options` are how delta-rs opens it (the options may hold secrets)."""
+
+    files: LakeFiles
+    key: str
+    uri: str
+    storage_options: dict[str, str] = dataclass_field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, lake: Lake, key: str) -> DeltaSource:
+        """The table at `key` (e.g. `gold/gold_device_metrics_5m`) of `lake`."""
+        from lakehouse.storage.delta_rs import table_uri_and_options
+
+        uri, options = table_uri_and_options(lake, key)
+        return cls(lake.files, key.strip("/"), uri, options)
+
+    @classmethod
+    def local(cls, path: str | Path) -> DeltaSource:
+        location = LakeLocation.parse(path)
+        return cls(LocalLakeFiles(location), "", location.path)
+
+    def sub(self, name: str) -> str:
+        """The key of `name` (relative to the table) in `files`."""
+        return f"{self.key}/{name}" if self.key else name
+
+    def open(self, version: int | None = None) -> DeltaTable:
+        from deltalake import DeltaTable
+
+        return DeltaTable(self.uri, version=version, storage_options=self.storage_options or None)
+
+    def __str__(self) -> str:
+        return self.files.url(self.key)
 
 
-def table_head(path: Path) -> TableHead:
-    from deltalake import DeltaTable
+TableLike = DeltaSource | str | Path
 
-    table = DeltaTable(str(path))
-    metadata = table.metadata()
+
+def _source(table: TableLike) -> DeltaSource:
+    return table if isinstance(table, DeltaSource) else DeltaSource.local(table)
+
+
+def is_delta_table(table: TableLike) -> bool:
+    source = _source(table)
+    listing = source.files.listing(source.sub("_delta_log"))
+    return bool(listing.files or listing.folders)
+
+
+def table_head(table: TableLike) -> TableHead:
+    delta = _source(table).open()
+    metadata = delta.metadata()
     enabled = str(metadata.configuration.get(CDF_PROPERTY, "false")).lower() == "true"
-    return TableHead(version=table.version(), table_id=str(metadata.id), change_feed_enabled=enabled)
+    return TableHead(version=delta.version(), table_id=str(metadata.id), change_feed_enabled=enabled)
 
 
 class NetChangeStream:
     """The net changes of versions `first_version`..`last_version`, each key once (iterate once)."""
 
-    def __init__(self, path: Path, key: str, *, first_version: int, last_version: int) -> None:
-        self.path, self.key = path, key
+    def __init__(self, table: TableLike, key: str, *, first_version: int, last_version: int) -> None:
+        self.source, self.key = _source(table), key
         self.first_version, self.last_version = first_version, last_version
         self.change_rows_read = 0
         self._winners: dict[Any, tuple[int, int]] = {}  # key -> (version, rank) of its final change
@@ -116,21 +173,19 @@ class NetChangeStream:
                     yield Change(_LIVE[kind] == 1, row)
 
     def _batches(self, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
-        from deltalake import DeltaTable
-
         try:
-            commits = _commits(self.path, self.first_version, self.last_version)
+            commits = _commits(self.source, self.first_version, self.last_version)
             if any("%" in action.path for commit in commits for action in commit.actions):
-                yield from _change_feed_from_log(self.path, commits, columns)  # delta-rs would miss these files
+                yield from _change_feed_from_log(self.source, commits, columns)  # delta-rs would miss these files
                 return
-            reader = DeltaTable(str(self.path)).load_cdf(
+            reader = self.source.open().load_cdf(
                 starting_version=self.first_version, ending_version=self.last_version, columns=columns
             )
             for batch in reader:
                 yield pa.record_batch(batch)
         except Exception as exc:  # delta-rs raises its own error types for missing/vacuumed CDC files
             raise ChangeFeedUnavailable(
-                f"cannot read the change data feed of {self.path} for versions {self.first_version}.."
+                f"cannot read the change data feed of {self.source} for versions {self.first_version}.."
                 f"{self.last_version} ({exc}); if old files were vacuumed or the feed was enabled later, resync it "
                 "from the snapshot with --full"
             ) from exc
@@ -152,11 +207,11 @@ def version_chunks(after_version: int, to_version: int, versions_per_chunk: int)
         yield first, min(first + versions_per_chunk - 1, to_version)
 
 
-def net_changes(path: Path, key: str, *, after_version: int, to_version: int) -> NetChanges:
+def net_changes(table: TableLike, key: str, *, after_version: int, to_version: int) -> NetChanges:
     """Net effect of versions after_version+1 .. to_version, one entry per key, as lists."""
     if to_version <= after_version:
         return NetChanges([], [], 0)
-    stream = NetChangeStream(path, key, first_version=after_version + 1, last_version=to_version)
+    stream = NetChangeStream(table, key, first_version=after_version + 1, last_version=to_version)
     upserts: list[dict[str, Any]] = []
     deletes: list[dict[str, Any]] = []
     for change in stream:
@@ -164,12 +219,11 @@ def net_changes(path: Path, key: str, *, after_version: int, to_version: int) ->
     return NetChanges(upserts, deletes, stream.change_rows_read)
 
 
-def snapshot_batches(path: Path, version: int, *, batch_rows: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+def snapshot_batches(table: TableLike, version: int, *, batch_rows: int = 10_000) -> Iterator[list[dict[str, Any]]]:
     """The rows of `version` of the table, in lists of at most `batch_rows`."""
-    from deltalake import DeltaTable, QueryBuilder
+    from deltalake import QueryBuilder
 
-    table = DeltaTable(str(path), version=version)
-    reader = QueryBuilder().register("snapshot", table).execute("SELECT * FROM snapshot")
+    reader = QueryBuilder().register("snapshot", _source(table).open(version)).execute("SELECT * FROM snapshot")
     for batch in reader:
         rows = pa.record_batch(batch).to_pylist()
         for start in range(0, len(rows), batch_rows):
@@ -217,20 +271,24 @@ class _Commit:
     actions: list[_FileAction]
 
 
-def _commits(path: Path, first_version: int, last_version: int) -> list[_Commit]:
+def _commits(table: TableLike, first_version: int, last_version: int) -> list[_Commit]:
+    """The commits' file actions, read from the log files through the storage seam."""
     import json
 
+    source = _source(table)
     commits = []
     for version in range(first_version, last_version + 1):
-        log_file = path / "_delta_log" / f"{version:020d}.json"
-        timestamp_ms, actions = int(log_file.stat().st_mtime * 1000), []
-        for line in log_file.read_text(encoding="utf-8").splitlines():
+        log_key = source.sub(f"_delta_log/{version:020d}.json")
+        timestamp_ms: int | None = None
+        actions = []
+        for line in source.files.read_bytes(log_key).decode("utf-8").splitlines():
             if not line.strip():
                 continue
             action = json.loads(line)
             if "commitInfo" in action:
                 info = action["commitInfo"]
-                timestamp_ms = int(info.get("inCommitTimestamp") or info.get("timestamp") or timestamp_ms)
+                logged = info.get("inCommitTimestamp") or info.get("timestamp")
+                timestamp_ms = int(logged) if logged else timestamp_ms
             for kind in ("add", "remove", "cdc"):
                 if kind in action:
                     entry = action[kind]
@@ -243,17 +301,29 @@ def _commits(path: Path, first_version: int, last_version: int) -> list[_Commit]
                             bool(entry.get("deletionVector")),
                         )
                     )
+        if timestamp_ms is None:  # no commitInfo timestamp: the log file's time, as the protocol allows
+            timestamp_ms = _modified_ms(source.files, log_key)
         commits.append(_Commit(version, timestamp_ms, actions))
     return commits
 
 
+def _modified_ms(files: LakeFiles, key: str) -> int:
+    """When the file at `key` was last written (ms since the epoch)."""
+    if isinstance(files, BlobLakeFiles):
+        properties = files.container.get_blob_client(files.location.blob_name(key)).get_blob_properties()
+        return int(properties.last_modified.timestamp() * 1000)
+    if isinstance(files, LocalLakeFiles):
+        return int((files.root / key).stat().st_mtime * 1000)
+    raise ChangeFeedUnavailable(f"{files.url(key)}: cannot tell when the commit was written")
+
+
 def _change_feed_from_log(
-    path: Path, commits: list[_Commit], columns: list[str] | None, *, batch_rows: int = 65_536
+    table_like: TableLike, commits: list[_Commit], columns: list[str] | None, *, batch_rows: int = 65_536
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
-    from deltalake import DeltaTable
 
-    table = DeltaTable(str(path), version=commits[-1].version)
+    source = _source(table_like)
+    table = source.open(commits[-1].version)
     metadata = table.metadata()
     if str(metadata.configuration.get("delta.columnMapping.mode", "none")) != "none":
         raise ChangeFeedUnavailable("column mapping is not supported where delta-rs cannot open the change files")
@@ -281,7 +351,7 @@ def _change_feed_from_log(
                     f"version {commit.version} changes rows through deletion vectors in files delta-rs cannot open"
                 )
         for action in changes:
-            file = pq.ParquetFile(_local_file(path, action.uri))
+            file = pq.ParquetFile(_data_file(source, action.uri))
             read = [*data_columns, "_change_type"] if action.kind == "cdc" else data_columns
             for batch in file.iter_batches(batch_size=batch_rows, columns=read):
                 n = batch.num_rows
@@ -304,18 +374,49 @@ def _change_feed_from_log(
                 yield pa.record_batch(arrays, schema=out)
 
 
-def _local_file(table: Path, uri: str) -> Path:
+def _data_file(source: DeltaSource, uri: str) -> pa.BufferReader | Path:
     """A file of the table from its logged path, decoded exactly once: a path relative to
-    the table, or an absolute URI (`file:///...`, `file:/...` or `/...`: a shallow clone's)."""
+    the table (read through the storage seam), or an absolute URI: a shallow clone's,
+    a local file (`file:///...`, `file:/...` or `/...`) of a local lake, or a URL under
+    the lake's own root on Azure storage. Remote files are read whole (a Delta data
+    file of a gold table: a few MB)."""
     from urllib.parse import unquote, urlparse
     from urllib.request import url2pathname
 
     url = urlparse(uri)
     if not url.scheme and not uri.startswith("/"):
-        return table / unquote(uri)
-    if url.scheme not in ("", "file") or url.netloc not in ("", "localhost"):
-        raise ChangeFeedUnavailable(f"{unquote(uri)} is not a local file")
-    return Path(url2pathname(url.path))  # url2pathname decodes the %XX escapes
+        return pa.BufferReader(source.files.read_bytes(source.sub(unquote(uri))))
+    location = source.files.location
+    if location.is_local:
+        if url.scheme not in ("", "file") or url.netloc not in ("", "localhost"):
+            raise ChangeFeedUnavailable(f"{unquote(uri)} is not a local file")
+        return Path(url2pathname(url.path))  # url2pathname decodes the %XX escapes
+    key = _key_under(location, uri)
+    if key is None:
+        raise ChangeFeedUnavailable(f"{unquote(uri)} is not under the lake's root {location.url}")
+    return pa.BufferReader(source.files.read_bytes(key))
+
+
+def _key_under(location: LakeLocation, uri: str) -> str | None:
+    """The key (relative to the lake root) of an absolute Azure URI in the lake's account
+    and container (any of the wasb/abfs schemes, or object_store's `az://<container>/`)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme == "az":
+        container, account, path = parts.netloc, location.account, parts.path
+    elif parts.scheme in ("wasb", "wasbs", "abfs", "abfss"):
+        container, _, host = parts.netloc.rpartition("@")
+        account, path = host.split(".", 1)[0], parts.path
+    else:
+        return None
+    name = unquote(path).strip("/")
+    prefix = location.path
+    if container != location.container or account != location.account:
+        return None
+    if prefix and not name.startswith(prefix + "/"):
+        return None
+    return name[len(prefix) + 1 :] if prefix else name
 
 
 def _partition_value(raw: str | None, kind: pa.DataType) -> Any:

@@ -5,7 +5,8 @@ created if missing; item `id` = metric_id; partition key /device_id (device
 metrics) or /site_id (site metrics).
 
 Per table, each run:
-- reads the table's current version V (delta-rs; no Spark);
+- reads the table's current version V (delta-rs, no Spark; the table by its lake
+  URL: a local folder or Azure storage, lakehouse/storage/delta_rs.py);
 - first sync of a container (no state), `--full`, or a table that was recreated
   (its Delta table id changed, or its version went back): upserts every row of
   the snapshot at V, then, unless the container was just created, deletes items
@@ -16,15 +17,17 @@ Per table, each run:
   applies it, and records the chunk's last version - so memory follows a chunk,
   not the whole range;
 - after every item of the table (or chunk) was written, records the version in
-  `<lake root>/_serving/cosmos_state.json` (atomically).
+  `_serving/cosmos_state.json` under the lake root (atomically, through the lake's
+  storage seam: a local file or a blob).
 An interrupted run leaves the state at the last fully written version; the next
 run resends that range (the writes are idempotent), so nothing is lost.
 
 An item Cosmos refuses for itself (an id with / \\ ? # or over 1,023 bytes -
 checked before sending - or a 400/409/413 answer) does not stop the sync: it is
-appended with the reason to `<lake root>/_serving/cosmos_dead_letters.jsonl`
-(lakehouse/serving/cosmos/dead_letters.py), fsynced before the version is recorded, and the
-others go on. The whole sync holds the state file's lock (lakehouse/serving/cosmos/sync_state.py):
+appended with the reason to `_serving/cosmos_dead_letters.jsonl` under the lake root
+(lakehouse/serving/cosmos/dead_letters.py), made durable before the version is recorded, and the
+others go on. The whole sync holds the lake's sync lock, a flock or a blob lease
+(lakehouse/serving/cosmos/sync_state.py):
 a second sync waits up to `lock_timeout_s`, then fails saying another is running.
 """
 
@@ -42,6 +45,7 @@ from lakehouse.serving.cosmos.connection import CosmosNotConfigured, CosmosSetti
 from lakehouse.serving.cosmos.dead_letters import DeadLetters
 from lakehouse.serving.cosmos.delta_changes import (
     CDF_PROPERTY,
+    DeltaSource,
     NetChangeStream,
     TableHead,
     is_delta_table,
@@ -161,8 +165,13 @@ class _Plan:
     reset: bool = False  # the table went back: recording a lower version is intended
 
 
+def _table(lake: Lake, spec: CosmosContainer) -> DeltaSource:
+    """The container's gold table, as delta-rs and the storage seam reach it."""
+    return DeltaSource.of(lake, f"{spec.layer}/{spec.model}")
+
+
 def _plan(spec: CosmosContainer, lake: Lake, state: SyncState, key: str, full: bool) -> _Plan:
-    path = lake.table(spec.layer, spec.model)
+    path = _table(lake, spec)
     if not is_delta_table(path):
         return _Plan(spec, key, None, "not built")
     head = table_head(path)
@@ -270,7 +279,7 @@ def _ensure_container(database: Any, spec: CosmosContainer, database_name: str) 
 def _sync_full(target: _Target, report: ContainerReport, *, new_container: bool) -> None:
     spec, head, container = target.plan.spec, target.plan.head, target.container
     assert head is not None
-    path = target.lake.table(spec.layer, spec.model)
+    path = _table(target.lake, spec)
     live_ids: set[str] = set()
 
     def snapshot_operations() -> Iterator[Operation]:
@@ -303,7 +312,7 @@ def _sync_incremental(target: _Target, state: SyncState, report: ContainerReport
     plan = target.plan
     spec, head = plan.spec, plan.head
     assert head is not None and plan.after_version is not None
-    path = target.lake.table(spec.layer, spec.model)
+    path = _table(target.lake, spec)
     for first, last in version_chunks(plan.after_version, head.version, versions_per_chunk):
         changes = NetChangeStream(path, spec.id_column, first_version=first, last_version=last)
         report.change_rows_read += changes.change_rows_read
@@ -347,7 +356,7 @@ def sync_gold_to_cosmos(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     try:
-        with sync_lock(lake.cosmos_state, timeout_s=lock_timeout_s):
+        with sync_lock(lake, timeout_s=lock_timeout_s):
             return _sync_locked(
                 lake,
                 settings,
@@ -372,8 +381,8 @@ def _sync_locked(
     versions_per_chunk: int,
 ) -> SyncReport:
     started = time.monotonic()
-    state = SyncState(lake.cosmos_state)  # read under the lock: what the previous sync recorded
-    dead_letters = DeadLetters(lake.cosmos_dead_letters)
+    state = SyncState(lake)  # read under the lock: what the previous sync recorded
+    dead_letters = DeadLetters(lake)
     report = SyncReport(endpoint=settings.endpoint, database=settings.database, dead_letter_file=str(dead_letters.path))
     stats = RequestStats()
     client: Any = None

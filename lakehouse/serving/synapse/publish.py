@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from lakehouse.paths import Lake
-from lakehouse.serving.synapse.views import SqlScript, SynapseSettings
+from lakehouse.serving.synapse.views import SqlScript, SynapseSettings, missing_location_message
 
 NOT_CONFIGURED = (
     "Synapse is not configured for --publish: set SYNAPSE_ODBC_CONNECTION_STRING (e.g. 'Driver={ODBC Driver 18 for "
@@ -74,11 +74,8 @@ def publish(
 ) -> str:
     """Run the scripts on Synapse; returns how they were sent."""
     env = os.environ if env is None else env
-    if settings.is_placeholder:
-        raise SynapseNotConfigured(
-            "the data source LOCATION is a placeholder: pass --data-source-location or set "
-            "SYNAPSE_DATA_SOURCE_LOCATION=https://<account>.dfs.core.windows.net/<container>"
-        )
+    if settings.location_missing:
+        raise SynapseNotConfigured(missing_location_message(settings.lake))
     if env.get("SYNAPSE_ODBC_CONNECTION_STRING"):
         publish_with_odbc(env["SYNAPSE_ODBC_CONNECTION_STRING"], _batches(scripts))
         return "pyodbc (SYNAPSE_ODBC_CONNECTION_STRING)"

@@ -16,8 +16,10 @@ For each served model (lakehouse/tables.py) one view:
     ) AS [rows];
 
 typed from the model's contract (lakehouse/serving/synapse/types.py), plus the external data
-source (LOCATION = the lake root in ADLS Gen2, e.g.
-https://<account>.dfs.core.windows.net/<container>, from --data-source-location or
+source (LOCATION = the lake root on the account's DFS endpoint,
+https://<account>.dfs.core.windows.net/<container>/<path>: the lake's own URL when the lake
+is on Azure storage (`LakeLocation.dfs_url`), else the production lake's URL given with
+--lake-url / SYNAPSE_LAKE_URL, or the location itself with --data-source-location /
 SYNAPSE_DATA_SOURCE_LOCATION; optional database scoped CREDENTIAL) and the
 schemas, each created only if missing. Names are validated and bracket-quoted;
 every statement is parsed back (lakehouse/serving/synapse/sql_dialect.py) before it is
@@ -40,38 +42,83 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lakehouse.paths import PROJECT_DIR
+from lakehouse.paths import PROJECT_DIR, Lake
 from lakehouse.serving.synapse.types import quote_identifier, tsql_type
+from lakehouse.storage.location import LakeLocation, LakeLocationError
 from lakehouse.tables import DEFAULT_MANIFEST, ServedModel, load_manifest, served_models
 
 DEFAULT_DATA_SOURCE = "lakehouse"
-PLACEHOLDER_LOCATION = "https://ACCOUNT.dfs.core.windows.net/CONTAINER"
+NEEDS_A_LOCATION = (
+    "Synapse reads the lake from Azure storage: pass --lake-url abfss://<container>@<account>.dfs.core.windows.net/"
+    "<path> (the production lake's URL; or set SYNAPSE_LAKE_URL), or --data-source-location "
+    "https://<account>.dfs.core.windows.net/<container>/<path> (SYNAPSE_DATA_SOURCE_LOCATION)"
+)
 DEFAULT_OUT_DIR = PROJECT_DIR / "target" / "synapse"
 WRITTEN_LIST = ".synapse-views.json"  # in the output folder: the files the generator wrote there
 _LOCATION = re.compile(r"(https|abfss)://[A-Za-z0-9.\-]+(:[0-9]+)?(@[A-Za-z0-9.\-]+)?(/[A-Za-z0-9._~%\-/]*)?")
 
 
+class LakeLocationMissing(ValueError):
+    """The views need the lake's location on Azure storage, and none is known."""
+
+
+def data_source_location(lake: Lake | None, *, lake_url: str | None = None, explicit: str | None = None) -> str | None:
+    """The external data source's LOCATION: `explicit` (--data-source-location), else the
+    https URL of `lake_url` (--lake-url: the production lake), else of the lake itself
+    when it is on Azure storage; None for a local (or emulator) lake without either."""
+    if explicit:
+        return explicit
+    if lake_url:
+        location = LakeLocation.parse(lake_url)
+        if location.is_local or location.is_emulator:
+            raise LakeLocationError(
+                f"--lake-url {lake_url}: not a lake on Azure storage (abfss://<container>@<account>"
+                ".dfs.core.windows.net/<path> or wasbs://<container>@<account>.blob.core.windows.net/<path>)"
+            )
+        return location.dfs_url
+    if lake is not None and not lake.is_local and not lake.location.is_emulator:
+        return lake.location.dfs_url
+    return None
+
+
+def missing_location_message(lake: Lake | None) -> str:
+    if lake is None:
+        return f"the data source LOCATION is not known. {NEEDS_A_LOCATION}"
+    where = "the storage emulator" if lake.location.is_emulator else "a local folder"
+    return f"the lake {lake.root} is {where}, which Synapse cannot read. {NEEDS_A_LOCATION}"
+
+
 @dataclass(frozen=True)
 class SynapseSettings:
-    data_source_location: str = PLACEHOLDER_LOCATION
+    data_source_location: str | None = None  # None: not known (a local lake and no --lake-url)
     data_source_name: str = DEFAULT_DATA_SOURCE
     credential: str | None = None
     string_length: int | str = 8000
+    lake: Lake | None = None  # for the message when the location is missing
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> SynapseSettings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, lake: Lake | None = None, **overrides: object
+    ) -> SynapseSettings:
+        """Settings from SYNAPSE_* (SYNAPSE_DATA_SOURCE_LOCATION, SYNAPSE_LAKE_URL, ...); the
+        location from the lake's URL when it is on Azure storage and neither is set."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {
-            "data_source_location": env.get("SYNAPSE_DATA_SOURCE_LOCATION") or PLACEHOLDER_LOCATION,
+            "data_source_location": data_source_location(
+                lake,
+                lake_url=env.get("SYNAPSE_LAKE_URL") or None,
+                explicit=env.get("SYNAPSE_DATA_SOURCE_LOCATION") or None,
+            ),
             "data_source_name": env.get("SYNAPSE_DATA_SOURCE_NAME") or DEFAULT_DATA_SOURCE,
             "credential": env.get("SYNAPSE_DATA_SOURCE_CREDENTIAL") or None,
+            "lake": lake,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     @property
-    def is_placeholder(self) -> bool:
-        return self.data_source_location == PLACEHOLDER_LOCATION
+    def location_missing(self) -> bool:
+        return not self.data_source_location
 
 
 @dataclass(frozen=True)
@@ -92,6 +139,8 @@ def _n_string(value: str) -> str:
 def data_source_batch(settings: SynapseSettings) -> str:
     name = quote_identifier(settings.data_source_name, "data source name")
     location = settings.data_source_location
+    if not location:
+        raise LakeLocationMissing(missing_location_message(settings.lake))
     if not _LOCATION.fullmatch(location):
         raise ValueError(
             f"data source location {location!r} is not an https:// or abfss:// URL of the lake root "
@@ -186,8 +235,14 @@ def write_scripts(scripts: list[SqlScript], out_dir: Path) -> list[Path]:
 
 
 def write_synapse_views(
-    manifest_path: Path = DEFAULT_MANIFEST, out_dir: Path = DEFAULT_OUT_DIR, settings: SynapseSettings | None = None
+    manifest_path: Path = DEFAULT_MANIFEST,
+    out_dir: Path = DEFAULT_OUT_DIR,
+    settings: SynapseSettings | None = None,
+    *,
+    lake: Lake | None = None,
 ) -> list[Path]:
-    """Generate the scripts from the manifest and write them for review; returns the files."""
+    """Generate the scripts from the manifest and write them for review; returns the files.
+    Without `settings`, from the environment and `lake` (its URL when it is on Azure storage);
+    raises LakeLocationMissing when no location is known."""
     models = served_models(load_manifest(manifest_path))
-    return write_scripts(generate_scripts(models, settings or SynapseSettings.from_env()), out_dir)
+    return write_scripts(generate_scripts(models, settings or SynapseSettings.from_env(lake=lake)), out_dir)

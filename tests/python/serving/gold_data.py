@@ -103,12 +103,19 @@ def site_row(site: int, hour: int, *, revision: int = 0) -> dict[str, Any]:
 
 @dataclass
 class GoldTable:
-    """A gold-like Delta table with the change feed on, and the rows it should hold."""
+    """A gold-like Delta table with the change feed on, and the rows it should hold: at
+    `path`, a local folder, or a delta-rs URI (`az://container/...`) with `storage_options`."""
 
-    path: Path
+    path: str | Path
     schema: pa.Schema
     key: str = "metric_id"
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    storage_options: dict[str, str] | None = field(default=None, repr=False)
+
+    def _table(self) -> Any:
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(self.path), storage_options=self.storage_options)
 
     def _arrow(self, rows: Iterable[dict[str, Any]]) -> pa.Table:
         return pa.Table.from_pylist(list(rows), schema=self.schema)
@@ -118,17 +125,19 @@ class GoldTable:
 
         rows = list(rows)
         write_deltalake(
-            str(self.path), self._arrow(rows), mode="overwrite", configuration={"delta.enableChangeDataFeed": "true"}
+            str(self.path),
+            self._arrow(rows),
+            mode="overwrite",
+            configuration={"delta.enableChangeDataFeed": "true"},
+            storage_options=self.storage_options,
         )
         self.rows = {r[self.key]: r for r in rows}
 
     def merge(self, rows: Iterable[dict[str, Any]]) -> None:
         """MERGE on the key (what dbt's incremental merge does): updates and inserts."""
-        from deltalake import DeltaTable
-
         rows = list(rows)
         (
-            DeltaTable(str(self.path))
+            self._table()
             .merge(self._arrow(rows), f"s.{self.key} = t.{self.key}", source_alias="s", target_alias="t")
             .when_matched_update_all()
             .when_not_matched_insert_all()
@@ -141,24 +150,26 @@ class GoldTable:
         from deltalake import write_deltalake
 
         rows = list(rows)
-        write_deltalake(str(self.path), self._arrow(rows), mode="overwrite", predicate=predicate)
+        write_deltalake(
+            str(self.path),
+            self._arrow(rows),
+            mode="overwrite",
+            predicate=predicate,
+            storage_options=self.storage_options,
+        )
         for key in removed:
             self.rows.pop(key, None)
         self.rows.update({r[self.key]: r for r in rows})
 
     def delete(self, keys: Iterable[str]) -> None:
-        from deltalake import DeltaTable
-
         keys = list(keys)
         listed = ", ".join(f"'{k}'" for k in keys)
-        DeltaTable(str(self.path)).delete(f"{self.key} IN ({listed})")
+        self._table().delete(f"{self.key} IN ({listed})")
         for key in keys:
             self.rows.pop(key)
 
     def version(self) -> int:
-        from deltalake import DeltaTable
-
-        return DeltaTable(str(self.path)).version()
+        return int(self._table().version())
 
 
 def expected_item(row: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -51,7 +52,9 @@ def assert_container_matches(settings: CosmosSettings, container: str, table: Go
 
 
 def state(lake: Lake) -> dict:
-    return json.loads((lake.root / "_serving" / "cosmos_state.json").read_text())
+    document = lake.files.read_json(Lake.cosmos_state_key)
+    assert document is not None, "no sync state"
+    return document
 
 
 def synced_versions(lake: Lake) -> dict[str, int]:
@@ -272,8 +275,9 @@ def test_deleting_an_item_that_is_already_gone_counts_as_done(cosmos_settings: C
 
 
 def dead_letters(lake: Lake) -> list[dict]:
-    path = lake.root / "_serving" / "cosmos_dead_letters.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if not lake.files.exists(Lake.cosmos_dead_letters_key):
+        return []
+    return [json.loads(line) for line in lake.files.read_bytes(Lake.cosmos_dead_letters_key).splitlines()]
 
 
 def bad_device_row(device_id: str, window: int = 0, *, revision: int = 0) -> dict:
@@ -335,7 +339,7 @@ def test_a_refusal_that_is_not_about_the_item_stops_the_sync(
     fault_proxy.refuse_items({device_row(1, 1)["metric_id"]: 403})  # auth: every item would fail alike
     with pytest.raises(CosmosSyncFailed, match="resends the rest"):
         sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1, retry=FAST_RETRY)
-    assert not (gold_lake.root / "_serving" / "cosmos_state.json").exists() and dead_letters(gold_lake) == []
+    assert not gold_lake.files.exists(Lake.cosmos_state_key) and dead_letters(gold_lake) == []
     fault_proxy.refuse_items({})
     sync_gold_to_cosmos(gold_lake, settings=settings, concurrency=1)
     assert_container_matches(settings, DEVICES, devices)
@@ -382,14 +386,13 @@ def test_two_concurrent_syncs_take_turns_and_never_move_the_version_back(
 def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lake) -> None:
     from lakehouse.serving.cosmos.sync_state import SyncState, SyncStateError, sync_lock
 
-    path = gold_lake.cosmos_state
-    early, late = SyncState(path), SyncState(path)  # two runs that read the state before either wrote it
+    early, late = SyncState(gold_lake), SyncState(gold_lake)  # two runs that read the state before either wrote it
     late.commit("t/db/c", table="gold/x", delta_table_id="id-1", version=5)
     with pytest.raises(SyncStateError, match="refusing to move t/db/c back from v5 to v3"):
         early.commit("t/db/c", table="gold/x", delta_table_id="id-1", version=3)
     early.commit("t/db/c", table="gold/x", delta_table_id="id-2", version=0)  # a recreated table starts over
     early.commit("t/db/other", table="gold/y", delta_table_id="id-3", version=1)
-    on_disk = json.loads(path.read_text())["targets"]
+    on_disk = state(gold_lake)["targets"]
     assert {k: (v["delta_table_id"], v["synced_version"]) for k, v in on_disk.items()} == {
         "t/db/c": ("id-2", 0),
         "t/db/other": ("id-3", 1),
@@ -397,7 +400,7 @@ def test_the_state_never_moves_back_and_a_held_lock_fails_clearly(gold_lake: Lak
 
     settings = CosmosSettings(endpoint="https://127.0.0.1:9/", key="k")
     busy = r"another cosmos-sync is running on this lake .*pid \d+.*waited 0.2 s"
-    with sync_lock(path, timeout_s=1), pytest.raises(CosmosSyncFailed, match=busy) as failed:
+    with sync_lock(gold_lake, timeout_s=1), pytest.raises(CosmosSyncFailed, match=busy) as failed:
         sync_gold_to_cosmos(gold_lake, settings=settings, lock_timeout_s=0.2)
     assert isinstance(failed.value.__cause__, SyncStateError)
 
@@ -407,7 +410,7 @@ def test_a_corrupt_state_file_fails_with_the_file_and_the_way_out(
 ) -> None:
     from lakehouse.cli.main import cli
 
-    state_file = gold_lake.root / "_serving" / "cosmos_state.json"
+    state_file = Path(gold_lake.url(Lake.cosmos_state_key))
     state_file.parent.mkdir(parents=True)
     state_file.write_text('{"format": 1, "targets": {"a/b/c": {"table": ')  # torn by a full disk
     monkeypatch.setenv("COSMOS_ENDPOINT", "https://127.0.0.1:9/")
@@ -475,7 +478,6 @@ def test_a_resent_range_does_not_dead_letter_an_item_twice(gold_lake: Lake) -> N
         run.sync()
         run.close()
 
-    path = gold_lake.cosmos_dead_letters
     for revision in (0, 0, 1, 1, 0):  # an interrupted run's range resent; then changed; then back as it was
-        letter(DeadLetters(path), revision)
+        letter(DeadLetters(gold_lake), revision)
     assert [d["item"]["event_count"] for d in dead_letters(gold_lake)] == [10, 11, 10]

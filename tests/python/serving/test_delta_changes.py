@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_a_table_without_a_change_feed_is_refused_with_the_fix(gold_lake: Lake) 
     assert not head.change_feed_enabled
 
     settings = CosmosSettings(endpoint="https://127.0.0.1:9/", key="k")
-    SyncState(gold_lake.cosmos_state).commit(
+    SyncState(gold_lake).commit(
         target_key(settings.endpoint, settings.database, "gold_device_metrics_5m"),
         table="gold/gold_device_metrics_5m",
         delta_table_id=head.table_id,
@@ -90,7 +91,7 @@ def test_a_vacuumed_change_feed_asks_for_a_full_sync(gold_lake: Lake) -> None:
     table = GoldTable(gold_lake.table("gold", "t"), DEVICE_METRICS)
     table.create([device_row(0, 0), device_row(0, 1)])
     table.merge([device_row(0, 0, revision=1)])
-    for cdc_file in (table.path / "_change_data").iterdir():
+    for cdc_file in (Path(table.path) / "_change_data").iterdir():
         cdc_file.unlink()  # what VACUUM does once the retention period has passed
     with pytest.raises(ChangeFeedUnavailable, match="with --full"):
         net_changes(table.path, "metric_id", after_version=0, to_version=1)
@@ -140,7 +141,7 @@ def test_a_shallow_clone_under_escaped_partition_folders_reads_its_files(gold_la
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    source = gold_lake.table("gold", "source")
+    source = Path(gold_lake.table("gold", "source"))
     rows = [device_row(d, w) for d in range(3) for w in range(2)]
     write_deltalake(
         str(source),
@@ -151,7 +152,7 @@ def test_a_shallow_clone_under_escaped_partition_folders_reads_its_files(gold_la
     folders = sorted(p.name for p in source.iterdir() if p.name != "_delta_log")
     assert len(folders) == 2 and all("%3A" in name for name in folders)  # the escaped names, on disk
 
-    clone = gold_lake.table("gold", "clone")
+    clone = Path(gold_lake.table("gold", "clone"))
     (clone / "_delta_log").mkdir(parents=True)
     actions = [json.loads(line) for line in (source / "_delta_log" / f"{0:020d}.json").read_text().splitlines()]
     adds = [a["add"] for a in actions if "add" in a]

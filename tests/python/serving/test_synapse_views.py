@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -168,12 +169,12 @@ def test_unknown_types_fail_clearly(spark_type: str) -> None:
 
 def test_string_length_is_configurable() -> None:
     models = served_models(manifest())
-    [view] = generate_scripts(models, SynapseSettings(string_length=200))[2].batches
+    [view] = generate_scripts(models, dataclasses.replace(SETTINGS, string_length=200))[2].batches
     assert f"[metric_id] varchar(200) {UTF8}" in view
-    [view] = generate_scripts(models, SynapseSettings(string_length="max"))[2].batches
+    [view] = generate_scripts(models, dataclasses.replace(SETTINGS, string_length="max"))[2].batches
     assert f"[metric_id] varchar(max) {UTF8}" in view
     with pytest.raises(ValueError, match=r"1..8000"):
-        generate_scripts(models, SynapseSettings(string_length=9000))
+        generate_scripts(models, dataclasses.replace(SETTINGS, string_length=9000))
 
 
 def _rename_model(data: dict, old: str, new: str) -> dict:
@@ -364,3 +365,36 @@ def test_a_bad_string_length_is_a_usage_error(tmp_path: Path, value: str, messag
     )
     assert result.exit_code == 2 and "Invalid value for '--string-length'" in result.output and message in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_data_source_is_the_lakes_own_url_on_azure_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakehouse.cli.main import cli
+    from lakehouse.paths import Lake
+
+    for name in ("SYNAPSE_DATA_SOURCE_LOCATION", "SYNAPSE_LAKE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "synapse"
+    lake = Lake.at("abfss://lake@acct.dfs.core.windows.net/plant")
+    write_synapse_views(FIXTURE, out, lake=lake)
+
+    texts = {p.name: p.read_text() for p in out.glob("*.sql")}
+    assert "LOCATION = N'https://acct.dfs.core.windows.net/lake/plant'" in texts["00_external_data_source.sql"]
+    for model in ("gold_device_metrics_5m", "gold_site_metrics_1h"):
+        assert f"BULK 'gold/{model}/'" in texts[f"gold.{model}.sql"]
+    assert "BULK 'silver/silver_telemetry/'" in texts["silver.silver_telemetry.sql"]
+    assert not any("ACCOUNT" in t or "CONTAINER" in t for t in texts.values())  # no placeholder remains
+    settings = SynapseSettings.from_env({}, lake=Lake.at("wasbs://c@acct2.blob.core.windows.net/p/q"))
+    assert settings.data_source_location == "https://acct2.dfs.core.windows.net/c/p/q"
+
+    # A local lake: the production lake's URL given, or a clear failure (no SQL written).
+    base = ["serve", "synapse-views", "--manifest", str(FIXTURE), "--out", str(out)]
+    local = ["--lake", str(tmp_path / "lake"), *base]
+    given = CliRunner().invoke(cli, [*local, "--lake-url", "abfss://prod@acct3.dfs.core.windows.net/"])
+    assert given.exit_code == 0, given.output
+    assert "N'https://acct3.dfs.core.windows.net/prod'" in (out / "00_external_data_source.sql").read_text()
+    (out / "00_external_data_source.sql").unlink()
+    refused = CliRunner().invoke(cli, local)
+    assert refused.exit_code == 1 and "is a local folder, which Synapse cannot read" in refused.output
+    assert "--lake-url abfss://" in refused.output and not (out / "00_external_data_source.sql").exists()
+    emulator = CliRunner().invoke(cli, [*local, "--lake-url", "wasb://c@devstoreaccount1/p"])
+    assert emulator.exit_code == 1 and "not a lake on Azure storage" in emulator.output
