@@ -51,6 +51,7 @@ def azurite_lake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Az
     """Azurite on 127.0.0.1:10000, the address WASB's emulator mode connects to (a lake at
     `wasb://<container>@devstoreaccount1/`); fails when something else has the port."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no holder
         try:
             probe.bind(("127.0.0.1", EMULATOR_PORT))
         except OSError as exc:
