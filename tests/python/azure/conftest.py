@@ -3,16 +3,11 @@
 Azurite runs on 127.0.0.1 at a free port with its data in a temp folder, so the
 fault tests can stop it and start it again on the same port without losing blobs.
 Tests that stop it must leave it running (`azurite.ensure_running()` in finally).
-
-Spark's WASB driver reaches the emulator (`wasb://<container>@devstoreaccount1/...`)
-only at 127.0.0.1:10000: tests that read a lake in Azurite with Spark use the second
-Azurite, `azurite_lake_server`, on exactly that port.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,31 +31,6 @@ FAST_RETRY = RetrySettings(
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     server = Azurite(tmp_path_factory.mktemp("azurite"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-EMULATOR_PORT = 10000  # where hadoop-azure's emulator mode connects (fixed)
-
-
-@pytest.fixture(scope="session")
-def azurite_lake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    """Azurite on 127.0.0.1:10000, the address WASB's emulator mode connects to (a lake at
-    `wasb://<container>@devstoreaccount1/`); fails when something else has the port."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no holder
-        try:
-            probe.bind(("127.0.0.1", EMULATOR_PORT))
-        except OSError as exc:
-            pytest.fail(
-                f"127.0.0.1:{EMULATOR_PORT} is taken ({exc.strerror}): Spark's WASB driver reaches the storage "
-                "emulator only there, so this test needs the port for its own Azurite. Stop what listens on it "
-                f"(another Azurite, the engine's Thrift server: `ss -ltnp 'sport = :{EMULATOR_PORT}'`) and run again."
-            )
-    server = Azurite(tmp_path_factory.mktemp("azurite-lake"), port=EMULATOR_PORT)
     server.start()
     try:
         yield server
