@@ -22,25 +22,24 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from lakehouse.ingestion.capture.format import CapturePath, encode_capture_file
-from lakehouse.paths import Lake
+from lakehouse.paths import CAPTURE, Lake
 from lakehouse.spark.metastore_lock import metastore_lock
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-def write_tree(lake: Lake, start: datetime, windows: int, partitions: int = 4) -> list[Path]:
+def write_tree(lake: Lake, start: datetime, windows: int, partitions: int = 4) -> list[str]:
+    """Header-only Capture files through the lake's storage seam; their keys."""
     written = []
     for window in range(windows):
         end = start + timedelta(minutes=5 * (window + 1))
         for partition in range(partitions):
             relative = str(CapturePath("telemetry-ns", "telemetry", str(partition), end))
-            path = lake.capture / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(encode_capture_file([], sync_key=relative))
-            written.append(path)
+            key = f"{CAPTURE}/{relative}"
+            lake.files.create(key, encode_capture_file([], sync_key=relative))
+            written.append(key)
     return written
 
 
@@ -52,7 +51,7 @@ def timed(label: str, action: Callable[[], object]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lake", type=Path, required=True)
+    parser.add_argument("--lake", required=True, help="a folder (or a lake URL)")
     parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
     lake = Lake.at(args.lake)

@@ -24,7 +24,7 @@ from lakehouse.spark.metastore_lock import metastore_lock
 
 def _land(lake: Lake, config: SimulatorConfig) -> tuple[int, int, float]:
     t0 = time.monotonic()
-    landed = land_simulation(LocalCaptureStore(lake.capture), config, CaptureSettings(write_empty_files=True))
+    landed = land_simulation(LocalCaptureStore(Path(lake.capture)), config, CaptureSettings(write_empty_files=True))
     return landed.simulation.readings, landed.report.records_written, time.monotonic() - t0
 
 

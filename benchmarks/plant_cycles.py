@@ -24,7 +24,7 @@ from pathlib import Path
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
 from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.ingestion.sources.simulator import SimulatorConfig, simulate
-from lakehouse.paths import Lake
+from lakehouse.paths import CAPTURE, Lake
 from lakehouse.spark.metastore_lock import metastore_lock
 
 START = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
@@ -34,7 +34,7 @@ CYCLE = timedelta(minutes=5)
 def land(lake: Lake, start: datetime, duration: timedelta, devices: int) -> tuple[int, float]:
     t0 = time.monotonic()
     sim = simulate(SimulatorConfig(start=start, duration=duration, devices=devices))
-    report = CaptureLander(LocalCaptureStore(lake.capture), CaptureSettings(write_empty_files=True)).land(
+    report = CaptureLander(LocalCaptureStore(Path(lake.capture)), CaptureSettings(write_empty_files=True)).land(
         sim.events, start=start, end=start + duration
     )
     return report.records_written, time.monotonic() - t0
@@ -107,7 +107,11 @@ def main() -> None:
     if not args.skip_baseline:
         from benchmarks.full_recompute import full_recompute
 
-        paths = sorted(str(p) for p in lake.capture.rglob("*.avro") if _window_end(p, lake) <= START + history)
+        paths = sorted(
+            lake.url(key)
+            for key in lake.files.walk(CAPTURE)
+            if key.endswith(".avro") and _window_end(key) <= START + history
+        )
         t0 = time.monotonic()
         rows = full_recompute(spark_session(lake), paths, args.lake / "_baseline")
         figures["baseline"] = time.monotonic() - t0
@@ -129,10 +133,11 @@ def main() -> None:
         )
 
 
-def _window_end(path: Path, lake: Lake) -> datetime:
+def _window_end(key: str) -> datetime:
+    """The window end of a Capture file by its key (`capture/<relative path>`)."""
     from lakehouse.ingestion.capture.format import CapturePath
 
-    return CapturePath.parse(str(path.relative_to(lake.capture))).window_end
+    return CapturePath.parse(key.removeprefix(f"{CAPTURE}/")).window_end
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ of files.
 Every file read is checked before Spark decodes it: a zero-byte, non-Avro, truncated
 or corrupt file, or one that is not in the Capture schema, is moved to
 `<lake>/_bad_capture_files/` beside a `.reason.json` and reported; its neighbours
-load. A full sweep reports every file still set aside, with what loads it. Records
-are merged into bronze on their key (namespace, event hub, partition, sequence
-number), insert-only: a key seen twice among new files, or already in bronze, is
+load. Every file operation goes through the lake's storage seam (`lake.files`: a local
+folder or a Blob container alike) and Spark reads the files by their URL (`lake.capture`).
+A full sweep reports every file still set aside, with what loads it. Records are
+merged into bronze on their key (namespace, event hub, partition, sequence number),
+insert-only: a key seen twice among new files, or already in bronze, is
 loaded once and counted. The merge reads only bronze files whose sequence-number
 range overlaps the batch's (Delta data skipping), so its cost follows the batch, not
 history.
@@ -44,7 +46,13 @@ from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, pars
 from lakehouse.paths import Lake
 from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
 from lakehouse.pipeline.capture_manifest import CaptureManifest, ProcessedFile
-from lakehouse.pipeline.capture_tree import capture_file_uri, list_capture_files, set_aside, set_aside_files
+from lakehouse.pipeline.capture_tree import (
+    capture_file_uri,
+    capture_relative,
+    list_capture_files,
+    set_aside,
+    set_aside_files,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -77,6 +85,7 @@ _PATH_PARTS = r"([^/]+)/([^/]+)/([^/]+)/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/[0-9
 # Azure writes EnqueuedTimeUtc as `M/d/yyyy h:mm:ss a` (UTC); ISO-8601 is tolerated.
 _ENQUEUED_AT = "coalesce(to_timestamp(enqueued_time_utc, 'M/d/yyyy h:mm:ss a'), to_timestamp(enqueued_time_utc))"
 FILES_PER_BATCH = 2000  # files per check and merge
+DISCOVERY_STATE = Lake.state_key("bronze_discovery.json")
 _CAPTURE_FIELDS = [(f["name"], json.dumps(f["type"], sort_keys=True)) for f in CAPTURE_SCHEMA["fields"]]
 
 
@@ -195,12 +204,12 @@ class BronzeLoader:
         whole tree) that bronze's manifest lacks; a full sweep also reports the files
         still set aside. `cloudFiles` runs Auto Loader over the tree first."""
         self._ensure()
-        discovery = CaptureDiscovery(self.lake.capture, self.lake.state_file("bronze_discovery.json"))
+        discovery = CaptureDiscovery(self.lake.files, DISCOVERY_STATE)
         plan = discovery.plan(full_sweep=full_sweep)
         self.report.full_sweep = plan.full_sweep
         if source_format == "cloudFiles":
             self._auto_loader()
-        listed = list_capture_files(self.lake, plan.folders)
+        listed = list_capture_files(self.lake, plan.folders, sweep=plan.full_sweep)
         done = self.manifest.done(None if plan.full_sweep else plan.folders)
         self._process({path: size for path, size in listed.items() if (path, size) not in done})
         if plan.full_sweep:
@@ -211,8 +220,8 @@ class BronzeLoader:
     def replay(self, start: datetime, end: datetime, *, event_hub: str | None = None) -> BronzeLoadReport:
         """Re-read the Capture files whose window ends in [start, end): what bronze lacks is added."""
         self._ensure()
-        discovery = CaptureDiscovery(self.lake.capture, self.lake.state_file("bronze_discovery.json"))
-        listed = list_capture_files(self.lake, discovery.plan(full_sweep=True).folders)
+        discovery = CaptureDiscovery(self.lake.files, DISCOVERY_STATE)
+        listed = list_capture_files(self.lake, discovery.plan(full_sweep=True).folders, sweep=True)
         self._process(
             {
                 path: size
@@ -224,9 +233,9 @@ class BronzeLoader:
         return self.report
 
     def _ensure(self) -> None:
+        self.lake.files.ensure()  # the lake's folder or container
         ensure_bronze_table(self.spark, self.lake)
         self.manifest.ensure()
-        self.lake.capture.mkdir(parents=True, exist_ok=True)
 
     def _auto_loader(self) -> None:
         """Databricks Auto Loader over the whole tree (file events or its own listing),
@@ -241,7 +250,7 @@ class BronzeLoader:
         )
         query = (
             stream.writeStream.foreachBatch(lambda batch, _batch_id: self._check_and_load(batch, []))
-            .option("checkpointLocation", str(self.lake.checkpoint("bronze_capture_files")))
+            .option("checkpointLocation", self.lake.checkpoint("bronze_capture_files"))
             .trigger(availableNow=True)
             .start()
         )
@@ -295,7 +304,8 @@ class BronzeLoader:
         )
 
     def _relative(self, path: str) -> str:
-        return str(_local_path(path).relative_to(self.lake.capture).as_posix())
+        """The path under `capture/` of a file as Spark names it (`file:/...`, `wasb://...`)."""
+        return capture_relative(self.lake, path)
 
     def _set_aside(self, check: FileCheck) -> None:
         """Move a bad file out of the Capture tree, with a reason note beside it."""
@@ -437,11 +447,3 @@ def _range_predicate(ranges: Iterable[tuple[str, str, int, int, int]]) -> str:
 
 def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _local_path(uri: str) -> Any:
-    from pathlib import Path
-    from urllib.parse import unquote, urlparse
-
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else Path(uri)

@@ -1,12 +1,13 @@
 """Which hour folders of the Capture tree bronze lists this run.
 
-Listing the whole Capture tree costs one directory read per file (Capture writes
+Listing the whole Capture tree costs one directory read per folder (Capture writes
 `{Namespace}/{EventHub}/{PartitionId}/{YYYY}/{MM}/{DD}/{hh}/{mm}/{ss}.avro`), so it
 grows with history: on a month of the plant, about 50 s before any data is read. The
 path carries the time, so a run lists, per partition, only the hour folders from
 `LOOKBACK` before the newest hour it listed last time up to the newest there is: a few
-directory reads per partition, whatever the history. A partition never listed before
-is listed whole.
+prefix listings per partition (through the lake's storage seam, `lake.files.listing`:
+one delimiter listing per folder on Blob storage), whatever the history. A partition
+never listed before is listed whole.
 
 A file that lands in an hour folder older than that (a consumer catching up after
 more than `LOOKBACK` down, a copy of old files) is found by the full sweep: the
@@ -18,12 +19,12 @@ modification time, so a file listed twice is loaded once.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
+
+from lakehouse.paths import CAPTURE
+from lakehouse.storage.files import LakeFiles
 
 LOOKBACK = timedelta(hours=2)
 FULL_SWEEP_EVERY = timedelta(hours=6)
@@ -50,11 +51,14 @@ class DiscoveryPlan:
 
 
 class CaptureDiscovery:
-    """Plans each run's listing from the state the last successful run recorded."""
+    """Plans each run's listing from the state the last successful run recorded: the
+    JSON document at `state_key` (e.g. `_state/bronze_discovery.json`); the Capture tree
+    is at `capture` (a key), both in `files`, the lake's storage seam."""
 
-    def __init__(self, capture: Path, state_file: Path) -> None:
-        self.capture = capture
-        self.state_file = state_file
+    def __init__(self, files: LakeFiles, state_key: str, capture: str = CAPTURE) -> None:
+        self.files = files
+        self.state_key = state_key
+        self.capture = capture.strip("/")
 
     def plan(self, *, full_sweep: bool = False, now: datetime | None = None) -> DiscoveryPlan:
         state = self._state()
@@ -66,7 +70,7 @@ class CaptureDiscovery:
         folders: list[str] = []
         for partition in self._partitions():
             bound = None if sweep or partition not in recorded else _hours_before(recorded[partition], LOOKBACK)
-            hours = _hour_folders(self.capture / partition, bound)
+            hours = _hour_folders(self.files, f"{self.capture}/{partition}", bound)
             newest[partition] = max([*hours, recorded.get(partition, "")])
             folders += [f"{partition}/{hour}" for hour in hours]
         if sweep:
@@ -81,28 +85,28 @@ class CaptureDiscovery:
         state["newest_hours"] = {**state.get("newest_hours", {}), **plan.newest_hours}
         if plan.full_sweep:
             state["full_sweep_at"] = (now or datetime.now(UTC)).isoformat()
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        scratch = self.state_file.with_suffix(".tmp")
-        scratch.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-        scratch.replace(self.state_file)
+        self.files.write_json(self.state_key, state)  # replaced whole: readers see the old or the new
 
     def _state(self) -> dict[str, Any]:
-        return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        state = self.files.read_json(self.state_key)
+        return state if isinstance(state, dict) else {}
 
     def _partitions(self) -> list[str]:
         """`namespace/hub/partition` of every partition folder."""
         found = [""]
         for _ in range(3):
-            found = [f"{prefix}{child}/" for prefix in found for child in _subdirs(self.capture / prefix)]
+            found = [
+                f"{prefix}{child}/" for prefix in found for child in _subdirs(self.files, f"{self.capture}/{prefix}")
+            ]
         return [p.rstrip("/") for p in found]
 
 
-def _hour_folders(partition: Path, bound: str | None) -> list[str]:
-    """The `YYYY/MM/DD/hh` folders of a partition at or after `bound` (all when None),
-    reading only the year, month and day folders that can hold them."""
+def _hour_folders(files: LakeFiles, partition: str, bound: str | None) -> list[str]:
+    """The `YYYY/MM/DD/hh` folders of a partition (a key) at or after `bound` (all when
+    None), listing only the year, month and day folders that can hold them."""
     found = [""]
     for _ in range(4):
-        keys = [f"{prefix}{child}" for prefix in found for child in _subdirs(partition / prefix)]
+        keys = [f"{prefix}{child}" for prefix in found for child in _subdirs(files, f"{partition}/{prefix}")]
         found = [f"{key}/" for key in keys if bound is None or key >= bound[: len(key)]]
     return [key.rstrip("/") for key in found]
 
@@ -111,9 +115,6 @@ def _hours_before(hour: str, span: timedelta) -> str:
     return (datetime.strptime(hour, _HOUR_FORMAT) - span).strftime(_HOUR_FORMAT)
 
 
-def _subdirs(path: Path) -> list[str]:
-    try:
-        with os.scandir(path) as entries:
-            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith((".", "_")))
-    except FileNotFoundError:
-        return []
+def _subdirs(files: LakeFiles, key: str) -> list[str]:
+    """The visible sub-folders of `key` (one listing; none when it does not exist)."""
+    return sorted(files.listing(key.strip("/")).folders)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 REFERENCE_FILES = ("seeds", "snapshots")
 REFERENCE_TABLE = "reference.device_registry"
+REFERENCE_STATE = Lake.state_key("reference_data.json")  # the digest of the last build that loaded them
 
 
 @dataclass
@@ -51,10 +52,10 @@ def reference_data_digest() -> str:
 
 
 def _reference_data_current(lake: Lake, spark: SparkSession) -> bool:
-    state = lake.state_file("reference_data.json")
-    if not state.exists() or not spark.catalog.tableExists(REFERENCE_TABLE):
+    state = lake.files.read_json(REFERENCE_STATE)
+    if not isinstance(state, dict) or not spark.catalog.tableExists(REFERENCE_TABLE):
         return False
-    return bool(json.loads(state.read_text()).get("digest") == reference_data_digest())
+    return bool(state.get("digest") == reference_data_digest())
 
 
 def dbt_build_args(
@@ -125,7 +126,5 @@ def build_lake(
     )
     report.seconds["dbt build"] = time.monotonic() - t1
     if not skip and not _selects(dbt_args):
-        state = lake.state_file("reference_data.json")
-        state.parent.mkdir(parents=True, exist_ok=True)
-        state.write_text(json.dumps({"digest": reference_data_digest()}) + "\n")
+        lake.files.write_json(REFERENCE_STATE, {"digest": reference_data_digest()})
     return report

@@ -254,7 +254,8 @@ class BlobLakeFiles(LakeFiles):
     def ensure(self) -> None:
         from azure.core.exceptions import ResourceExistsError
 
-        with suppress(ResourceExistsError), self._requests("creating the container"):
+        # suppress inside _requests: an existing container is fine, not a StorageError
+        with self._requests("creating the container"), suppress(ResourceExistsError):
             self.container.create_container()
 
     def _name(self, key: str) -> str:

@@ -19,7 +19,7 @@ RunDbt = Callable[..., object]
 
 
 # Fixtures that start a server from node_modules (Azurite, the Cosmos SQL-API test server).
-SERVER_FIXTURES = frozenset({"azurite", "cosmos_server"})
+SERVER_FIXTURES = frozenset({"azurite", "azurite_lake_server", "cosmos_server"})
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -46,13 +46,13 @@ def land_simulation(
         faults=faults if faults is not None else FaultRates.none(),
     )
     settings = CaptureSettings(event_hub=hub, partitions=partitions, window_seconds=300, write_empty_files=True)
-    landed = land(LocalCaptureStore(lake.capture), config, settings)
+    landed = land(LocalCaptureStore(Path(lake.capture)), config, settings)
     return landed.simulation, landed.report
 
 
 def capture_records(lake: Lake, hub: str) -> list[tuple[str, dict]]:
     """Every record of the hub's Capture files, read with fastavro (not Spark)."""
-    return list(landed_records(LocalCaptureStore(lake.capture), f"telemetry-ns/{hub}/"))
+    return list(landed_records(LocalCaptureStore(Path(lake.capture)), f"telemetry-ns/{hub}/"))
 
 
 def bronze_keys(spark: object, hub: str) -> list[tuple[int, int]]:

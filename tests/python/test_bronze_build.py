@@ -6,6 +6,7 @@ import io
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import fastavro
 import pytest
@@ -33,7 +34,7 @@ def test_spark_avro_reads_writer_files_with_the_capture_schema(lake: Lake, spark
     _, report = land_simulation(
         lake, hub="spark-avro-read", start=datetime(2026, 1, 5, tzinfo=UTC), duration=timedelta(minutes=10), devices=3
     )
-    path = lake.capture / report.paths[0]
+    path = Path(lake.capture) / report.paths[0]
     df = spark.read.format("avro").load(str(path))
     assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
         ("SequenceNumber", "bigint"),
@@ -63,7 +64,7 @@ def test_azure_format_file_loads_with_the_right_timestamp(lake: Lake, spark) -> 
     }
     buffer = io.BytesIO()
     fastavro.writer(buffer, CAPTURE_SCHEMA, [record], codec="null")
-    target = lake.capture / "azurens/azurehub/1/2016/11/16/16/45/00.avro"
+    target = Path(lake.capture) / "azurens/azurehub/1/2016/11/16/16/45/00.avro"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(buffer.getvalue())
     load_bronze(lake)
@@ -99,7 +100,7 @@ def test_bronze_is_incremental_by_file_and_never_duplicates(lake: Lake, spark) -
     assert bronze_keys(spark, HUB) == keys
 
     # Land a file again (same bytes, new modification time): still nothing new.
-    landed = lake.capture / first.paths[3]
+    landed = Path(lake.capture) / first.paths[3]
     data = landed.read_bytes()
     landed.unlink()
     landed.write_bytes(data)
@@ -132,14 +133,14 @@ def test_an_incremental_load_reads_only_the_new_files(lake: Lake, spark) -> None
     _, second = land_simulation(
         lake, hub=hub, start=start + timedelta(minutes=15), duration=timedelta(minutes=10), devices=3
     )
-    originals = {p: (lake.capture / p).read_bytes() for p in first.paths}
+    originals = {p: (Path(lake.capture) / p).read_bytes() for p in first.paths}
     for path, data in originals.items():
-        (lake.capture / path).write_bytes(b"\xff" * len(data))
+        (Path(lake.capture) / path).write_bytes(b"\xff" * len(data))
     try:
         report = load_bronze(lake)
     finally:
         for path, data in originals.items():
-            (lake.capture / path).write_bytes(data)
+            (Path(lake.capture) / path).write_bytes(data)
     assert report.bad_files == []
     assert report.files == len(second.paths) and report.rows_added == second.records_written
     assert bronze_keys(spark, hub) == _expected_keys(lake, hub)
@@ -160,21 +161,21 @@ def test_bad_files_are_set_aside_with_a_reason_and_their_neighbours_load(lake: L
         devices=4,
         partitions=1,
     )
-    paths = [p for p in report.paths if (lake.capture / p).stat().st_size > 1000]
+    paths = [p for p in report.paths if (Path(lake.capture) / p).stat().st_size > 1000]
     zero, truncated, corrupt, not_avro, other_schema, *_good = paths
     expected_good = sorted(
         (int(CapturePath.parse(p).partition_id), r["SequenceNumber"])
         for p, r in capture_records(lake, hub)
         if p not in paths[:5]
     )
-    (lake.capture / zero).write_bytes(b"")
-    data = (lake.capture / truncated).read_bytes()
-    (lake.capture / truncated).write_bytes(data[: len(data) * 2 // 3])
-    (lake.capture / corrupt).write_bytes(_corrupt((lake.capture / corrupt).read_bytes()))
-    (lake.capture / not_avro).write_text("SequenceNumber,Body\n1,hello\n")
+    (Path(lake.capture) / zero).write_bytes(b"")
+    data = (Path(lake.capture) / truncated).read_bytes()
+    (Path(lake.capture) / truncated).write_bytes(data[: len(data) * 2 // 3])
+    (Path(lake.capture) / corrupt).write_bytes(_corrupt((Path(lake.capture) / corrupt).read_bytes()))
+    (Path(lake.capture) / not_avro).write_text("SequenceNumber,Body\n1,hello\n")
     buffer = io.BytesIO()
     fastavro.writer(buffer, {"type": "record", "name": "Other", "fields": [{"name": "x", "type": "long"}]}, [{"x": 1}])
-    (lake.capture / other_schema).write_bytes(buffer.getvalue())
+    (Path(lake.capture) / other_schema).write_bytes(buffer.getvalue())
 
     loaded = load_bronze(lake)
 
@@ -187,10 +188,10 @@ def test_bad_files_are_set_aside_with_a_reason_and_their_neighbours_load(lake: L
         other_schema: "not_capture_schema",
     }
     for path, reason in reasons.items():
-        assert not (lake.capture / path).exists()
-        note = json.loads((lake.bad_capture_files / (path + ".reason.json")).read_text())
+        assert not (Path(lake.capture) / path).exists()
+        note = json.loads((Path(lake.bad_capture_files) / (path + ".reason.json")).read_text())
         assert note["path"] == path and note["reason"].startswith(reason)
-        assert (lake.bad_capture_files / path).exists()
+        assert (Path(lake.bad_capture_files) / path).exists()
     assert bronze_keys(spark, hub) == expected_good and expected_good
     # The next load does not trip on them again.
     assert load_bronze(lake).bad_files == []
@@ -206,10 +207,10 @@ def test_a_key_in_two_new_files_is_loaded_once(lake: Lake, spark) -> None:  # ty
         devices=3,
         partitions=1,
     )
-    source = next(p for p in report.paths if (lake.capture / p).stat().st_size > 1000)
-    copy = lake.capture / f"telemetry-ns/{hub}/0/2026/02/04/09/59/59.avro"
+    source = next(p for p in report.paths if (Path(lake.capture) / p).stat().st_size > 1000)
+    copy = Path(lake.capture) / f"telemetry-ns/{hub}/0/2026/02/04/09/59/59.avro"
     copy.parent.mkdir(parents=True, exist_ok=True)
-    copy.write_bytes((lake.capture / source).read_bytes())  # the same records in a second new file
+    copy.write_bytes((Path(lake.capture) / source).read_bytes())  # the same records in a second new file
     copied = sum(1 for _ in fastavro.reader(io.BytesIO(copy.read_bytes())))
 
     loaded = load_bronze(lake)
@@ -226,7 +227,7 @@ def test_a_late_file_for_an_old_range_loads_and_replay_restores_without_duplicat
     _, report = land_simulation(lake, hub=hub, start=start, duration=timedelta(minutes=20), devices=3, partitions=1)
     load_bronze(lake)
     # A file for an hour already loaded, landing late (Capture of a recovered partition).
-    late = lake.capture / f"telemetry-ns/{hub}/7/2026/02/05/08/05/00.avro"
+    late = Path(lake.capture) / f"telemetry-ns/{hub}/7/2026/02/05/08/05/00.avro"
     late.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "SequenceNumber": 0,
@@ -263,7 +264,7 @@ def test_a_file_landed_late_in_an_old_hour_folder_loads_at_the_full_sweep(lake: 
     _, report = land_simulation(lake, hub=hub, start=start, duration=timedelta(minutes=20), devices=3, partitions=1)
     load_bronze(lake)
     assert len(bronze_keys(spark, hub)) == report.records_written
-    late = lake.capture / f"telemetry-ns/{hub}/0/2026/02/06/05/05/00.avro"  # four hours before the newest folder
+    late = Path(lake.capture) / f"telemetry-ns/{hub}/0/2026/02/06/05/05/00.avro"  # four hours before the newest folder
     late.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "SequenceNumber": 10_000,

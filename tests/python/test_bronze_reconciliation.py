@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,9 +62,9 @@ def _restore(scratch: Lake, lake: Lake, paths: list[str], *, age: float | None) 
     """Copy files into the lake's Capture tree; `age` (seconds) sets their times that far
     back, as a restore that keeps the originals' times would."""
     for path in paths:
-        target = lake.capture / path
+        target = Path(lake.capture) / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(scratch.capture / path, target)
+        shutil.copyfile(Path(scratch.capture) / path, target)
         if age is not None:
             old = time.time() - age
             os.utime(target, (old, old))
@@ -97,7 +98,7 @@ def test_files_restored_with_old_modification_times_are_loaded(spark: Any, lakes
     assert _bronze(spark, lake) == _landed(lake)
 
     _restore(scratch, lake, [*old_hours, *restored], age=TEN_DAYS)
-    assert min((lake.capture / p).stat().st_mtime for p in restored) < time.time() - 9 * 24 * 3600
+    assert min((Path(lake.capture) / p).stat().st_mtime for p in restored) < time.time() - 9 * 24 * 3600
     output = _load_bronze(lake)
     without_old = sorted(
         ex.capture_record_id(p, r) for p, r in landed_records(LocalCaptureStore(lake.capture)) if p not in old_hours
@@ -114,7 +115,7 @@ def _simulate_crash_between_source_log_and_offset_log(lake: Lake) -> None:
     """What a stream killed after its file source logged a batch but before the offset
     log did leaves (the old loader's batch ids then ran apart): its newest offset and
     commit entries gone. The loader no longer streams locally, so there may be none."""
-    checkpoint = lake.checkpoint("bronze_capture_files")
+    checkpoint = Path(lake.checkpoint("bronze_capture_files"))
     for log in ("offsets", "commits"):
         entries = [p for p in (checkpoint / log).glob("*") if p.name.isdigit()]
         if entries:
@@ -132,13 +133,13 @@ def test_a_bad_file_repaired_and_put_back_is_loaded_and_a_zero_byte_file_is_coun
     file, repaired and moved back to its path, is loaded by the next load."""
     scratch, lake = lakes
     landed = _land(scratch, START + timedelta(hours=1, minutes=20), timedelta(minutes=20))
-    corrupt = max(landed, key=lambda p: (scratch.capture / p).stat().st_size)
+    corrupt = max(landed, key=lambda p: (Path(scratch.capture) / p).stat().st_size)
     _restore(scratch, lake, landed, age=None)
-    data = (scratch.capture / corrupt).read_bytes()
-    (lake.capture / corrupt).write_bytes(data[: len(data) // 2])  # truncated
+    data = (Path(scratch.capture) / corrupt).read_bytes()
+    (Path(lake.capture) / corrupt).write_bytes(data[: len(data) // 2])  # truncated
     where = CapturePath.parse(corrupt)
     zero = str(CapturePath(where.namespace, where.event_hub, where.partition_id, where.window_end.replace(second=59)))
-    (lake.capture / zero).write_bytes(b"")
+    (Path(lake.capture) / zero).write_bytes(b"")
     _simulate_crash_between_source_log_and_offset_log(lake)
 
     swept = _load_bronze(lake, "--full-sweep")
@@ -146,13 +147,13 @@ def test_a_bad_file_repaired_and_put_back_is_loaded_and_a_zero_byte_file_is_coun
     assert f"set aside: {corrupt}: corrupt" in swept and f"set aside: {zero}: zero_bytes" in swept
     assert f"lakehouse --lake {lake.root} load-bronze --full-sweep" in swept
     assert f"not loaded: {corrupt}: corrupt" in swept and f"not loaded: {zero}: zero_bytes" in swept
-    assert not (lake.capture / zero).exists()
-    note = json.loads((lake.bad_capture_files / (zero + ".reason.json")).read_text())
+    assert not (Path(lake.capture) / zero).exists()
+    note = json.loads((Path(lake.bad_capture_files) / (zero + ".reason.json")).read_text())
     assert (note["path"], note["bytes"]) == (zero, 0)
 
-    (lake.bad_capture_files / corrupt).unlink()
-    (lake.bad_capture_files / (corrupt + ".reason.json")).unlink()
-    shutil.copyfile(scratch.capture / corrupt, lake.capture / corrupt)  # repaired, put back at its path
+    (Path(lake.bad_capture_files) / corrupt).unlink()
+    (Path(lake.bad_capture_files) / (corrupt + ".reason.json")).unlink()
+    shutil.copyfile(Path(scratch.capture) / corrupt, Path(lake.capture) / corrupt)  # repaired, put back at its path
     again = _load_bronze(lake, "--full-sweep")
     originals = landed_records(LocalCaptureStore(scratch.capture))
     repaired = {ex.capture_record_id(p, r) for p, r in originals if p == corrupt}
