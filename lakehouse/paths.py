@@ -19,6 +19,9 @@ LOCAL_DIR_ENV = "LAKEHOUSE_LOCAL_DIR"
 
 CAPTURE = "capture"
 BAD_CAPTURE_FILES = "_bad_capture_files"
+STATE = "_state"
+SERVING = "_serving"
+CHECKPOINTS = "_checkpoints"
 LOCAL_LAKES_DIR = PROJECT_DIR / ".lakes"
 
 
@@ -91,16 +94,16 @@ class Lake:
 
     def checkpoint(self, name: str) -> str:
         """A Structured Streaming checkpoint (Auto Loader on Databricks)."""
-        return self.url(f"_checkpoints/{name}")
+        return self.url(f"{CHECKPOINTS}/{name}")
 
     @staticmethod
     def state_key(name: str) -> str:
         """Small state documents the lake's commands keep between runs (through `files`)."""
-        return f"_state/{name}"
+        return f"{STATE}/{name}"
 
-    cosmos_state_key = "_serving/cosmos_state.json"  # how far each gold table has been synced to Cosmos DB
-    cosmos_lock_key = "_serving/cosmos_state.json.lock"  # one sync at a time (a lease on Blob storage)
-    cosmos_dead_letters_key = "_serving/cosmos_dead_letters.jsonl"  # items Cosmos DB refused, with the reason
+    cosmos_state_key = f"{SERVING}/cosmos_state.json"  # how far each gold table has been synced to Cosmos DB
+    cosmos_lock_key = f"{SERVING}/cosmos_state.json.lock"  # one sync at a time (a lease on Blob storage)
+    cosmos_dead_letters_key = f"{SERVING}/cosmos_dead_letters.jsonl"  # items Cosmos DB refused, with the reason
 
     # This machine's side of the lake.
     @property

@@ -95,7 +95,7 @@ class EngineUnderTest:
     @property
     def secret(self) -> str:
         """The lake's engine secret, read from its file (what a client of the engine presents)."""
-        return (self.lake.root / "_engine" / "conf" / "engine.secret").read_text().strip()
+        return (self.lake.engine / "conf" / "engine.secret").read_text().strip()
 
 
 def _command_lines() -> dict[int, str]:

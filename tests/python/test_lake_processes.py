@@ -226,9 +226,9 @@ def _digest(root: Path) -> dict[str, str]:
 def test_a_lake_copied_to_another_folder_builds_its_own_new_data(own_lake: Lake, spark: Any, tmp_path: Path) -> None:
     """The copy lands and builds new data; the new records reach gold in the copy and the
     original folder stays byte-for-byte unchanged."""
-    original = _digest(own_lake.root)
+    original = _digest(own_lake.local)
     copy = Lake.at(tmp_path / "copied-lake")
-    shutil.copytree(own_lake.root, copy.root)
+    shutil.copytree(own_lake.local, copy.local)
     _land(copy, START + timedelta(days=1), timedelta(minutes=20))  # after all the original holds
 
     build = _lakehouse(copy, "dbt", "build")
@@ -242,4 +242,4 @@ def test_a_lake_copied_to_another_folder_builds_its_own_new_data(own_lake: Lake,
     device = {r["metric_id"]: r["event_count"] for r in _table(spark, copy, "gold", "gold_device_metrics_5m")}
     assert device == {k: r["event_count"] for k, r in ex.expected_device_metrics(list(want.rows.values())).items()}
     assert any("_20260502T06" in k for k in device)  # windows of the new data
-    assert _digest(own_lake.root) == original
+    assert _digest(own_lake.local) == original
