@@ -101,6 +101,7 @@ class Lake:
         """Small state documents the lake's commands keep between runs (through `files`)."""
         return f"{STATE}/{name}"
 
+    writer_lock_key = f"{STATE}/writer.lock"  # one writer at a time on a lake in Azure storage (a lease)
     cosmos_state_key = f"{SERVING}/cosmos_state.json"  # how far each gold table has been synced to Cosmos DB
     cosmos_lock_key = f"{SERVING}/cosmos_state.json.lock"  # one sync at a time (a lease on Blob storage)
     cosmos_dead_letters_key = f"{SERVING}/cosmos_dead_letters.jsonl"  # items Cosmos DB refused, with the reason

@@ -20,7 +20,7 @@ from lakehouse.paths import Lake
 from lakehouse.spark.metastore_lock import MetastoreBusy
 from lakehouse.spark.session import LakeMismatch
 from lakehouse.storage.credentials import StorageCredentials
-from lakehouse.storage.files import StorageError
+from lakehouse.storage.files import LockBusy, StorageError
 from lakehouse.storage.location import LakeLocationError
 
 
@@ -93,7 +93,7 @@ def main() -> None:
     except LakeMismatch as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    except (EngineError, StorageError) as exc:
+    except (EngineError, StorageError, LockBusy) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
 

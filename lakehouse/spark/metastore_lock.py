@@ -11,11 +11,11 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from lakehouse.paths import Lake
-from lakehouse.profile import embedded_metastore
+from lakehouse.profile import embedded_metastore, on_databricks
 
 
 class MetastoreBusy(RuntimeError):
@@ -50,7 +50,24 @@ def metastore_lock(metastore_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def lake_lock(lake: Lake) -> AbstractContextManager[None]:
-    """The lake's Derby lock where Python jobs use the embedded metastore; nothing where
-    the metastore is shared (the cluster target, Databricks)."""
-    return metastore_lock(lake.metastore) if embedded_metastore() else nullcontext()
+# A killed writer's lease expires within the seam's lease time (15 s); a new writer waits that long.
+WRITER_LOCK_WAIT_S = 45.0
+
+
+@contextmanager
+def lake_lock(lake: Lake) -> Iterator[None]:
+    """What a writer of the lake holds: the Derby lock where Python jobs use the embedded
+    metastore (nothing where the metastore is shared: the cluster target, Databricks) and,
+    for a lake on Azure storage, the lake's writer lease (`_state/writer.lock`): two machines
+    with their own metastores never build one lake at once (Delta's log store on Blob storage
+    keeps commits apart within one Spark driver only). Databricks jobs run one task at a time
+    on the lake and take no lease."""
+    with ExitStack() as held:
+        held.enter_context(metastore_lock(lake.metastore) if embedded_metastore() else nullcontext())
+        if not lake.is_local and not on_databricks():
+            held.enter_context(
+                lake.files.lock(
+                    Lake.writer_lock_key, timeout=WRITER_LOCK_WAIT_S, what=f"the lake {lake.root}'s writer lease"
+                )
+            )
+        yield

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-ACCOUNT_KEY_ENV = "AZURE_STORAGE_KEY"
-SAS_TOKEN_ENV = "AZURE_STORAGE_SAS_TOKEN"
+ACCOUNT_KEY_ENV = "AZURE_STORAGE_KEY"  # pragma: allowlist secret
+SAS_TOKEN_ENV = "AZURE_STORAGE_SAS_TOKEN"  # pragma: allowlist secret
 CLIENT_ID_ENV = "AZURE_CLIENT_ID"
 TENANT_ID_ENV = "AZURE_TENANT_ID"
 CLIENT_SECRET_ENV = "AZURE_CLIENT_SECRET"  # pragma: allowlist secret

@@ -11,7 +11,7 @@ Operations: `listing` (one level: sub-folders and files with sizes), `walk` (eve
 under a prefix), `size`, `read_bytes`, `create` (create-only: a reader never sees part of
 a file, an existing key is never replaced), `put` (replace whole, atomically: state
 documents), `move`, `delete`, `read_json`/`write_json`, and `lock` (flock locally, a blob
-lease on Blob storage; held while the process lives, a crashed holder's lease expires in 60 s).
+lease on Blob storage; held while the process lives, a crashed holder's lease expires within 15 s).
 
 Names starting with `.` or `_` inside a listing are hidden, as Spark's file listing hides them.
 """
@@ -244,8 +244,8 @@ class BlobLakeFiles(LakeFiles):
     """A lake in a Blob container, under the location's path (the Blob API of any account,
     ADLS Gen2 with a hierarchical namespace included)."""
 
-    LEASE_SECONDS = 60
-    RENEW_EVERY = 15.0
+    LEASE_SECONDS = 15  # the shortest lease: a killed holder's lock is free within 15 s
+    RENEW_EVERY = 5.0
 
     def __init__(self, location: LakeLocation, container: ContainerClient) -> None:
         self.location = location

@@ -18,11 +18,24 @@ HADOOP_AZURE_PACKAGE = "org.apache.hadoop:hadoop-azure:3.4.1"  # PySpark 4.0.1's
 REDACTION_REGEX = r"(?i)secret|password|token|access[.]key|fs[.]azure[.]account[.]key|fs[.]azure[.]sas"
 
 
+# Both drivers' request retries (WASB's and ABFS's share the keys), bounded: their defaults
+# (30 attempts, backoff up to 30-90 s) keep a build waiting a quarter of an hour or more on
+# unreachable storage. Six attempts with backoff from 1 s to 8 s ride out a throttled or
+# restarting endpoint within a minute, then the build fails naming the storage; the next
+# cycle, or a rerun, resumes.
+RETRIES = {
+    "spark.hadoop.fs.azure.io.retry.max.retries": "6",
+    "spark.hadoop.fs.azure.io.retry.min.backoff.interval": "1000",
+    "spark.hadoop.fs.azure.io.retry.backoff.interval": "1000",
+    "spark.hadoop.fs.azure.io.retry.max.backoff.interval": "8000",
+}
+
+
 def hadoop_settings(location: LakeLocation, credentials: StorageCredentials) -> dict[str, str]:
     """Spark settings that let the session read and write `location` (empty for a local lake)."""
     if location.is_local:
         return {}
-    conf = {"spark.redaction.regex": REDACTION_REGEX}
+    conf = {"spark.redaction.regex": REDACTION_REGEX, **RETRIES}
     account, host = location.account, location.host
     if location.is_emulator:
         conf["spark.hadoop.fs.azure.storage.emulator.account.name"] = account

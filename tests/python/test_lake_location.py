@@ -8,7 +8,7 @@ import pytest
 
 from lakehouse.paths import LOCAL_LAKES_DIR, Lake
 from lakehouse.storage.credentials import StorageCredentials
-from lakehouse.storage.hadoop import hadoop_settings
+from lakehouse.storage.hadoop import RETRIES, hadoop_settings
 from lakehouse.storage.location import LakeLocation, LakeLocationError
 
 
@@ -123,4 +123,5 @@ def test_identity_is_the_default_on_adls() -> None:
     assert hadoop_settings(LakeLocation.parse("wasb://lake@devstoreaccount1/"), StorageCredentials()) == {
         "spark.redaction.regex": settings["spark.redaction.regex"],
         "spark.hadoop.fs.azure.storage.emulator.account.name": "devstoreaccount1",
+        **RETRIES,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,21 @@ def test_blob_keys_live_under_the_lake_path(azurite: Azurite, container_name: st
     files.create("gold/t/a", b"1")
     assert [b.name for b in raw_container(azurite.port, container_name).list_blobs()] == ["some/path/gold/t/a"]
     assert files.url("gold/t/a") == f"wasb://{container_name}@devstoreaccount1/some/path/gold/t/a"
+
+
+def test_two_machines_never_write_one_lake_on_azure_storage_at_once(
+    azurite_lake_server: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two metastores (two machines' local sides) on one lake URL: the second writer waits for
+    the lake's writer lease, then says who holds it; once released, it gets it."""
+    from lakehouse.paths import Lake
+    from lakehouse.spark import metastore_lock
+
+    url = f"wasb://w-{uuid.uuid4().hex[:12]}@devstoreaccount1/plant"
+    first, second = Lake.at(url, local=tmp_path / "a"), Lake.at(url, local=tmp_path / "b")
+    first.files.ensure()
+    monkeypatch.setattr(metastore_lock, "WRITER_LOCK_WAIT_S", 1.0)
+    with metastore_lock.lake_lock(first), pytest.raises(LockBusy, match="writer lease"):
+        metastore_lock.lake_lock(second).__enter__()
+    with metastore_lock.lake_lock(second):
+        pass
