@@ -170,36 +170,27 @@ class LocalLakeFiles(LakeFiles):
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
-    def _temp_write(self, target: Path, data: bytes) -> Path:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return temp
-
     def create(self, key: str, data: bytes) -> None:
         target = self._path(key)
-        temp = self._temp_write(target, data)
+        temp = write_temp_beside(target, data)
         try:
             os.link(temp, target)  # fails if the target exists: create-only
         except FileExistsError:
             raise FileExistsError(f"{target} exists; lake files are created once") from None
         finally:
             temp.unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def put(self, key: str, data: bytes) -> None:
         target = self._path(key)
-        os.replace(self._temp_write(target, data), target)
-        _fsync_dir(target.parent)
+        os.replace(write_temp_beside(target, data), target)
+        fsync_dir(target.parent)
 
     def move(self, source: str, target: str) -> None:
         to = self._path(target)
         to.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._path(source), to)
-        _fsync_dir(to.parent)
+        fsync_dir(to.parent)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -232,7 +223,19 @@ class LocalLakeFiles(LakeFiles):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _fsync_dir(folder: Path) -> None:
+def write_temp_beside(target: Path, data: bytes) -> Path:
+    """`data` in a hidden temp file beside `target`, synced to disk (to link or rename into place)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return temp
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename, a link) durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

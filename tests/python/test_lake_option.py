@@ -12,8 +12,6 @@ refuses another.
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +25,9 @@ from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.paths import PROJECT_DIR, Lake
 from lakehouse.profile import local_spark_conf
 from tests.python import expected_lake as ex
-from tests.python.lake_helpers import cli_env, release, seed_registry
+from tests.python.lake_helpers import lakehouse, release, seed_registry
 
-
-def _lakehouse(checkout: Path, *args: str) -> str:
-    """`lakehouse <args>` run from `checkout` with its code, as a user starts it; its output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "lakehouse.cli.main", *args],
-        cwd=checkout,
-        env=cli_env(checkout),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"`lakehouse {' '.join(args)}` exited {done.returncode}:\n{output[-4000:]}"
-    return output
+_lakehouse = lakehouse
 
 
 def _digest(root: Path) -> dict[str, str]:

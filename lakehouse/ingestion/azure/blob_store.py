@@ -33,7 +33,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -71,6 +70,7 @@ from lakehouse.ingestion.capture.store import (
     LockTimeout,
     UnsafePathError,
     safe_join,
+    write_atomic,
     write_new,
 )
 
@@ -376,7 +376,7 @@ class BlobCaptureStore:
             "size": len(data),
             "md5_b64": base64.b64encode(hashlib.md5(data).digest()).decode(),
         }
-        _write_replacing(target.with_name(target.name + SIDECAR_SUFFIX), json.dumps(sidecar, indent=1).encode())
+        write_atomic(target.with_name(target.name + SIDECAR_SUFFIX), json.dumps(sidecar, indent=1).encode())
         with self._lock:
             self.stats.quarantined_locally += 1
         log.error("could not land %s (%s): quarantined locally at %s", path, reason, target)
@@ -503,17 +503,6 @@ class BlobCaptureStore:
             local = self._local_path(entry.path)
             local.with_name(local.name + SIDECAR_SUFFIX).unlink()  # sidecar first: no half entries
             local.unlink(missing_ok=True)
-
-
-def _write_replacing(target: Path, data: bytes) -> None:
-    """A small file (a sidecar) written atomically, replacing what was there."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
 
 
 class BlobLock:

@@ -21,6 +21,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from lakehouse.storage.files import fsync_dir as _fsync_dir
+from lakehouse.storage.files import write_temp_beside
+
 log = logging.getLogger(__name__)
 LOCK_NAME = ".lock"  # hidden: Spark's file listing and `*.avro` globs skip it
 DEFAULT_LOCK_TIMEOUT = 600.0
@@ -48,14 +51,6 @@ def safe_join(base: Path, relative: str) -> Path:
     return base.joinpath(*parts)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _temp_beside(target: Path) -> Path:
     """A dot-prefixed temp name beside `target` (ignored by Spark and by list_files)."""
     return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
@@ -78,13 +73,7 @@ def same_content(path: Path, data: bytes) -> bool:
 def write_atomic(target: Path, data: bytes) -> None:
     """Write a file so that readers see all of it or none: a temp file, fsync, rename.
     Replaces what was there (for copies of a source of truth, e.g. `sync`)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = _temp_beside(target)
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
+    os.replace(write_temp_beside(target, data), target)
 
 
 def write_new(target: Path, data: bytes) -> bool:
