@@ -16,6 +16,7 @@ Keys are relative to the lake root and use `/` (`silver/silver_telemetry`,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +24,9 @@ from urllib.parse import urlsplit
 AZURE_SCHEMES = ("wasb", "wasbs", "abfs", "abfss")
 EMULATOR_ACCOUNT = "devstoreaccount1"
 EMULATOR_BLOB_ENDPOINT = "http://127.0.0.1:10000/devstoreaccount1"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")  # `dbfs:/x`, `s3://b`, `file:///x` (not a bare folder)
 
 
 class LakeLocationError(ValueError):
@@ -44,7 +48,7 @@ class LakeLocation:
     @classmethod
     def parse(cls, text: str | Path) -> LakeLocation:
         raw = str(text).strip()
-        if "://" not in raw and not raw.startswith("file:"):
+        if not _SCHEME.match(raw):
             return cls("file", str(Path(raw).expanduser().resolve()))
         parts = urlsplit(raw)
         scheme = parts.scheme.lower()
