@@ -207,7 +207,7 @@ def _rows(spark: Any, path: Path) -> tuple[list[str], list[str]]:
 def test_cluster_and_local_targets_build_identical_tables(engine: EngineUnderTest, builds: Path, spark: Any) -> None:
     counts = {}
     for table in TABLES:
-        cluster_columns, cluster_rows = _rows(spark, engine.lake.root / table)
+        cluster_columns, cluster_rows = _rows(spark, engine.lake.local / table)
         local_columns, local_rows = _rows(spark, builds / table)
         assert cluster_columns == local_columns, table
         assert cluster_rows == local_rows, f"{table}: the cluster and local builds differ"
@@ -300,7 +300,7 @@ def test_the_sql_endpoint_refuses_a_client_without_the_engines_secret(engine: En
             _query(engine.thrift_port, "select 1", **kwargs)  # type: ignore[arg-type]
         assert engine.secret not in str(refused.value), what
     assert _query(engine.thrift_port, "select 1", engine.secret) == [(1,)]
-    thrift_log = (engine.lake.root / "_engine" / "logs" / "thrift.log").read_text(errors="replace")
+    thrift_log = (engine.lake.local / "_engine" / "logs" / "thrift.log").read_text(errors="replace")
     assert "Error validating the login" in thrift_log  # refused by the server, not by the client
     assert wrong not in thrift_log  # nor the password presented
 
@@ -308,7 +308,7 @@ def test_the_sql_endpoint_refuses_a_client_without_the_engines_secret(engine: En
 def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
     engine: EngineUnderTest, builds: Path, spark: Any
 ) -> None:
-    expected = spark.read.format("delta").load(str(engine.lake.root / "gold/gold_site_metrics_1h")).count()
+    expected = spark.read.format("delta").load(str(engine.lake.local / "gold/gold_site_metrics_1h")).count()
     answers: list[tuple[float, int]] = []
     errors: list[BaseException] = []
     done = threading.Event()
@@ -343,7 +343,7 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
             "--profiles-dir",
             str(PROJECT_DIR),
             "--target-path",
-            str(engine.lake.root / "_second_target"),
+            str(engine.lake.local / "_second_target"),
         ],
         # As its user would: the credential from the lake's secret file (README).
         env={**engine.cli_env("cluster"), "DBT_ENV_SECRET_LAKEHOUSE_THRIFT_PASSWORD": engine.secret},
@@ -367,12 +367,12 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
 def test_the_engines_secret_is_in_no_log_command_line_or_dbt_artifact(engine: EngineUnderTest, builds: Path) -> None:
     """After the builds and the second dbt command: the secret only in <lake>/_engine/conf."""
     secret = engine.secret.encode()
-    conf = engine.lake.root / "_engine" / "conf"
+    conf = engine.lake.local / "_engine" / "conf"
     for name in ("engine.secret", "spark-defaults.conf", "hive-site.xml"):
         assert stat.S_IMODE((conf / name).stat().st_mode) == 0o600, name
     assert stat.S_IMODE(conf.stat().st_mode) == 0o700
     places = [
-        *(f for f in engine.lake.root.rglob("*") if f.is_file() and conf not in f.parents),
+        *(f for f in engine.lake.local.rglob("*") if f.is_file() and conf not in f.parents),
         *(f for f in (PROJECT_DIR / "target").glob("*.json")),
         *(f for f in (PROJECT_DIR / "logs").glob("*.log")),
     ]

@@ -34,7 +34,7 @@ def test_blobs_landed_in_azurite_and_synced_build_into_bronze(
     report = CaptureLander(store, settings).land(sim.events, start=config.start, end=config.end)
     assert report.records_written == sim.sends
 
-    synced = sync_to_lake(store, lake.capture, f"telemetry-ns/{HUB}/")
+    synced = sync_to_lake(store, Path(lake.capture), f"telemetry-ns/{HUB}/")
     landed = blobs(azurite.port, container_name)
     assert sorted(synced.downloaded) == sorted(landed)
 
@@ -49,4 +49,4 @@ def test_blobs_landed_in_azurite_and_synced_build_into_bronze(
     assert bronze_keys(spark, HUB) == expected
 
     # A second sync finds nothing new (bronze's own tests cover rebuilding without new files).
-    assert sync_to_lake(store, lake.capture, f"telemetry-ns/{HUB}/").downloaded == []
+    assert sync_to_lake(store, Path(lake.capture), f"telemetry-ns/{HUB}/").downloaded == []
