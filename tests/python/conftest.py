@@ -14,6 +14,7 @@ import pytest
 
 from lakehouse.paths import Lake
 from lakehouse.spark.metastore_lock import metastore_lock
+from tests.python.azure.azurite import Azurite
 
 RunDbt = Callable[..., object]
 
@@ -37,6 +38,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.servers)
     items.sort(key=lambda item: item.get_closest_marker("after_lake_builds") is not None)
+
+
+@pytest.fixture(scope="session")
+def azurite_lake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite on 127.0.0.1:10000, where Hadoop's WASB emulator mode connects: for lakes at
+    `wasb://<container>@devstoreaccount1/<path>` (a fresh container per test). One for the
+    whole session, here, so the Azure and the serving tests share it (two cannot both
+    have the port). Fails at once,
+    saying so, when the port is taken (`lakehouse azurite start`, another test run, the
+    engine's Thrift server)."""
+    from lakehouse.storage.azurite import EMULATOR_PORT, port_in_use
+
+    if port_in_use(EMULATOR_PORT):
+        pytest.fail(
+            f"127.0.0.1:{EMULATOR_PORT} is in use: the Azurite lake tests need it (the WASB emulator mode "
+            "connects only there). Stop what listens there (`lakehouse azurite stop`, another test run) and rerun."
+        )
+    server = Azurite(tmp_path_factory.mktemp("azurite-lake"), port=EMULATOR_PORT)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

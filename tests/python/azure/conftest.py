@@ -69,24 +69,3 @@ def blobs(port: int, container: str) -> dict[str, bytes]:
     if not client.exists():
         return {}
     return {b.name: client.download_blob(b.name).readall() for b in client.list_blobs()}
-
-
-@pytest.fixture(scope="session")
-def azurite_lake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    """Azurite on 127.0.0.1:10000, where Hadoop's WASB emulator mode connects: for lakes at
-    `wasb://<container>@devstoreaccount1/<path>` (a fresh container per test). Fails at once,
-    saying so, when the port is taken (`lakehouse azurite start`, another test run, the
-    engine's Thrift server)."""
-    from lakehouse.storage.azurite import EMULATOR_PORT, port_in_use
-
-    if port_in_use(EMULATOR_PORT):
-        pytest.fail(
-            f"127.0.0.1:{EMULATOR_PORT} is in use: the Azurite lake tests need it (the WASB emulator mode "
-            "connects only there). Stop what listens there (`lakehouse azurite stop`, another test run) and rerun."
-        )
-    server = Azurite(tmp_path_factory.mktemp("azurite-lake"), port=EMULATOR_PORT)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -16,14 +16,14 @@ from lakehouse.serving.cosmos.delta_changes import DeltaSource, net_changes
 from lakehouse.serving.cosmos.sync import sync_gold_to_cosmos
 from lakehouse.storage.delta_rs import table_uri_and_options
 from tests.python.azure.azurite import Azurite
-from tests.python.azure.conftest import azurite_lake_server, raw_container  # noqa: F401 - the fixture
+from tests.python.azure.conftest import raw_container
 from tests.python.serving.gold_data import DEVICE_METRICS, GoldTable, container_items, device_row, expected_item
 
 DEVICES = "gold_device_metrics_5m"
 
 
 @pytest.fixture
-def azure_lake(azurite_lake_server: Azurite, tmp_path: Path) -> Lake:  # noqa: F811
+def azure_lake(azurite_lake_server: Azurite, tmp_path: Path) -> Lake:
     name = f"lake-{uuid.uuid4().hex[:12]}"
     raw_container(azurite_lake_server.port, name).create_container()
     return Lake.at(f"wasb://{name}@devstoreaccount1/plant", local=tmp_path / "local")
@@ -62,7 +62,7 @@ def test_the_delta_rs_uri_and_options_of_each_kind_of_lake(tmp_path: Path) -> No
 
 def test_gold_on_azure_storage_syncs_then_only_changes_are_sent(
     azure_lake: Lake,
-    azurite_lake_server: Azurite,  # noqa: F811 - the imported fixture
+    azurite_lake_server: Azurite,
     cosmos_settings: CosmosSettings,
     tmp_path: Path,
 ) -> None:
