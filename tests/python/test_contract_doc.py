@@ -96,7 +96,7 @@ def test_no_tracked_file_names_a_contract_outside_the_repository() -> None:
     """A clone holds nothing beside the repository: every reference to the design of
     record names docs/contract.md, none a design file in a folder beside the clone."""
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_DIR, capture_output=True, check=True).stdout
-    outside = re.compile(r"DESIGN\.md|\.\./shared/")
+    outside = re.compile(r"DESIGN\.md|\.\./shared\b")
     naming = [
         name
         for name in tracked.decode().split("\0")
