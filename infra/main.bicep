@@ -340,7 +340,7 @@ module cosmos 'modules/cosmos.bicep' = {
 
 var lakeDfsHost = '${lake.outputs.name}.dfs.${environment().suffixes.storage}'
 
-@description('The Functions app to publish functions/ to.')
+@description('The Functions app to publish azure_functions/ to.')
 output functionAppName string = functionApp.outputs.name
 
 @description('The lake storage account (ADLS Gen2).')

@@ -1,4 +1,4 @@
-{#- The telemetry body contract (DESIGN.md, schema_version 1): each measure and its
+{#- The telemetry body contract (docs/contract.md, schema_version 1): each measure and its
     valid range [min, max]. The contract's rules are these macros and
     telemetry_contract_fields, json_is_number, json_is_integer, json_is_missing. -#}
 {% macro telemetry_measures() -%}

@@ -1,4 +1,4 @@
-// The Functions app (functions/: the HTTP source poller on a timer, and the lander of
+// The Functions app (azure_functions/: the HTTP source poller on a timer, and the lander of
 // the hub without Capture) on the Flex Consumption plan, with its own small host
 // storage account. Flex Consumption because it is the plan Microsoft recommends for
 // new serverless apps (Linux Consumption takes no new features), it scales to zero,
@@ -29,7 +29,7 @@ param maximumInstanceCount int
 ])
 param instanceMemoryMB int
 
-@description('Python version of the app (functions/ targets 3.11).')
+@description('Python version of the app (azure_functions/ targets 3.11).')
 param pythonVersion string
 
 @description('The app\'s own settings (identity-based connections, Key Vault references), as name/value pairs.')

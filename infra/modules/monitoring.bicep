@@ -46,7 +46,7 @@ param landerFunctionName string
 @description('Days the HTTP hub keeps its events: how long a batch the lander cannot land waits safely.')
 param hubRetentionDays int
 
-// The lander retries a batch until it lands (functions/function_app.py, max_retry_count -1)
+// The lander retries a batch until it lands (azure_functions/function_app.py, max_retry_count -1)
 // and the host checkpoints only then, so a failing batch waits in the hub: its failed
 // executions (every 5 min at most, once the backoff is at its maximum) spanning this many
 // minutes of a window twice as long mean a partition is stuck, well inside the retention.

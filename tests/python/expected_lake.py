@@ -1,6 +1,6 @@
 """An independent model of silver and gold, in plain Python, from the Capture files.
 
-Written from DESIGN.md's contract, not from the project's SQL: the tests compare
+Written from the data contract (docs/contract.md), not from the project's SQL: the tests compare
 what Spark built against what this computes from the same Avro files.
 """
 

@@ -12,7 +12,7 @@ spells one differently, or on its own:
   container, the Cosmos DB database;
 - the dbt project: the Cosmos containers and partition keys from the manifest, and the
   Capture layout in the bronze source's description;
-- the Functions app (functions/): its triggers' hub, consumer group, connection and
+- the Functions app (azure_functions/): its triggers' hub, consumer group, connection and
   schedule setting, and the app settings main.bicep gives it.
 
 No Azure, no Spark, no Bicep CLI: the templates are read as text (comments and
@@ -316,7 +316,7 @@ def test_functions_app_agrees() -> None:
     file's; the app settings main.bicep gives are the ones the code reads."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("function_app", PROJECT_DIR / "functions" / "function_app.py")
+    spec = importlib.util.spec_from_file_location("function_app", PROJECT_DIR / "azure_functions" / "function_app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -360,7 +360,7 @@ def test_the_lander_alert_watches_the_lander_function() -> None:
     indefinitely: the host checkpoints only after its retries end."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("function_app", PROJECT_DIR / "functions" / "function_app.py")
+    spec = importlib.util.spec_from_file_location("function_app", PROJECT_DIR / "azure_functions" / "function_app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -41,6 +41,7 @@ from lakehouse.profile import local_spark_conf
 
 PIPELINE = yaml.safe_load((PROJECT_DIR / "azure-pipelines.yml").read_text())
 README = (PROJECT_DIR / "README.md").read_text()
+CI_DOC = (PROJECT_DIR / "docs" / "ci.md").read_text()  # the README's CI chapter, moved to docs/
 PROD_STATE = "$(Pipeline.Workspace)/prod-state"
 PROJECT = "telemetry_lakehouse"
 SLIM = ["--select", "state:modified+", "--defer"]
@@ -362,8 +363,9 @@ def test_every_environment_deploys_the_artifacts_built_once() -> None:
     # What package publishes is what the stages read: the zip's path and the bundle's root.
     script = "\n".join(_scripts(package))
     assert '"$out/functions.zip"' in script and "functions-app" in script
-    assert "pip install --target functions/.python_packages/lib/site-packages -r functions/requirements.txt\n" in script
-    assert "pip install --target functions/.python_packages/lib/site-packages --no-deps ." in script
+    target = "--target azure_functions/.python_packages/lib/site-packages"
+    assert f"pip install {target} -r azure_functions/requirements.txt\n" in script
+    assert f"pip install {target} --no-deps ." in script
 
 
 def test_pins_the_databricks_cli_of_the_bundle_schema() -> None:
@@ -404,7 +406,11 @@ def test_no_secret_looking_literal() -> None:
 
 _PATH = re.compile(r"(?<![\w$/.:-])(\.?[A-Za-z_][\w.-]*(?:/[\w.-]+)+/?|[\w.-]+\.(?:toml|ya?ml))(?![\w/])")
 # Written by the pipeline itself, never in the repository.
-GENERATED = {"target/manifest.json", "functions/.python_packages/lib/site-packages", "functions/.python_packages"}
+GENERATED = {
+    "target/manifest.json",
+    "azure_functions/.python_packages/lib/site-packages",
+    "azure_functions/.python_packages",
+}
 
 
 def _named_paths() -> set[str]:
@@ -437,13 +443,13 @@ def test_every_path_the_pipeline_names_exists() -> None:
     paths = _named_paths()
     assert {".ci/run", ".ci/azure-deploy-stage.yml", "bin/setup", "bin/lakehouse", "pyproject.toml"} <= paths
     expected = {f"infra/params/{env}.parameters.json" for env in ENVIRONMENTS}
-    assert {"infra/main.bicep", "functions/requirements.txt", *expected} <= paths
+    assert {"infra/main.bicep", "azure_functions/requirements.txt", *expected} <= paths
     missing = sorted(p for p in paths if not (PROJECT_DIR / p).exists())
     assert not missing
 
 
-def test_the_readme_explains_the_promotion() -> None:
-    section = README.split("### Promotion from dev to prod without stopping the flow", 1)[1].split("\n## ", 1)[0]
+def test_the_ci_doc_explains_the_promotion() -> None:
+    section = CI_DOC.split("## Promotion from dev to prod without stopping the flow", 1)[1].split("\n## ", 1)[0]
     for words in ("deploy_dev", "deploy_staging", "deploy_prod", "telemetry-prod", "what-if", "SIGTERM"):
         assert words in section, words
 

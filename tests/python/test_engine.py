@@ -345,7 +345,7 @@ def test_gold_is_read_over_the_endpoint_while_a_second_dbt_command_runs(
             "--target-path",
             str(engine.lake.local / "_second_target"),
         ],
-        # As its user would: the credential from the lake's secret file (README).
+        # As its user would: the credential from the lake's secret file (docs/engine.md).
         env={**engine.cli_env("cluster"), "DBT_ENV_SECRET_LAKEHOUSE_THRIFT_PASSWORD": engine.secret},
         capture_output=True,
         text=True,

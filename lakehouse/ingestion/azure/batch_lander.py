@@ -3,7 +3,7 @@
 The Functions host reads the hub with a consumer group, calls the function with
 one partition's batch of events, and checkpoints after the call returns - or after
 its retry policy gives up, so the app's policy never does (`max_retry_count` -1,
-functions/function_app.py). So a batch is landed whole within its call: its
+azure_functions/function_app.py). So a batch is landed whole within its call: its
 events are cut into capture windows as the consumer lander cuts them (aligned to
 `window_seconds`, split at a whole second past `max_file_bytes`), and the last
 window of the batch is closed at the whole second after its last event instead

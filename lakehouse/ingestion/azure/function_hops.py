@@ -1,4 +1,4 @@
-"""The Azure Functions app's two hops, built from its app settings (`functions/function_app.py`).
+"""The Azure Functions app's two hops, built from its app settings (`azure_functions/function_app.py`).
 
 - HTTP source -> Event Hubs: `HttpHop.tick()` polls the third-party endpoint from
   the cursor blob and sends what is new to the HTTP hub (`http_forwarder`).

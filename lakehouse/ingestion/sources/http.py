@@ -1,7 +1,7 @@
 """A third-party HTTP GET endpoint as a telemetry source.
 
 The poller GETs `url` every `interval`, follows pagination, and turns each JSON
-record into a telemetry `Event` (DESIGN.md body, schema_version 1).
+record into a telemetry `Event` (the body in docs/contract.md, schema_version 1).
 
 Response shapes understood (field names are configurable):
 

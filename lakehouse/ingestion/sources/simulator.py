@@ -1,7 +1,7 @@
 """Device simulator: the reference plant (10,000 sensors every 30 s) with realistic faults.
 
 Deterministic: the same configuration and seed give the same events, bytes and
-order. Each reading becomes a JSON telemetry event (DESIGN.md, schema_version 1)
+order. Each reading becomes a JSON telemetry event (docs/contract.md, schema_version 1)
 whose arrival (enqueued) time is its event time plus a network delay; faults are
 drawn per reading at the configured rates:
 

@@ -1,4 +1,4 @@
-"""The Azure Functions app (functions/function_app.py), called through the azure-functions types.
+"""The Azure Functions app (azure_functions/function_app.py), called through the azure-functions types.
 
 The functions run as the worker runs them: the app module is imported from its
 folder (a fresh import is a restarted instance), Event Hubs batches are decoded by
@@ -49,7 +49,7 @@ from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, raw_container
 from tests.python.azure.http_server import TelemetryApi
 
-APP_DIR = PROJECT_DIR / "functions"
+APP_DIR = PROJECT_DIR / "azure_functions"
 NAMES = azure_names()
 HUB = NAMES["event_hubs"]["http_hub"]
 LAKE = NAMES["storage"]["containers"]["lake"]
