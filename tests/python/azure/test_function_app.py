@@ -40,7 +40,7 @@ from azure.functions.timer import TimerRequest
 from lakehouse.azure_names import azure_names
 from lakehouse.ingestion.azure import function_hops
 from lakehouse.ingestion.azure.batch_lander import BatchLander
-from lakehouse.ingestion.azure.blob_store import BlobStoreError
+from lakehouse.ingestion.azure.blobs import BlobStoreError
 from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file
 from lakehouse.ingestion.capture.lander import CaptureSettings
 from lakehouse.ingestion.capture.store import LocalCaptureStore
