@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock, Timeout
-
 from lakehouse.storage.credentials import EMULATOR_ACCOUNT_KEY, StorageCredentials
 from lakehouse.storage.location import LakeLocation
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
+    from filelock import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +197,8 @@ class LocalLakeFiles(LakeFiles):
 
     @contextmanager
     def lock(self, key: str, *, timeout: float, what: str) -> Iterator[None]:
+        from filelock import Timeout
+
         path = self._path(key)
         lock = local_file_lock(path, timeout)
         try:
@@ -214,7 +215,10 @@ class LocalLakeFiles(LakeFiles):
 
 def local_file_lock(path: Path, timeout: float) -> FileLock:
     """filelock's `FileLock` (flock) on `path`, not yet acquired (`timeout` s of waiting;
-    0: one try). While held, the file says who holds it (`lock_holder`)."""
+    0: one try). While held, the file says who holds it (`lock_holder`). filelock is
+    imported here: the Functions app, which takes no local lock, goes without it."""
+    from filelock import FileLock
+
     path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(path, timeout=timeout, on_acquired=_write_holder)
 

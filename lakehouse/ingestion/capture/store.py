@@ -19,8 +19,6 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from filelock import Timeout
-
 from lakehouse.storage.files import fsync_dir as _fsync_dir
 from lakehouse.storage.files import local_file_lock, lock_holder, write_temp_beside
 
@@ -112,6 +110,8 @@ def file_lock(path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT, what: str = 
     the path and the holder's pid. The lock file is removed on release (still
     held), so nothing lingers beside the data; a waiter that then locks the removed
     file sees it unlinked and locks the new one (filelock checks)."""
+    from filelock import Timeout
+
     lock = local_file_lock(path, timeout)
     try:
         lock.acquire(timeout=0)
