@@ -47,7 +47,7 @@ from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.paths import PROJECT_DIR
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, raw_container
-from tests.python.azure.http_server import TelemetryApi
+from tests.python.azure.scripted_http import TelemetryApi
 
 APP_DIR = PROJECT_DIR / "functions"
 NAMES = azure_names()
