@@ -5,9 +5,8 @@ same bytes again are a no-op, different bytes raise `CaptureConflictError`) and
 every blob carries its content MD5 so `sync_to_lake` can skip what a laptop
 already has. Blobs are read streamed (a temp file or chunks), never whole into
 memory; a lease on `<prefix>/.lock` keeps two landings of one hub apart
-(`BlobLock`). A write that fails after retries raises `BlobStoreError`: a caller
-that retries the whole batch itself (the Azure Functions trigger) uses this store
-as it is; the CLI's landings wrap it with quarantines (`BlobCaptureStore`).
+(`BlobLock`). A write that fails after retries raises `BlobStoreError`; the
+landings wrap this store with its quarantines (`BlobCaptureStore`).
 """
 
 from __future__ import annotations

@@ -67,11 +67,18 @@ class RedriveReport:
 
 class BlobCaptureStore:
     """The container store `landing` with `quarantines`, tried in order for a file that
-    cannot land (the first that `takes` the failure and accepts the file keeps it)."""
+    cannot land (the first that `takes` the failure and accepts the file keeps it).
+    With `quarantine_on_failure` off, a write that fails after retries raises
+    `BlobStoreError` instead, while reads still see the quarantined files (a caller
+    that retries the whole batch itself, such as the Azure Functions trigger, whose
+    host retries until it lands)."""
 
-    def __init__(self, landing: BlobContainerStore, quarantines: Sequence[Quarantine] = ()) -> None:
+    def __init__(
+        self, landing: BlobContainerStore, quarantines: Sequence[Quarantine] = (), *, quarantine_on_failure: bool = True
+    ) -> None:
         self.landing = landing
         self.quarantines = list(quarantines)
+        self.quarantine_on_failure = quarantine_on_failure
         self.degraded = False
 
     @property
@@ -121,6 +128,9 @@ class BlobCaptureStore:
         try:
             self.landing.upload(path, data, once=self.degraded)
         except AzureError as exc:
+            if not self.quarantine_on_failure:
+                reason = failure_reason(exc)
+                raise BlobStoreError(f"writing {self.describe(path)} failed after retries: {reason}") from exc
             if unreachable(exc) and not self.degraded:
                 log.error(
                     "storage at %s is unreachable; until a write succeeds, files get one attempt each",
@@ -236,6 +246,7 @@ def blob_capture_store(
     retry: RetrySettings | None = None,
     *,
     quarantine_dir: Path | None = None,
+    quarantine_on_failure: bool = True,
 ) -> BlobCaptureStore:
     """A `BlobCaptureStore` whose landing and quarantine clients come from
     `make_client(name, **client_kwargs)` (e.g. `ContainerClient.from_connection_string`
@@ -252,4 +263,6 @@ def blob_capture_store(
         log.info("no quarantine container (%s); refused files go to the local quarantine folder, if any", exc)
     if quarantine_dir is not None:
         quarantines.append(LocalQuarantine(quarantine_dir, landing.account_name, landing.container_name))
-    return BlobCaptureStore(BlobContainerStore(landing, retry_log=retry_log), quarantines)
+    return BlobCaptureStore(
+        BlobContainerStore(landing, retry_log=retry_log), quarantines, quarantine_on_failure=quarantine_on_failure
+    )

@@ -27,9 +27,9 @@ from lakehouse.ingestion.azure.auth import (
     functions_connection_env,
 )
 from lakehouse.ingestion.azure.batch_lander import BatchLander
-from lakehouse.ingestion.azure.blob_container import BlobContainerStore
+from lakehouse.ingestion.azure.blob_store import blob_capture_store
 from lakehouse.ingestion.azure.http_forwarder import ForwardReport, PollCursorBlob, forward_poll
-from lakehouse.ingestion.azure.retry import RetryLog, RetrySettings
+from lakehouse.ingestion.azure.retry import RetrySettings
 from lakehouse.ingestion.capture.lander import CaptureSettings
 from lakehouse.ingestion.capture.store import FolderCaptureStore
 from lakehouse.ingestion.sources.http import HttpPoller, HttpSourceConfig
@@ -105,7 +105,8 @@ def capture_lander(env: Mapping[str, str] | None = None) -> BatchLander:
         max_file_bytes=names["capture"]["size_limit_bytes"],
     )
 
-    retry_log = RetryLog()
-    lake = container_client(container("lake"), clients, **CALL_RETRY.client_kwargs(retry_log))
-    store = BlobContainerStore(lake, retry_log=retry_log)  # no quarantine: a failed write raises
+    def make(name: str, **kwargs: Any) -> Any:
+        return container_client(name, clients, **kwargs)
+
+    store = blob_capture_store(make, container("lake"), CALL_RETRY, quarantine_dir=None, quarantine_on_failure=False)
     return BatchLander(FolderCaptureStore(store, names["capture"]["folder"]), settings)
