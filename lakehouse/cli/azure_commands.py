@@ -24,7 +24,8 @@ from lakehouse.cli.params import (
     simulator_options,
 )
 from lakehouse.ingestion.azure.auth import AzureConfigError
-from lakehouse.ingestion.azure.blob_store import BlobCaptureStore, BlobStoreError
+from lakehouse.ingestion.azure.blob_store import BlobCaptureStore
+from lakehouse.ingestion.azure.blobs import BlobStoreError
 from lakehouse.ingestion.capture.format import Codec
 from lakehouse.ingestion.capture.lake_store import capture_store
 from lakehouse.ingestion.capture.store import CaptureStore

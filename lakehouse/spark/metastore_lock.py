@@ -8,14 +8,16 @@ a shared database (lakehouse/engine/), and Databricks has its own: no lock there
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
+from filelock import Timeout
+
 from lakehouse.paths import Lake
 from lakehouse.profile import embedded_metastore, on_databricks
+from lakehouse.storage.files import local_file_lock, lock_holder
 
 
 class MetastoreBusy(RuntimeError):
@@ -24,30 +26,24 @@ class MetastoreBusy(RuntimeError):
 
 @contextmanager
 def metastore_lock(metastore_dir: Path) -> Iterator[None]:
-    metastore_dir.mkdir(parents=True, exist_ok=True)
+    """One try (no waiting) at the lock file `<metastore>/lakehouse.lock`; `MetastoreBusy` names its holder."""
     lock_path = metastore_dir / "lakehouse.lock"
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise MetastoreBusy(
-                f"The Derby metastore under {metastore_dir} is in use by process {holder}. "
-                "The embedded metastore admits one process at a time: wait for that "
-                "command to finish (or stop it), then run this one again. To work in "
-                "parallel, give another lake with --lake, or use the cluster engine."
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = local_file_lock(lock_path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise MetastoreBusy(
+            f"The Derby metastore under {metastore_dir} is in use by process "
+            f"{lock_holder(lock_path).removeprefix('pid ')}. "
+            "The embedded metastore admits one process at a time: wait for that "
+            "command to finish (or stop it), then run this one again. To work in "
+            "parallel, give another lake with --lake, or use the cluster engine."
+        ) from None
+    try:
+        yield
+    finally:
+        os.truncate(lock_path, 0)  # still held: nobody else writes it
+        lock.release()
 
 
 # A killed writer's lease expires within the seam's lease time (15 s); a new writer waits that long.

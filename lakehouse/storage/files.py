@@ -18,7 +18,6 @@ Names starting with `.` or `_` inside a listing are hidden, as Spark's file list
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from lakehouse.storage.location import LakeLocation
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
+    from filelock import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -197,30 +197,43 @@ class LocalLakeFiles(LakeFiles):
 
     @contextmanager
     def lock(self, key: str, *, timeout: float, what: str) -> Iterator[None]:
+        from filelock import Timeout
+
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a+") as handle:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        handle.seek(0)
-                        holder = handle.read().strip() or "unknown"
-                        raise LockBusy(
-                            f"{what} is held by another process ({path}: {holder}); waited {timeout:g} s"
-                        ) from None
-                    time.sleep(0.1)
-            try:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
-                handle.flush()
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        lock = local_file_lock(path, timeout)
+        try:
+            lock.acquire(poll_interval=0.1)
+        except Timeout:
+            raise LockBusy(
+                f"{what} is held by another process ({path}: {lock_holder(path)}); waited {timeout:g} s"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def local_file_lock(path: Path, timeout: float) -> FileLock:
+    """filelock's `FileLock` (flock) on `path`, not yet acquired (`timeout` s of waiting;
+    0: one try). While held, the file says who holds it (`lock_holder`). filelock is
+    imported here: the Functions app, which takes no local lock, goes without it."""
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(path, timeout=timeout, on_acquired=_write_holder)
+
+
+def _write_holder(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+
+
+def lock_holder(path: Path) -> str:
+    """Who holds the lock on `path`, as its holder wrote it ("pid N")."""
+    try:
+        return path.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def write_temp_beside(target: Path, data: bytes) -> Path:

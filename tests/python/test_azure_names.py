@@ -263,7 +263,7 @@ def test_capture_path_is_the_archive_name_format() -> None:
 
 
 def test_quarantine_container_agrees() -> None:
-    from lakehouse.ingestion.azure.blob_store import quarantine_container_name
+    from lakehouse.ingestion.azure.quarantine import quarantine_container_name
 
     containers = NAMES["storage"]["containers"]
     assert quarantine_container_name(containers["lake"]) == containers["quarantine"]

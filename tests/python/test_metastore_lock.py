@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def test_second_process_is_told_the_metastore_is_busy(tmp_path: Path) -> None:
             check=False,
         )
     assert result.returncode == 3
-    assert "in use by process" in result.stderr and "one process at a time" in result.stderr
+    assert f"in use by process {os.getpid()}." in result.stderr and "one process at a time" in result.stderr
     assert "XSDB6" not in result.stderr + result.stdout
 
 

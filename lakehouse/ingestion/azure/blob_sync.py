@@ -11,16 +11,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from azure.core.exceptions import AzureError
 from tqdm import tqdm
 
-from lakehouse.ingestion.azure.blob_store import (
-    BlobCaptureStore,
-    BlobStoreError,
-    download_into,
-    failure_reason,
-    md5_of,
-)
+from lakehouse.ingestion.azure.blob_container import BlobContainerStore
+from lakehouse.ingestion.azure.blob_store import BlobCaptureStore
+from lakehouse.ingestion.azure.blobs import BlobStoreError, md5_of
 from lakehouse.ingestion.azure.retry import HASH_CHUNK_BYTES, short_url
 from lakehouse.ingestion.capture.store import UnsafePathError, safe_join
 
@@ -45,7 +40,7 @@ def _file_md5(path: Path) -> bytes:
 
 
 def sync_to_lake(
-    store: BlobCaptureStore, capture_root: Path, prefix: str = "", *, progress: bool = False
+    store: BlobContainerStore | BlobCaptureStore, capture_root: Path, prefix: str = "", *, progress: bool = False
 ) -> SyncReport:
     """Download the landed Capture blobs under `prefix` into `capture_root` (a lake's
     `capture/` folder), skipping files already there with the same size and MD5.
@@ -58,6 +53,8 @@ def sync_to_lake(
     """
     t0 = time.monotonic()
     report = SyncReport()
+    if isinstance(store, BlobCaptureStore):
+        store = store.landing  # landed files only: quarantined ones are not in the lake yet
     blobs = store.landed_blobs(prefix)
     for blob in tqdm(blobs, unit="file", desc="sync", disable=not progress):
         try:
@@ -79,12 +76,7 @@ def sync_to_lake(
         temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(temp, "w+b") as handle:
-                try:
-                    size = download_into(store.landing, blob.name, handle)
-                except AzureError as exc:
-                    raise BlobStoreError(
-                        f"downloading {store.describe(blob.name)} failed after retries: {failure_reason(exc)}"
-                    ) from exc
+                size = store.download_into(blob.name, handle)
                 digest = md5_of(handle)
                 if remote_md5 is not None and digest != remote_md5:
                     raise BlobStoreError(
@@ -107,7 +99,7 @@ def sync_to_lake(
         report.bytes_downloaded,
         report.skipped,
         len(report.refused),
-        short_url(store.landing.url),
+        short_url(store.url),
         prefix,
         capture_root,
     )

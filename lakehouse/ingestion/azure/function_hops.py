@@ -108,6 +108,5 @@ def capture_lander(env: Mapping[str, str] | None = None) -> BatchLander:
     def make(name: str, **kwargs: Any) -> Any:
         return container_client(name, clients, **kwargs)
 
-    store = blob_capture_store(make, container("lake"), CALL_RETRY, quarantine_dir=None)
-    store.quarantine_on_failure = False
+    store = blob_capture_store(make, container("lake"), CALL_RETRY, quarantine_dir=None, quarantine_on_failure=False)
     return BatchLander(FolderCaptureStore(store, names["capture"]["folder"]), settings)

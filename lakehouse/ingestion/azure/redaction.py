@@ -69,6 +69,10 @@ _AZURE_LOGGERS = (
     "azure.core.pipeline.policies._retry",
     "azure.storage.blob._shared.policies",
     "lakehouse.ingestion.azure.blob_store",
+    "lakehouse.ingestion.azure.blob_container",
+    "lakehouse.ingestion.azure.blob_lease",
+    "lakehouse.ingestion.azure.blobs",
+    "lakehouse.ingestion.azure.quarantine",
     "lakehouse.ingestion.azure.retry",
     "lakehouse.ingestion.azure.blob_sync",
 )

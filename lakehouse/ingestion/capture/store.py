@@ -11,10 +11,8 @@ same bytes again is a no-op, so retries and re-runs stay idempotent.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from lakehouse.storage.files import fsync_dir as _fsync_dir
-from lakehouse.storage.files import write_temp_beside
+from lakehouse.storage.files import local_file_lock, lock_holder, write_temp_beside
 
 log = logging.getLogger(__name__)
 LOCK_NAME = ".lock"  # hidden: Spark's file listing and `*.avro` globs skip it
@@ -106,53 +104,33 @@ def write_new(target: Path, data: bytes) -> bool:
 
 @contextmanager
 def file_lock(path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT, what: str = "") -> Iterator[None]:
-    """Hold an exclusive `fcntl.flock` on `path` for the block.
+    """Hold filelock's `FileLock` (flock) on `path` for the block.
 
-    Another holder is waited for up to `timeout` seconds (polling), then
-    `LockTimeout` names the path and the holder's pid. The lock file is removed
-    on release, so nothing lingers beside the data; a waiter whose file was
-    removed meanwhile locks the new one (inode check)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout
-    announced = False
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
-                    if time.monotonic() >= deadline:
-                        raise LockTimeout(
-                            f"{what or path} is locked by another writer ({holder}) for over "
-                            f"{timeout:.0f} s; try again when it has finished (lock file {path})"
-                        ) from None
-                    if not announced:
-                        log.warning(
-                            "%s is locked by another writer (%s): waiting up to %.0f s", what or path, holder, timeout
-                        )
-                        announced = True
-                    time.sleep(0.05)
-            try:
-                current = os.stat(path)
-            except FileNotFoundError:
-                current = None
-            mine = os.fstat(fd)
-            if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)  # the previous holder removed this file: lock the new one
+    Another holder is waited for up to `timeout` seconds, then `LockTimeout` names
+    the path and the holder's pid. The lock file is removed on release (still
+    held), so nothing lingers beside the data; a waiter that then locks the removed
+    file sees it unlinked and locks the new one (filelock checks)."""
+    from filelock import Timeout
+
+    lock = local_file_lock(path, timeout)
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.warning(
+            "%s is locked by another writer (%s): waiting up to %.0f s", what or path, lock_holder(path), timeout
+        )
+        try:
+            lock.acquire(poll_interval=0.05)
+        except Timeout:
+            raise LockTimeout(
+                f"{what or path} is locked by another writer ({lock_holder(path)}) for over "
+                f"{timeout:.0f} s; try again when it has finished (lock file {path})"
+            ) from None
+    try:
         yield
     finally:
-        path.unlink(missing_ok=True)  # still holding the lock: no one else can have locked this inode's successor
-        os.close(fd)
+        path.unlink(missing_ok=True)
+        lock.release()
 
 
 class CaptureStore(Protocol):
@@ -234,7 +212,7 @@ class LocalCaptureStore:
         write_new(safe_join(self.root, path), data)
 
     def lock(self, prefix: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> AbstractContextManager[None]:
-        """`fcntl.flock` on `<root>/<prefix>/.lock` (removed again on release)."""
+        """A file lock on `<root>/<prefix>/.lock` (removed again on release)."""
         return file_lock(
             safe_join(self.root, f"{prefix.strip('/')}/{LOCK_NAME}"),
             timeout=timeout,

@@ -1,11 +1,17 @@
-"""A scripted local HTTP(S) server for the HTTP source's safety tests.
+"""A scripted local HTTP(S) server (http.server in a thread) for the HTTP source tests.
 
-Each path answers what the test put in `routes` (status, headers, body, or a
-callable making them for each request); anything else is a 404. Every request is
-recorded in order with its path and headers, so a test can tell which host a
-header reached and when a page was requested. `stream_body` bodies are written
-in chunks without a Content-Length (ended by closing the connection) and the
-bytes the client took before hanging up are counted in `bytes_streamed`.
+`ScriptedServer`: each path answers what the test put in `routes` (status,
+headers, body, or a callable making them for each request); anything else is a
+404. Every request is recorded in order, before it is answered, with its time,
+path, headers and status, so a test can tell which host a header reached and
+when a page was requested. `stream_chunks` bodies are written in chunks without a
+Content-Length (ended by closing the connection) and the bytes the client took
+before hanging up are counted in `bytes_streamed`.
+
+`TelemetryApi`: a paginated telemetry API on the same server. `/next/...`
+paginates with relative `next` links, `/cursor` with a `cursor` field, `/list` is
+one page; faults are scripted per path: `api.faults["/next/1"] = ["429", "503"]`
+makes the first two requests of that path fail that way (429 with `Retry-After: 1`).
 """
 
 from __future__ import annotations
@@ -13,17 +19,22 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass(frozen=True)
 class Request:
+    at: float  # time.monotonic()
     path: str
     headers: dict[str, str]
+    status: int
 
 
 @dataclass(frozen=True)
@@ -82,13 +93,17 @@ class ScriptedServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def answer(self, path: str) -> Reply:
+        """The reply to a GET of `path` (with its query string)."""
+        route = self.routes.get(path.split("?", 1)[0])
+        if route is None:
+            return Reply.json({"error": "no such path"}, 404)
+        return route() if callable(route) else route
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        with self._lock:  # recorded before answering
-            self.requests.append(Request(handler.path, dict(handler.headers.items())))
-        route = self.routes.get(handler.path.split("?", 1)[0])
-        reply = (
-            (route() if callable(route) else route) if route is not None else Reply.json({"error": "no such path"}, 404)
-        )
+        reply = self.answer(handler.path)
+        with self._lock:  # recorded before answering: the client cannot act on a response before it is listed
+            self.requests.append(Request(time.monotonic(), handler.path, dict(handler.headers.items()), reply.status))
         handler.send_response(reply.status)
         for name, value in reply.headers.items():
             handler.send_header(name, value)
@@ -107,3 +122,40 @@ class ScriptedServer:
         handler.send_header("Content-Length", str(len(reply.body)))
         handler.end_headers()
         handler.wfile.write(reply.body)
+
+
+class TelemetryApi(ScriptedServer):
+    """The paginated API of the module docstring over `pages` (a list of pages of records)."""
+
+    def __init__(self, pages: list[list[dict[str, Any]]]) -> None:
+        self.pages = pages
+        self.faults: dict[str, list[str]] = defaultdict(list)
+        super().__init__()
+
+    @property
+    def hits(self) -> list[Request]:
+        with self._lock:
+            return list(self.requests)
+
+    def answer(self, path: str) -> Reply:
+        parts = urlsplit(path)
+        planned = self.faults.get(parts.path)
+        if planned:
+            fault = planned.pop(0)
+            if fault == "429":
+                return Reply.json({"error": "slow down"}, 429, **{"Retry-After": "1"})
+            return Reply.json({"error": "unavailable"}, int(fault))
+        if parts.path.startswith("/next/"):
+            index = int(parts.path.rsplit("/", 1)[1])
+            payload: dict[str, Any] = {"items": self.pages[index]}
+            if index + 1 < len(self.pages):
+                payload["next"] = f"{index + 1}"  # relative link
+            return Reply.json(payload)
+        if parts.path == "/cursor":
+            cursor = int(parse_qs(parts.query).get("cursor", ["0"])[0])
+            items = self.pages[cursor] if cursor < len(self.pages) else []
+            # The API always hands back a cursor: the next page, or where new data will appear.
+            return Reply.json({"items": items, "cursor": str(min(cursor + 1, len(self.pages)))})
+        if parts.path == "/list":
+            return Reply.json([r for page in self.pages for r in page])
+        return super().answer(path)

@@ -16,7 +16,7 @@ from lakehouse.cli.main import cli
 from lakehouse.ingestion.capture.format import decode_capture_file
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs
-from tests.python.azure.http_server import TelemetryApi
+from tests.python.azure.scripted_http import TelemetryApi
 
 FAST = ["--retry-total", "2", "--retry-backoff", "0.1", "--connection-timeout", "2", "--read-timeout", "5"]
 

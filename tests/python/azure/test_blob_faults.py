@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.ingestion.azure.blob_store import SIDECAR_SUFFIX, BlobCaptureStore, BlobStoreError
+from lakehouse.ingestion.azure.blob_store import BlobCaptureStore
+from lakehouse.ingestion.azure.blobs import BlobStoreError
+from lakehouse.ingestion.azure.quarantine import SIDECAR_SUFFIX
 from lakehouse.ingestion.azure.retry import RetrySettings
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
 from lakehouse.ingestion.capture.store import LocalCaptureStore

@@ -28,14 +28,10 @@ from azure.storage.blob import (
 from click.testing import CliRunner
 
 from lakehouse.ingestion.azure.auth import AzureConfigError, eventhub_target
-from lakehouse.ingestion.azure.blob_store import (
-    SIDECAR_SUFFIX,
-    BlobCaptureStore,
-    BlobStoreError,
-    blob_capture_store,
-    blob_capture_store_from_env,
-)
+from lakehouse.ingestion.azure.blob_store import BlobCaptureStore, blob_capture_store, blob_capture_store_from_env
 from lakehouse.ingestion.azure.blob_sync import sync_to_lake
+from lakehouse.ingestion.azure.blobs import BlobStoreError
+from lakehouse.ingestion.azure.quarantine import SIDECAR_SUFFIX
 from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file, encode_capture_file
 from lakehouse.ingestion.capture.lander import CaptureLander, CaptureSettings
 from lakehouse.ingestion.capture.store import LocalCaptureStore, LockTimeout, UnsafePathError

@@ -40,14 +40,14 @@ from azure.functions.timer import TimerRequest
 from lakehouse.azure_names import azure_names
 from lakehouse.ingestion.azure import function_hops
 from lakehouse.ingestion.azure.batch_lander import BatchLander
-from lakehouse.ingestion.azure.blob_store import BlobStoreError
+from lakehouse.ingestion.azure.blobs import BlobStoreError
 from lakehouse.ingestion.capture.format import CapturePath, decode_capture_file
 from lakehouse.ingestion.capture.lander import CaptureSettings
 from lakehouse.ingestion.capture.store import LocalCaptureStore
 from lakehouse.paths import PROJECT_DIR
 from tests.python.azure.azurite import Azurite
 from tests.python.azure.conftest import blobs, raw_container
-from tests.python.azure.http_server import TelemetryApi
+from tests.python.azure.scripted_http import TelemetryApi
 
 APP_DIR = PROJECT_DIR / "azure_functions"
 NAMES = azure_names()

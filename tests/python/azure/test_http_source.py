@@ -12,8 +12,7 @@ import pytest
 import requests
 
 from lakehouse.ingestion.sources.http import HttpPoller, HttpSourceConfig, HttpSourceError
-from tests.python.azure.http_server import TelemetryApi
-from tests.python.azure.scripted_http import Reply, ScriptedServer
+from tests.python.azure.scripted_http import Reply, ScriptedServer, TelemetryApi
 from tests.python.serving.cosmos_test_server import TlsFiles, make_tls_files
 
 RECEIVED = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
