@@ -7,6 +7,7 @@ name and assert on their own rows.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,12 @@ RunDbt = Callable[..., object]
 
 # Fixtures that start a server from node_modules (Azurite, the Cosmos SQL-API test server).
 SERVER_FIXTURES = frozenset({"azurite", "azurite_lake_server", "cosmos_server"})
+
+# The suite's tiers, by marker (a test is in the first that matches): `bin/test --fast` runs
+# the last one only.
+TIERS = ("engine", "servers", "spark")
+FAST_TIER = "fast (no JVM, no server)"
+_tier_of: dict[str, str] = {}  # test id -> its tier, set at collection
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,7 +44,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.servers)
+        _tier_of[item.nodeid] = next((tier for tier in TIERS if item.get_closest_marker(tier)), FAST_TIER)
     items.sort(key=lambda item: item.get_closest_marker("after_lake_builds") is not None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Seconds per tier and per file (setup, call and teardown of the tests that ran), to see
+    where the suite's time goes; --durations lists the slowest tests."""
+    tiers: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    files: dict[str, float] = defaultdict(float)
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if not isinstance(report, pytest.TestReport):
+                continue
+            tier = tiers[_tier_of.get(report.nodeid, FAST_TIER)]
+            tier[0] += report.when == "call" or (report.when == "setup" and report.outcome != "passed")
+            tier[1] += report.duration
+            files[report.nodeid.split("::")[0]] += report.duration
+    if not tiers:
+        return
+    terminalreporter.write_sep("=", "seconds per tier")
+    for name in (*TIERS, FAST_TIER):
+        if name in tiers:
+            count, seconds = tiers[name]
+            terminalreporter.write_line(f"{seconds:8.1f} s  {int(count):4d} tests  {name}")
+    terminalreporter.write_sep("=", "seconds per file (the slowest 15)")
+    for path, seconds in sorted(files.items(), key=lambda item: -item[1])[:15]:
+        terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
 
 
 @pytest.fixture(scope="session")

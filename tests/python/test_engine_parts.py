@@ -100,6 +100,7 @@ def test_a_conf_file_left_readable_by_others_is_made_private_before_the_secret_i
     assert stat.S_IMODE(conf.stat().st_mode) == 0o700
 
 
+@pytest.mark.spark  # runs Java (Janino) on Spark's jars
 def test_the_thrift_servers_authenticator_compiles_against_sparks_jars_once(tmp_path: Path) -> None:
     layout = EngineLayout(Lake.at(tmp_path))
     jar = authenticator_jar(layout)
@@ -113,6 +114,7 @@ def test_a_job_on_the_cluster_target_without_the_engine_says_how_to_start_it(tmp
         cluster_spark_session(Lake.at(tmp_path))
 
 
+@pytest.mark.spark  # resolves Spark's packages with spark-submit (a JVM) and fetches jars from Maven Central
 def test_the_thrift_servers_class_path_holds_the_hive_class_spark_4_leaves_out() -> None:
     # Hive's FunctionRegistry, loaded when the Thrift server closes a session, needs this
     # class; Spark 4's jars lack it, so without it a client's dbt command failed (SPARK-51041).

@@ -15,7 +15,7 @@ LINTED_PATHS = ["models", "macros", "tests/dbt", "analyses", "snapshots"]
 def test_sqlfluff_lint_passes() -> None:
     sqlfluff = Path(sys.executable).with_name("sqlfluff")
     result = subprocess.run(
-        [str(sqlfluff), "lint", *LINTED_PATHS, "--nocolor"],
+        [str(sqlfluff), "lint", *LINTED_PATHS, "--nocolor", "--processes", "2"],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,

@@ -31,7 +31,7 @@ def blob_files(azurite: Azurite, container: str) -> BlobLakeFiles:
     return BlobLakeFiles(location, client)
 
 
-@pytest.fixture(params=["local", "blob"])
+@pytest.fixture(params=["local", pytest.param("blob", marks=pytest.mark.servers)])  # blob: Azurite
 def files(request: pytest.FixtureRequest, tmp_path: Path, container_name: str) -> LakeFiles:
     if request.param == "local":
         seam: LakeFiles = LocalLakeFiles(LakeLocation.parse(tmp_path / "lake"))
