@@ -111,6 +111,7 @@ class Runner:
             bronze = build.bronze
             record.step_seconds.update({f"build: {k}": v for k, v in build.seconds.items()})
             record.bronze_load_id = bronze.load_id
+            record.dbt_build_skipped = build.dbt_skipped is not None
             record.bad_files = len(bronze.bad_files)
             if bronze.max_enqueued_at:
                 newest = bronze.max_enqueued_at.replace(tzinfo=UTC)
