@@ -35,6 +35,7 @@ import io
 import itertools
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,6 +125,11 @@ class BronzeLoadReport:
     max_enqueued_at: datetime | None = None
     full_sweep: bool = False
     still_set_aside: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # by step: list, check, merge, ...
+
+    def timed(self, step: str, started: float) -> None:
+        """Add the seconds since `started` (time.monotonic()) to `step`."""
+        self.seconds[step] = self.seconds.get(step, 0.0) + time.monotonic() - started
 
     def line(self) -> str:
         bad = f", {len(self.bad_files)} bad files set aside" if self.bad_files else ""
@@ -203,18 +209,26 @@ class BronzeLoader:
         """Load every Capture file of this run's hour folders (`full_sweep`: of the
         whole tree) that bronze's manifest lacks; a full sweep also reports the files
         still set aside. `cloudFiles` runs Auto Loader over the tree first."""
+        t0 = time.monotonic()
         self._ensure()
+        self.report.timed("ensure tables", t0)
+        t0 = time.monotonic()
         discovery = CaptureDiscovery(self.lake.files, DISCOVERY_STATE)
         plan = discovery.plan(full_sweep=full_sweep)
         self.report.full_sweep = plan.full_sweep
         if source_format == "cloudFiles":
             self._auto_loader()
         listed = list_capture_files(self.lake, plan.folders, sweep=plan.full_sweep)
+        self.report.timed("list", t0)
+        t0 = time.monotonic()
         done = self.manifest.done(None if plan.full_sweep else plan.folders)
+        self.report.timed("manifest lookup", t0)
         self._process({path: size for path, size in listed.items() if (path, size) not in done})
+        t0 = time.monotonic()
         if plan.full_sweep:
             self._find_still_set_aside()
         discovery.record(plan)
+        self.report.timed("record", t0)
         return self.report
 
     def replay(self, start: datetime, end: datetime, *, event_hub: str | None = None) -> BronzeLoadReport:
@@ -273,13 +287,19 @@ class BronzeLoader:
             self._check_and_load(frame, empty)
 
     def _check_and_load(self, files: DataFrame | None, checked: list[FileCheck]) -> None:
-        """Check every file, set the bad ones aside, merge the good ones' records, and
-        record each file in the manifest."""
+        """Check every file on its own (fastavro, on the executors), then load them."""
+        t0 = time.monotonic()
         if files is not None:
             checks = files.select("path", "content").rdd.map(
                 lambda row: check_capture_file(row.path, bytes(row.content or b""))
             )
             checked = [*checked, *checks.collect()]
+        self.report.timed("check", t0)
+        self._load(checked)
+
+    def _load(self, checked: list[FileCheck]) -> None:
+        """Set the bad files aside, merge the good ones' records, and record each file
+        in the manifest."""
         self.report.files += len(checked)
         bad = [c for c in checked if c.problem]
         if bad:  # recorded first: a crash before the move leaves the file in the tree, to be found again
@@ -289,7 +309,10 @@ class BronzeLoader:
             for check in bad:
                 self._set_aside(check)
         good = [c for c in checked if not c.problem]
+        t0 = time.monotonic()
         load_id = self._merge([c for c in good if c.records]) if any(c.records for c in good) else None
+        self.report.timed("merge", t0)
+        t0 = time.monotonic()
         self.manifest.record(
             [
                 ProcessedFile(
@@ -302,6 +325,7 @@ class BronzeLoader:
                 for c in good
             ]
         )
+        self.report.timed("record", t0)
 
     def _relative(self, path: str) -> str:
         """The path under `capture/` of a file as Spark names it (`file:/...`, `wasb://...`)."""
@@ -404,11 +428,16 @@ class BronzeLoader:
         return load_id
 
     def _load_id(self) -> int:
-        """This run's batch identity: one more than bronze's largest (Delta answers from metadata)."""
+        """This run's batch identity: one more than bronze's largest."""
         if self.report.load_id is not None:
             return self.report.load_id
-        latest = self.spark.sql(f"select max(load_id) from {BRONZE_TABLE}").collect()[0][0]
-        return (latest or 0) + 1
+        return (latest_load_id(self.spark) or 0) + 1
+
+
+def latest_load_id(spark: SparkSession) -> int | None:
+    """Bronze's largest load id, None when it has no row (Delta answers from its log's file statistics)."""
+    latest = spark.sql(f"select max(load_id) from {BRONZE_TABLE}").collect()[0][0]
+    return None if latest is None else int(latest)
 
 
 def _overlapping(ranges: Iterable[tuple[str, str, int, int, int]]) -> bool:
