@@ -45,7 +45,7 @@ import fastavro
 
 from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
-from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
+from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, CaptureDiscovery, listing_digest
 from lakehouse.pipeline.capture_manifest import CaptureManifest, ProcessedFile
 from lakehouse.pipeline.capture_tree import (
     capture_file_uri,
@@ -204,6 +204,7 @@ class BronzeLoader:
         self.loaded_at = loaded_at  # tests set it to simulate a clock step
         self.report = BronzeLoadReport()
         self.manifest = CaptureManifest(spark, lake)
+        self._processed: set[str] = set()  # this load's files now in the manifest as loaded or empty
 
     def load_new_files(self, *, source_format: str = "binaryFile", full_sweep: bool = False) -> BronzeLoadReport:
         """Load every Capture file of this run's hour folders (`full_sweep`: of the
@@ -220,14 +221,21 @@ class BronzeLoader:
             self._auto_loader()
         listed = list_capture_files(self.lake, plan.folders, sweep=plan.full_sweep)
         self.report.timed("list", t0)
-        t0 = time.monotonic()
-        done = self.manifest.done(None if plan.full_sweep else plan.folders)
-        self.report.timed("manifest lookup", t0)
-        self._process({path: size for path, size in listed.items() if (path, size) not in done})
+        if not plan.full_sweep and plan.done_listing == listing_digest(listed):
+            new: dict[str, int] = {}  # every file listed was processed by the run that recorded it
+        else:
+            t0 = time.monotonic()
+            done = self.manifest.done(None if plan.full_sweep else plan.folders)
+            self.report.timed("manifest lookup", t0)
+            new = {path: size for path, size in listed.items() if (path, size) not in done}
+        self._processed.clear()
+        self._process(new)
         t0 = time.monotonic()
         if plan.full_sweep:
             self._find_still_set_aside()
-        discovery.record(plan)
+        # Recorded after the files' manifest rows: only files processed (loaded or empty) count.
+        processed = {p: s for p, s in listed.items() if p not in new or p in self._processed}
+        discovery.record(plan, done_listing=None if plan.full_sweep else listing_digest(processed))
         self.report.timed("record", t0)
         return self.report
 
@@ -273,18 +281,60 @@ class BronzeLoader:
     def _process(self, files: dict[str, int]) -> None:
         """Check and load `files` (relative path -> size), a batch read per
         FILES_PER_BATCH. A zero-byte file gives Spark no split, so no row: it is
-        checked from the listing."""
+        checked from the listing. The other files are decoded once, by Spark's Avro
+        reader, for their per-file figures (the merge reads them again); only when that
+        read fails (a truncated, corrupt or foreign file among them, or one gone since
+        the listing) is each file of the batch checked on its own (`check_capture_file`),
+        so that the bad ones are set aside with their reason and their neighbours load."""
         paths = sorted(files)
         for at in range(0, len(paths), FILES_PER_BATCH):
             chunk = paths[at : at + FILES_PER_BATCH]
             readable = [capture_file_uri(self.lake, p) for p in chunk if files[p]]
             empty = [check_capture_file(capture_file_uri(self.lake, p), b"") for p in chunk if not files[p]]
-            frame = (
-                self.spark.read.format("binaryFile").option("ignoreMissingFiles", "true").load(readable)
-                if readable
-                else None
+            checked = self._read_at_once(readable, files) if readable else []
+            if checked is None:  # a file failed: check each
+                frame = self.spark.read.format("binaryFile").option("ignoreMissingFiles", "true").load(readable)
+                self._check_and_load(frame, empty)
+            else:
+                self._load([*empty, *checked])
+
+    def _read_at_once(self, uris: list[str], sizes: dict[str, int]) -> list[FileCheck] | None:
+        """Each file's record count, sequence-number range and last enqueued time, from
+        one Avro read of them all; None when the read fails on any of them."""
+        from pyspark.sql import functions as F
+
+        t0 = time.monotonic()
+        try:
+            rows = (
+                self.spark.read.format("avro")
+                .option("avroSchema", json.dumps(CAPTURE_SCHEMA))
+                .load(uris)
+                .groupBy(F.col("_metadata.file_path").alias("path"))
+                .agg(
+                    F.count("*").alias("records"),
+                    F.min("SequenceNumber").alias("first"),
+                    F.max("SequenceNumber").alias("last"),
+                    F.max_by("EnqueuedTimeUtc", "SequenceNumber").alias("last_enqueued"),
+                )
+                .collect()
             )
-            self._check_and_load(frame, empty)
+        except Exception as exc:  # noqa: BLE001 - Spark raises its own wrapper of the reader's error
+            log.info("one read of %d Capture files failed, checking each: %s", len(uris), str(exc)[:300])
+            return None
+        finally:
+            self.report.timed("read", t0)
+        stats = {self._relative(r.path): r for r in rows}
+        checked = []
+        for uri in uris:
+            relative = self._relative(uri)
+            row = stats.get(relative)
+            if row is None:  # a valid file with no record (an empty window)
+                checked.append(FileCheck(uri, sizes[relative], 0, None))
+            else:
+                checked.append(
+                    FileCheck(uri, sizes[relative], int(row.records), None, row.first, row.last, row.last_enqueued)
+                )
+        return checked
 
     def _check_and_load(self, files: DataFrame | None, checked: list[FileCheck]) -> None:
         """Check every file on its own (fastavro, on the executors), then load them."""
@@ -325,6 +375,7 @@ class BronzeLoader:
                 for c in good
             ]
         )
+        self._processed.update(self._relative(c.path) for c in good)
         self.report.timed("record", t0)
 
     def _relative(self, path: str) -> str:
