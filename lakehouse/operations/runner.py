@@ -111,6 +111,7 @@ class Runner:
             bronze = build.bronze
             record.step_seconds.update({f"build: {k}": v for k, v in build.seconds.items()})
             record.bronze_load_id = bronze.load_id
+            record.dbt_build_skipped = build.dbt_skipped is not None
             record.bad_files = len(bronze.bad_files)
             if bronze.max_enqueued_at:
                 newest = bronze.max_enqueued_at.replace(tzinfo=UTC)
@@ -146,7 +147,11 @@ class Runner:
                 self.spark.sql(f"optimize {table}")
 
     def _finish(self, record: CycleRecord, versions: dict[str, int]) -> None:
-        record.rows_added, record.rows_updated = rows_written_since(self.spark, versions, cycle_tables())
+        # A cycle that landed nothing into bronze, skipped dbt and did not compact wrote no
+        # table (the runner holds the lake's lock): no Delta history to read.
+        wrote = record.status != "succeeded" or record.bronze_load_id is not None
+        if wrote or not record.dbt_build_skipped or record.compacted:
+            record.rows_added, record.rows_updated = rows_written_since(self.spark, versions, cycle_tables())
         record.quarantined_records = record.rows_added.get("silver.silver_telemetry_quarantine", 0)
         record.files_per_table = files_per_table(self.spark, cycle_tables())
         record.finished_at = datetime.now(UTC)

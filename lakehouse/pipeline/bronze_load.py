@@ -35,6 +35,7 @@ import io
 import itertools
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +45,7 @@ import fastavro
 
 from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
-from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, CaptureDiscovery
+from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, CaptureDiscovery, listing_digest
 from lakehouse.pipeline.capture_manifest import CaptureManifest, ProcessedFile
 from lakehouse.pipeline.capture_tree import (
     capture_file_uri,
@@ -124,6 +125,11 @@ class BronzeLoadReport:
     max_enqueued_at: datetime | None = None
     full_sweep: bool = False
     still_set_aside: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # by step: list, check, merge, ...
+
+    def timed(self, step: str, started: float) -> None:
+        """Add the seconds since `started` (time.monotonic()) to `step`."""
+        self.seconds[step] = self.seconds.get(step, 0.0) + time.monotonic() - started
 
     def line(self) -> str:
         bad = f", {len(self.bad_files)} bad files set aside" if self.bad_files else ""
@@ -198,23 +204,39 @@ class BronzeLoader:
         self.loaded_at = loaded_at  # tests set it to simulate a clock step
         self.report = BronzeLoadReport()
         self.manifest = CaptureManifest(spark, lake)
+        self._processed: set[str] = set()  # this load's files now in the manifest as loaded or empty
 
     def load_new_files(self, *, source_format: str = "binaryFile", full_sweep: bool = False) -> BronzeLoadReport:
         """Load every Capture file of this run's hour folders (`full_sweep`: of the
         whole tree) that bronze's manifest lacks; a full sweep also reports the files
         still set aside. `cloudFiles` runs Auto Loader over the tree first."""
+        t0 = time.monotonic()
         self._ensure()
+        self.report.timed("ensure tables", t0)
+        t0 = time.monotonic()
         discovery = CaptureDiscovery(self.lake.files, DISCOVERY_STATE)
         plan = discovery.plan(full_sweep=full_sweep)
         self.report.full_sweep = plan.full_sweep
         if source_format == "cloudFiles":
             self._auto_loader()
         listed = list_capture_files(self.lake, plan.folders, sweep=plan.full_sweep)
-        done = self.manifest.done(None if plan.full_sweep else plan.folders)
-        self._process({path: size for path, size in listed.items() if (path, size) not in done})
+        self.report.timed("list", t0)
+        if not plan.full_sweep and plan.done_listing == listing_digest(listed):
+            new: dict[str, int] = {}  # every file listed was processed by the run that recorded it
+        else:
+            t0 = time.monotonic()
+            done = self.manifest.done(None if plan.full_sweep else plan.folders)
+            self.report.timed("manifest lookup", t0)
+            new = {path: size for path, size in listed.items() if (path, size) not in done}
+        self._processed.clear()
+        self._process(new)
+        t0 = time.monotonic()
         if plan.full_sweep:
             self._find_still_set_aside()
-        discovery.record(plan)
+        # Recorded after the files' manifest rows: only files processed (loaded or empty) count.
+        processed = {p: s for p, s in listed.items() if p not in new or p in self._processed}
+        discovery.record(plan, done_listing=None if plan.full_sweep else listing_digest(processed))
+        self.report.timed("record", t0)
         return self.report
 
     def replay(self, start: datetime, end: datetime, *, event_hub: str | None = None) -> BronzeLoadReport:
@@ -259,27 +281,75 @@ class BronzeLoader:
     def _process(self, files: dict[str, int]) -> None:
         """Check and load `files` (relative path -> size), a batch read per
         FILES_PER_BATCH. A zero-byte file gives Spark no split, so no row: it is
-        checked from the listing."""
+        checked from the listing. The other files are decoded once, by Spark's Avro
+        reader, for their per-file figures (the merge reads them again); only when that
+        read fails (a truncated, corrupt or foreign file among them, or one gone since
+        the listing) is each file of the batch checked on its own (`check_capture_file`),
+        so that the bad ones are set aside with their reason and their neighbours load."""
         paths = sorted(files)
         for at in range(0, len(paths), FILES_PER_BATCH):
             chunk = paths[at : at + FILES_PER_BATCH]
             readable = [capture_file_uri(self.lake, p) for p in chunk if files[p]]
             empty = [check_capture_file(capture_file_uri(self.lake, p), b"") for p in chunk if not files[p]]
-            frame = (
-                self.spark.read.format("binaryFile").option("ignoreMissingFiles", "true").load(readable)
-                if readable
-                else None
+            checked = self._read_at_once(readable, files) if readable else []
+            if checked is None:  # a file failed: check each
+                frame = self.spark.read.format("binaryFile").option("ignoreMissingFiles", "true").load(readable)
+                self._check_and_load(frame, empty)
+            else:
+                self._load([*empty, *checked])
+
+    def _read_at_once(self, uris: list[str], sizes: dict[str, int]) -> list[FileCheck] | None:
+        """Each file's record count, sequence-number range and last enqueued time, from
+        one Avro read of them all; None when the read fails on any of them."""
+        from pyspark.sql import functions as F
+
+        t0 = time.monotonic()
+        try:
+            rows = (
+                self.spark.read.format("avro")
+                .option("avroSchema", json.dumps(CAPTURE_SCHEMA))
+                .load(uris)
+                .groupBy(F.col("_metadata.file_path").alias("path"))
+                .agg(
+                    F.count("*").alias("records"),
+                    F.min("SequenceNumber").alias("first"),
+                    F.max("SequenceNumber").alias("last"),
+                    F.max_by("EnqueuedTimeUtc", "SequenceNumber").alias("last_enqueued"),
+                )
+                .collect()
             )
-            self._check_and_load(frame, empty)
+        except Exception as exc:  # noqa: BLE001 - Spark raises its own wrapper of the reader's error
+            log.info("one read of %d Capture files failed, checking each: %s", len(uris), str(exc)[:300])
+            return None
+        finally:
+            self.report.timed("read", t0)
+        stats = {self._relative(r.path): r for r in rows}
+        checked = []
+        for uri in uris:
+            relative = self._relative(uri)
+            row = stats.get(relative)
+            if row is None:  # a valid file with no record (an empty window)
+                checked.append(FileCheck(uri, sizes[relative], 0, None))
+            else:
+                checked.append(
+                    FileCheck(uri, sizes[relative], int(row.records), None, row.first, row.last, row.last_enqueued)
+                )
+        return checked
 
     def _check_and_load(self, files: DataFrame | None, checked: list[FileCheck]) -> None:
-        """Check every file, set the bad ones aside, merge the good ones' records, and
-        record each file in the manifest."""
+        """Check every file on its own (fastavro, on the executors), then load them."""
+        t0 = time.monotonic()
         if files is not None:
             checks = files.select("path", "content").rdd.map(
                 lambda row: check_capture_file(row.path, bytes(row.content or b""))
             )
             checked = [*checked, *checks.collect()]
+        self.report.timed("check", t0)
+        self._load(checked)
+
+    def _load(self, checked: list[FileCheck]) -> None:
+        """Set the bad files aside, merge the good ones' records, and record each file
+        in the manifest."""
         self.report.files += len(checked)
         bad = [c for c in checked if c.problem]
         if bad:  # recorded first: a crash before the move leaves the file in the tree, to be found again
@@ -289,7 +359,10 @@ class BronzeLoader:
             for check in bad:
                 self._set_aside(check)
         good = [c for c in checked if not c.problem]
+        t0 = time.monotonic()
         load_id = self._merge([c for c in good if c.records]) if any(c.records for c in good) else None
+        self.report.timed("merge", t0)
+        t0 = time.monotonic()
         self.manifest.record(
             [
                 ProcessedFile(
@@ -302,6 +375,8 @@ class BronzeLoader:
                 for c in good
             ]
         )
+        self._processed.update(self._relative(c.path) for c in good)
+        self.report.timed("record", t0)
 
     def _relative(self, path: str) -> str:
         """The path under `capture/` of a file as Spark names it (`file:/...`, `wasb://...`)."""
@@ -404,11 +479,16 @@ class BronzeLoader:
         return load_id
 
     def _load_id(self) -> int:
-        """This run's batch identity: one more than bronze's largest (Delta answers from metadata)."""
+        """This run's batch identity: one more than bronze's largest."""
         if self.report.load_id is not None:
             return self.report.load_id
-        latest = self.spark.sql(f"select max(load_id) from {BRONZE_TABLE}").collect()[0][0]
-        return (latest or 0) + 1
+        return (latest_load_id(self.spark) or 0) + 1
+
+
+def latest_load_id(spark: SparkSession) -> int | None:
+    """Bronze's largest load id, None when it has no row (Delta answers from its log's file statistics)."""
+    latest = spark.sql(f"select max(load_id) from {BRONZE_TABLE}").collect()[0][0]
+    return None if latest is None else int(latest)
 
 
 def _overlapping(ranges: Iterable[tuple[str, str, int, int, int]]) -> bool:

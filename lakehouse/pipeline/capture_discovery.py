@@ -14,11 +14,14 @@ more than `LOOKBACK` down, a copy of old files) is found by the full sweep: the
 first run, every `FULL_SWEEP_EVERY`, `lakehouse load-bronze --full-sweep` and the
 full-check build; or at once by a replay of its time range. Bronze's file manifest
 (`capture_manifest`) decides which listed files are new, by path and size, never by
-modification time, so a file listed twice is loaded once.
+modification time, so a file listed twice is loaded once. A run whose listing is the
+one the last run recorded once it had processed every file of it (a digest of paths
+and sizes, in the state document) has nothing new, and does not read the manifest.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +47,7 @@ class DiscoveryPlan:
     full_sweep: bool
     newest_hours: dict[str, str] = field(default_factory=dict)
     folders: tuple[str, ...] = ()
+    done_listing: str | None = None  # what the last run recorded: listing_digest() of files it had processed
 
     @property
     def hour_folders(self) -> int:
@@ -75,14 +79,17 @@ class CaptureDiscovery:
             folders += [f"{partition}/{hour}" for hour in hours]
         if sweep:
             return DiscoveryPlan(CAPTURE_GLOB, True, newest, tuple(folders))
+        done = state.get("done_listing")
         if not folders:
-            return DiscoveryPlan(None, False, newest)
-        return DiscoveryPlan("{" + ",".join(folders) + "}/*/*.avro", False, newest, tuple(folders))
+            return DiscoveryPlan(None, False, newest, done_listing=done)
+        return DiscoveryPlan("{" + ",".join(folders) + "}/*/*.avro", False, newest, tuple(folders), done)
 
-    def record(self, plan: DiscoveryPlan, *, now: datetime | None = None) -> None:
-        """Remember what a run listed, once it has loaded it."""
+    def record(self, plan: DiscoveryPlan, *, now: datetime | None = None, done_listing: str | None = None) -> None:
+        """Remember what a run listed, once it has loaded it; `done_listing`, the
+        listing_digest() of the listed files that are now processed (loaded or empty)."""
         state = self._state()
         state["newest_hours"] = {**state.get("newest_hours", {}), **plan.newest_hours}
+        state["done_listing"] = done_listing
         if plan.full_sweep:
             state["full_sweep_at"] = (now or datetime.now(UTC)).isoformat()
         self.files.write_json(self.state_key, state)  # replaced whole: readers see the old or the new
@@ -99,6 +106,14 @@ class CaptureDiscovery:
                 f"{prefix}{child}/" for prefix in found for child in _subdirs(self.files, f"{self.capture}/{prefix}")
             ]
         return [p.rstrip("/") for p in found]
+
+
+def listing_digest(files: dict[str, int]) -> str:
+    """A digest of a listing (relative path -> size)."""
+    digest = hashlib.sha256()
+    for path, size in sorted(files.items()):
+        digest.update(f"{path}\0{size}\n".encode())
+    return digest.hexdigest()
 
 
 def _hour_folders(files: LakeFiles, partition: str, bound: str | None) -> list[str]:

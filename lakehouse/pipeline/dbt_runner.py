@@ -16,6 +16,15 @@ from lakehouse.spark.session import refuse_other_lake
 log = logging.getLogger(__name__)
 
 
+# What the last whole `dbt build` of the lake processed (lake_build writes it after the
+# build succeeded); any dbt command that may write tables removes it first.
+BUILD_STATE = Lake.state_key("dbt_build.json")
+# dbt commands that write no table: they leave BUILD_STATE as it is.
+READ_ONLY_COMMANDS = frozenset(
+    {"clean", "compile", "debug", "deps", "docs", "list", "ls", "parse", "show", "source", "test"}
+)
+
+
 class DbtFailed(RuntimeError):
     """A dbt command did not succeed; dbt's own log says which node and why."""
 
@@ -29,6 +38,10 @@ def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) 
     from lakehouse.engine.auth import client_env
 
     refuse_other_lake(lake)
+    if args and args[0] not in READ_ONLY_COMMANDS:
+        # Before dbt writes anything: a build that fails or dies half way leaves no
+        # record saying the models have processed bronze (the next build runs).
+        lake.files.delete(BUILD_STATE)
     # dbt's project and profile read the lake root (and the `cluster` target's password) with env_var().
     os.environ.update({**lake.env(), **client_env(lake)})
     _drop_temporary_views()

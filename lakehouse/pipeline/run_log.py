@@ -33,6 +33,7 @@ RUN_LOG_COLUMNS = (
     ("newest_enqueued_at", "timestamp"),
     ("freshness_lag_seconds", "double"),
     ("compacted", "boolean"),
+    ("dbt_build_skipped", "boolean"),  # nothing new since the last build: dbt did not run
 )
 
 
@@ -61,6 +62,7 @@ class CycleRecord:
     newest_enqueued_at: datetime | None = None
     freshness_lag_seconds: float | None = None
     compacted: bool = False
+    dbt_build_skipped: bool = False
 
     def line(self) -> str:
         steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.step_seconds.items())
@@ -69,6 +71,7 @@ class CycleRecord:
             f"cycle {self.cycle_id} {self.status}: {self.records_in:,} records in, "
             f"{self.rows_added.get('silver.silver_telemetry', 0):,} silver rows, "
             f"{self.quarantined_records:,} quarantined; {steps}; freshness lag {lag}"
+            + ("; dbt build skipped: nothing new" if self.dbt_build_skipped else "")
         )
 
 
@@ -98,7 +101,8 @@ class RunLog:
             [tuple(row[name] for name, _ in RUN_LOG_COLUMNS)],
             ", ".join(f"{name} {kind}" for name, kind in RUN_LOG_COLUMNS),
         )
-        frame.write.format("delta").mode("append").saveAsTable(RUN_LOG_TABLE)
+        # mergeSchema: a run log made before a column was added gets it
+        frame.write.format("delta").mode("append").option("mergeSchema", "true").saveAsTable(RUN_LOG_TABLE)
 
 
 def table_versions(spark: SparkSession, tables: tuple[str, ...]) -> dict[str, int]:

@@ -91,13 +91,19 @@ def test_bronze_is_incremental_by_file_and_never_duplicates(lake: Lake, spark) -
     start = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
     _, first = land_simulation(lake, hub=HUB, start=start, duration=timedelta(minutes=30))
     assert first.records_written == 20 * 60
-    load_bronze(lake)
+    report = load_bronze(lake)
     keys = bronze_keys(spark, HUB)
     assert keys == _expected_keys(lake, HUB) and len(keys) == first.records_written
+    assert report.records == first.records_written
+    # Good files are decoded by one Avro read; none was checked on its own.
+    assert "read" in report.seconds and "check" not in report.seconds
+    times = [parse_enqueued_time(r["EnqueuedTimeUtc"]) for _, r in capture_records(lake, HUB)]
+    assert report.max_enqueued_at == max(times)
 
-    # Build again: nothing new.
-    load_bronze(lake)
+    # Build again: nothing new, seen from the listing alone (the manifest is not read).
+    again = load_bronze(lake)
     assert bronze_keys(spark, HUB) == keys
+    assert again.files == 0 and "manifest lookup" not in again.seconds
 
     # Land a file again (same bytes, new modification time): still nothing new.
     landed = Path(lake.capture) / first.paths[3]
@@ -110,7 +116,8 @@ def test_bronze_is_incremental_by_file_and_never_duplicates(lake: Lake, spark) -
 
     # Land more: only the new records are added.
     _, second = land_simulation(lake, hub=HUB, start=start + timedelta(minutes=30), duration=timedelta(minutes=15))
-    load_bronze(lake)
+    more = load_bronze(lake)
+    assert more.files > 0 and "manifest lookup" in more.seconds
     after = bronze_keys(spark, HUB)
     assert len(after) == first.records_written + second.records_written
     assert after == _expected_keys(lake, HUB)
@@ -179,6 +186,7 @@ def test_bad_files_are_set_aside_with_a_reason_and_their_neighbours_load(lake: L
 
     loaded = load_bronze(lake)
 
+    assert "check" in loaded.seconds  # the one read failed: each file was checked
     reasons = {b.path: (b.problem or "").split(":")[0] for b in loaded.bad_files}
     assert reasons == {
         zero: "zero_bytes",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from lakehouse.pipeline.bronze_load import _range_predicate, check_capture_file
-from lakehouse.pipeline.lake_build import dbt_build_args
+from lakehouse.pipeline.lake_build import _whole_build, build_signature, dbt_build_args
 
 
 def test_the_merge_reads_only_the_sequence_ranges_of_the_batch() -> None:
@@ -46,3 +46,18 @@ def test_a_full_check_build_is_recognised_from_dbt_vars() -> None:
     assert full_check_requested(["build", "--vars", '{"full_check": true, "a": 1}'])
     assert not full_check_requested(["build", "--vars", "{full_check: false}"])
     assert not full_check_requested(["build"]) and not full_check_requested(["build", "--vars"])
+
+
+def test_only_a_whole_build_may_be_skipped_and_its_vars_count() -> None:
+    assert _whole_build(["build"]) and _whole_build(["build", "--vars", "{a: 1}"])
+    for partial in (
+        ["build", "--select", "silver_telemetry+"],
+        ["build", "--full-refresh"],
+        ["build", "--exclude-resource-type", "test"],
+        ["build", "--vars"],
+        ["run"],
+        [],
+    ):
+        assert not _whole_build(partial), partial
+    assert build_signature(["build"]) == build_signature(["build"])
+    assert build_signature(["build"]) != build_signature(["build", "--vars", "{dedupe_horizon_hours: 48}"])
