@@ -150,7 +150,7 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     with lake_lock(ready(lake)):
         try:
             if args[0] == "build":
-                for line in build_lake(lake, args).bronze.lines(lake):
+                for line in build_lake(lake, args).lines(lake):
                     click.echo(line)
             else:
                 ensure_bronze_table(spark_session(lake), lake)

@@ -7,6 +7,12 @@ compares the whole Capture tree with bronze's file manifest (a full sweep). The
 device registry seed and its snapshot are left out when their files have not
 changed since the last successful build (dbt would otherwise reload the seed and
 re-run the snapshot on every build).
+
+The project is parsed once per build, with the caller's own vars only (not this run's
+`run_first_load_id`), so dbt's partial parsing holds from one build to the next; the
+build runs on that manifest. A build that selects nodes loads bronze only when a
+selected node reads it (a bronze source table): rebuilding a gold model after an edit
+does not load Capture files its selection would not carry past bronze.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import click
 import yaml
 
 from lakehouse.paths import PROJECT_DIR, Lake
@@ -39,6 +46,15 @@ class BuildReport:
     bronze: BronzeLoadReport
     seconds: dict[str, float] = field(default_factory=dict)
     reference_data_reloaded: bool = True
+    bronze_loaded: bool = True
+
+    def lines(self, lake: Lake) -> list[str]:
+        """What the build says about bronze: the load's lines, or why it loaded nothing."""
+        if self.bronze_loaded:
+            return self.bronze.lines(lake)
+        return [
+            "bronze: not loaded (no selected node reads it; a build of its readers or `lakehouse load-bronze` does)"
+        ]
 
 
 def reference_data_digest() -> str:
@@ -89,7 +105,57 @@ def full_check_requested(args: Sequence[str]) -> bool:
 
 
 def _selects(args: Sequence[str]) -> bool:
-    return any(a in ("--select", "-s", "--selector", "-m", "--models") for a in args)
+    return any(a.split("=")[0] in ("--select", "-s", "--selector", "-m", "--models") for a in args)
+
+
+def options_for(command: str, args: Sequence[str]) -> list[str]:
+    """The options among `args` (dbt build's, after the command name) that `dbt <command>`
+    takes too, with their values (`parse` gets the vars and the target, `ls` the selection)."""
+    from dbt.cli.main import cli
+
+    def by_name(name: str) -> dict[str, click.Parameter]:
+        return {opt: p for p in cli.commands[name].params for opt in p.opts}
+
+    given, wanted = by_name("build"), by_name(command)
+    kept: list[str] = []
+    keep = False
+    takes = 0  # how many more values the current option takes (-1: any number)
+    for arg in args:
+        if arg.startswith("-") and arg.split("=")[0] in given:
+            option = given[arg.split("=")[0]]
+            keep = arg.split("=")[0] in wanted
+            flag = isinstance(option, click.Option) and (option.is_flag or option.count)
+            takes = 0 if flag or "=" in arg else (-1 if option.nargs == -1 or getattr(option, "multiple", False) else 1)
+        elif takes == 0:
+            keep = True  # a positional argument
+        else:
+            takes -= 1
+        if keep:
+            kept.append(arg)
+    return kept
+
+
+def parse_project(lake: Lake, args: Sequence[str], *, target_path: str | None = None) -> object:
+    """`dbt parse` with the vars and target among `args` (the manifest dbt returns)."""
+    return run_dbt(["parse", *options_for("parse", args[1:])], lake, target_path=target_path)
+
+
+def reads_bronze(lake: Lake, args: Sequence[str], manifest: Any, *, target_path: str | None = None) -> bool:
+    """Whether `dbt <args>` runs a node that reads a bronze source table (always, unless
+    it selects nodes): only then does loading new Capture files first change what it builds."""
+    if not _selects(args):
+        return True
+    bronze = {uid for uid, source in manifest.sources.items() if source.source_name == "bronze"}
+    listed = run_dbt(
+        ["ls", *options_for("list", args[1:]), "--quiet", "--output", "json", "--output-keys", "unique_id"],
+        lake,
+        target_path=target_path,
+        manifest=manifest,
+    )
+    selected = {json.loads(line)["unique_id"] for line in listed}  # type: ignore[attr-defined]
+    return bool(selected & bronze) or any(
+        bronze & set(manifest.nodes[uid].depends_on.nodes) for uid in selected if uid in manifest.nodes
+    )
 
 
 def build_lake(
@@ -109,9 +175,18 @@ def build_lake(
     spark = spark_session(lake)
     RunLog(spark, lake).ensure()  # a dbt source, tested by every build
     t0 = time.monotonic()
+    manifest = parse_project(lake, dbt_args, target_path=target_path)
+    parsed = time.monotonic() - t0
+    t0 = time.monotonic()
     full_check = full_check or full_check_requested(dbt_args)
-    bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files(full_sweep=full_check)
-    report = BuildReport(bronze, {"bronze": time.monotonic() - t0})
+    bronze_skipped = not reads_bronze(lake, dbt_args, manifest, target_path=target_path)
+    if not bronze_skipped:
+        bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files(full_sweep=full_check)
+    else:
+        bronze = BronzeLoadReport()
+    report = BuildReport(
+        bronze, {"bronze": time.monotonic() - t0, "dbt parse": parsed}, bronze_loaded=not bronze_skipped
+    )
     skip = _reference_data_current(lake, spark)
     report.reference_data_reloaded = not skip
     t1 = time.monotonic()
@@ -123,6 +198,7 @@ def build_lake(
         dbt_build_args(dbt_args, first_load_id=bronze.load_id, full_check=full_check, exclude=exclude),
         lake,
         target_path=target_path,
+        manifest=manifest,
     )
     report.seconds["dbt build"] = time.monotonic() - t1
     if not skip and not _selects(dbt_args):
