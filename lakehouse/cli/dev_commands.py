@@ -79,15 +79,17 @@ def dev_command(ctx: click.Context, builds: int | None, poll: float, dbt_args: t
     """
     from lakehouse.pipeline.dbt_runner import DbtFailed
     from lakehouse.pipeline.lake_build import build_lake
+    from lakehouse.profile import embedded_metastore
     from lakehouse.spark.session import spark_session
 
     args = ["build", *dbt_args]
     lake = ready(lake_of(ctx))
     done = 0
     with lake_lock(lake):
-        t0 = time.monotonic()
-        spark_session(lake)
-        click.echo(f"spark started in {time.monotonic() - t0:.1f} s")
+        if embedded_metastore():  # the local target: dbt's session too (on the engine, the Thrift server works)
+            t0 = time.monotonic()
+            spark_session(lake)
+            click.echo(f"spark started in {time.monotonic() - t0:.1f} s")
         while True:
             t0 = time.monotonic()
             try:

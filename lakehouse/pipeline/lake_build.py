@@ -170,25 +170,27 @@ def build_lake(
     """Load new Capture files into bronze, then run `dbt <dbt_args>` on the lake.
     A full check sweeps the whole Capture tree first. `unit_tests=False` leaves dbt's
     unit tests out (they test the SQL, not the data: the continuous runner skips them)."""
+    from lakehouse.profile import embedded_metastore
     from lakehouse.spark.session import spark_session
 
-    spark = spark_session(lake)
-    RunLog(spark, lake).ensure()  # a dbt source, tested by every build
     t0 = time.monotonic()
     manifest = parse_project(lake, dbt_args, target_path=target_path)
-    parsed = time.monotonic() - t0
-    t0 = time.monotonic()
+    seconds = {"dbt parse": time.monotonic() - t0}
+    load_bronze = reads_bronze(lake, dbt_args, manifest, target_path=target_path)
     full_check = full_check or full_check_requested(dbt_args)
-    bronze_skipped = not reads_bronze(lake, dbt_args, manifest, target_path=target_path)
-    if not bronze_skipped:
-        bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files(full_sweep=full_check)
-    else:
-        bronze = BronzeLoadReport()
-    report = BuildReport(
-        bronze, {"bronze": time.monotonic() - t0, "dbt parse": parsed}, bronze_loaded=not bronze_skipped
-    )
-    skip = _reference_data_current(lake, spark)
-    report.reference_data_reloaded = not skip
+    skip = False
+    bronze = BronzeLoadReport()
+    # The local target's session is dbt's own too; on the engine, a build that loads no
+    # bronze needs no Spark application of its own (dbt talks to the Thrift server).
+    if load_bronze or embedded_metastore():
+        spark = spark_session(lake)
+        RunLog(spark, lake).ensure()  # a dbt source, tested by every build
+        t0 = time.monotonic()
+        if load_bronze:
+            bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files(full_sweep=full_check)
+        seconds["bronze"] = time.monotonic() - t0
+        skip = _reference_data_current(lake, spark)
+    report = BuildReport(bronze, seconds, reference_data_reloaded=not skip, bronze_loaded=load_bronze)
     t1 = time.monotonic()
     exclude = [
         *(["resource_type:seed", "resource_type:snapshot"] if skip else []),
