@@ -142,7 +142,9 @@ def parse_project(lake: Lake, args: Sequence[str], *, target_path: str | None = 
 
 def reads_bronze(lake: Lake, args: Sequence[str], manifest: Any, *, target_path: str | None = None) -> bool:
     """Whether `dbt <args>` runs a node that reads a bronze source table (always, unless
-    it selects nodes): only then does loading new Capture files first change what it builds."""
+    it selects nodes): a model that reads it, or a test of bronze itself (not the tests
+    that read bronze's largest load id for their run scope). Only then does loading new
+    Capture files first change what it builds."""
     if not _selects(args):
         return True
     bronze = {uid for uid, source in manifest.sources.items() if source.source_name == "bronze"}
@@ -153,8 +155,18 @@ def reads_bronze(lake: Lake, args: Sequence[str], manifest: Any, *, target_path:
         manifest=manifest,
     )
     selected = {json.loads(line)["unique_id"] for line in listed}  # type: ignore[attr-defined]
-    return bool(selected & bronze) or any(
-        bronze & set(manifest.nodes[uid].depends_on.nodes) for uid in selected if uid in manifest.nodes
+
+    def reads(node: Any) -> bool:
+        needs = set(node.depends_on.nodes)
+        if node.resource_type == "test":  # a test of bronze itself; others read it only for the run's scope
+            return bool(needs) and needs <= bronze
+        return bool(needs & bronze)
+
+    # A selection of no node (`--select bronze_capture_events`: the source is not a node) is a bronze load alone.
+    return (
+        not selected
+        or bool(selected & bronze)
+        or any(reads(manifest.nodes[uid]) for uid in selected if uid in manifest.nodes)
     )
 
 
