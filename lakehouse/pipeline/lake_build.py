@@ -149,7 +149,7 @@ def reads_bronze(lake: Lake, args: Sequence[str], manifest: Any, *, target_path:
         return True
     bronze = {uid for uid, source in manifest.sources.items() if source.source_name == "bronze"}
     listed = run_dbt(
-        ["ls", *options_for("list", args[1:]), "--quiet", "--output", "json", "--output-keys", "unique_id"],
+        ["ls", *options_for("list", args[1:]), "--log-level", "none", "--output", "json", "--output-keys", "unique_id"],
         lake,
         target_path=target_path,
         manifest=manifest,
