@@ -122,9 +122,12 @@ def replay_csv_command(
 def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     """Run a dbt command (build, test, docs generate, ...) on the lake, in this process.
 
-    `dbt build` first loads the Capture files not loaded yet into bronze, and checks
-    only this run's rows (add --vars '{full_check: true}' to check whole tables; its
-    bronze load then compares the whole Capture tree with bronze's file manifest).
+    `dbt build` first loads the Capture files not loaded yet into bronze (with
+    --select, only when a selected node reads bronze: a gold model rebuilt after an
+    edit loads nothing), and checks only this run's rows (add --vars '{full_check:
+    true}' to check whole tables; its bronze load then compares the whole Capture
+    tree with bronze's file manifest). To rebuild a model on every save, with Spark
+    kept warm: lakehouse dev -s MODEL.
 
     Example: lakehouse dbt build --select silver_telemetry+
     """

@@ -13,6 +13,7 @@ from lakehouse.cli import lake_commands
 from lakehouse.cli.azure_commands import azure
 from lakehouse.cli.azurite_commands import azurite
 from lakehouse.cli.console import configure_console
+from lakehouse.cli.dev_commands import dev_command
 from lakehouse.cli.engine_commands import engine
 from lakehouse.cli.serve_commands import serve
 from lakehouse.engine.errors import EngineError
@@ -54,6 +55,7 @@ def cli(ctx: click.Context, lake: str | None, local_dir: Path | None, verbose: b
       lakehouse simulate --devices 500    land simulated telemetry into the lake
       lakehouse replay-csv readings.csv   land a CSV's rows as telemetry events
       lakehouse dbt build                 run any dbt command on the lake
+      lakehouse dev -s MODEL              rebuild a model and its tests on each save (warm Spark)
     """
     configure_console(verbose=verbose)
     ctx.obj = {"lake": resolve_lake(lake, local_dir)}
@@ -76,6 +78,7 @@ for command in (
     lake_commands.load_bronze_command,
     lake_commands.run_command,
     lake_commands.demo_command,
+    dev_command,
     engine,
     azure,
     azurite,

@@ -33,6 +33,7 @@ THRIFT_SERVER = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 # Jars are resolved before the JVMs start (jars.py); the Thrift server then opens its
 # port in about 20 s, more on a loaded machine.
 THRIFT_START_TIMEOUT = 180.0
+LONG_POLL = "5000ms"  # HiveServer2's default, made explicit: the `cluster` target relies on it
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,10 @@ class Engine:
                 f"hive.server2.thrift.port={ports.thrift}",
                 "--hiveconf",
                 "hive.server2.thrift.bind.host=127.0.0.1",
+                # A client's status request waits up to this long for its statement to end
+                # (the `cluster` target polls again at once: profiles.example.yml).
+                "--hiveconf",
+                f"hive.server2.long.polling.timeout={LONG_POLL}",
                 *(arg for key, value in thrift_server_settings().items() for arg in ("--hiveconf", f"{key}={value}")),
             ],
             conf,

@@ -29,8 +29,9 @@ class DbtFailed(RuntimeError):
     """A dbt command did not succeed; dbt's own log says which node and why."""
 
 
-def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) -> object:
+def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None, manifest: object = None) -> object:
     """Invoke `dbt <args>` for `lake`; returns dbt's result, raises DbtFailed on failure.
+    With `manifest` (what `dbt parse` returned), dbt does not parse the project again.
     Refuses (LakeMismatch) when this process's Spark session belongs to another lake:
     dbt-spark's session method reuses it, with that lake's metastore."""
     from dbt.cli.main import dbtRunner
@@ -49,7 +50,7 @@ def run_dbt(args: Sequence[str], lake: Lake, *, target_path: str | None = None) 
     if target_path:
         full += ["--target-path", target_path]
     log.info("dbt %s", " ".join(args))
-    result = dbtRunner().invoke(full)
+    result = dbtRunner(manifest=manifest).invoke(full)  # type: ignore[arg-type]
     if not result.success:
         raise DbtFailed(f"`dbt {' '.join(args)}` failed: {result.exception or 'see the dbt log above'}")
     return result.result

@@ -8,6 +8,12 @@ device registry seed and its snapshot are left out when their files have not
 changed since the last successful build (dbt would otherwise reload the seed and
 re-run the snapshot on every build).
 
+The project is parsed once per build, with the caller's own vars only (not this run's
+`run_first_load_id`), so dbt's partial parsing holds from one build to the next; the
+build runs on that manifest. A build that selects nodes loads bronze only when a
+selected node reads it (a bronze source table): rebuilding a gold model after an edit
+does not load Capture files its selection would not carry past bronze.
+
 A whole build (`dbt build`, at most with `--vars`) is skipped when there is nothing
 for it to do: bronze's newest load id is the one the last successful whole build
 started from, and the project's files, the vars, dbt's version and the reference data
@@ -29,6 +35,7 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+import click
 import yaml
 
 from lakehouse.paths import PROJECT_DIR, Lake
@@ -54,11 +61,19 @@ class BuildReport:
     bronze: BronzeLoadReport
     seconds: dict[str, float] = field(default_factory=dict)
     reference_data_reloaded: bool = True
+    bronze_loaded: bool = True
     dbt_skipped: str | None = None  # why `dbt build` did not run (nothing new), when it did not
 
     def lines(self, lake: Lake) -> list[str]:
-        """Bronze's lines, and whether dbt was skipped."""
-        return [*self.bronze.lines(lake), *([f"dbt build skipped: {self.dbt_skipped}"] if self.dbt_skipped else [])]
+        """What the build says about bronze: the load's lines, or why it loaded nothing."""
+        lines = (
+            self.bronze.lines(lake)
+            if self.bronze_loaded
+            else [
+                "bronze: not loaded (no selected node reads it; a build of its readers or `lakehouse load-bronze` does)"
+            ]
+        )
+        return [*lines, *([f"dbt build skipped: {self.dbt_skipped}"] if self.dbt_skipped else [])]
 
 
 def reference_data_digest() -> str:
@@ -144,7 +159,69 @@ def full_check_requested(args: Sequence[str]) -> bool:
 
 
 def _selects(args: Sequence[str]) -> bool:
-    return any(a in ("--select", "-s", "--selector", "-m", "--models") for a in args)
+    return any(a.split("=")[0] in ("--select", "-s", "--selector", "-m", "--models") for a in args)
+
+
+def options_for(command: str, args: Sequence[str]) -> list[str]:
+    """The options among `args` (dbt build's, after the command name) that `dbt <command>`
+    takes too, with their values (`parse` gets the vars and the target, `ls` the selection)."""
+    from dbt.cli.main import cli
+
+    def by_name(name: str) -> dict[str, click.Parameter]:
+        return {opt: p for p in cli.commands[name].params for opt in p.opts}
+
+    given, wanted = by_name("build"), by_name(command)
+    kept: list[str] = []
+    keep = False
+    takes = 0  # how many more values the current option takes (-1: any number)
+    for arg in args:
+        if arg.startswith("-") and arg.split("=")[0] in given:
+            option = given[arg.split("=")[0]]
+            keep = arg.split("=")[0] in wanted
+            flag = isinstance(option, click.Option) and (option.is_flag or option.count)
+            takes = 0 if flag or "=" in arg else (-1 if option.nargs == -1 or getattr(option, "multiple", False) else 1)
+        elif takes == 0:
+            keep = True  # a positional argument
+        else:
+            takes -= 1
+        if keep:
+            kept.append(arg)
+    return kept
+
+
+def parse_project(lake: Lake, args: Sequence[str], *, target_path: str | None = None) -> object:
+    """`dbt parse` with the vars and target among `args` (the manifest dbt returns)."""
+    return run_dbt(["parse", *options_for("parse", args[1:])], lake, target_path=target_path)
+
+
+def reads_bronze(lake: Lake, args: Sequence[str], manifest: Any, *, target_path: str | None = None) -> bool:
+    """Whether `dbt <args>` runs a node that reads a bronze source table (always, unless
+    it selects nodes): a model that reads it, or a test of bronze itself (not the tests
+    that read bronze's largest load id for their run scope). Only then does loading new
+    Capture files first change what it builds."""
+    if not _selects(args):
+        return True
+    bronze = {uid for uid, source in manifest.sources.items() if source.source_name == "bronze"}
+    listed = run_dbt(
+        ["ls", *options_for("list", args[1:]), "--log-level", "none", "--output", "json", "--output-keys", "unique_id"],
+        lake,
+        target_path=target_path,
+        manifest=manifest,
+    )
+    selected = {json.loads(line)["unique_id"] for line in listed}  # type: ignore[attr-defined]
+
+    def reads(node: Any) -> bool:
+        needs = set(node.depends_on.nodes)
+        if node.resource_type == "test":  # a test of bronze itself; others read it only for the run's scope
+            return bool(needs) and needs <= bronze
+        return bool(needs & bronze)
+
+    # A selection of no node (`--select bronze_capture_events`: the source is not a node) is a bronze load alone.
+    return (
+        not selected
+        or bool(selected & bronze)
+        or any(reads(manifest.nodes[uid]) for uid in selected if uid in manifest.nodes)
+    )
 
 
 def build_lake(
@@ -159,45 +236,68 @@ def build_lake(
     """Load new Capture files into bronze, then run `dbt <dbt_args>` on the lake.
     A full check sweeps the whole Capture tree first. `unit_tests=False` leaves dbt's
     unit tests out (they test the SQL, not the data: the continuous runner skips them)."""
+    from lakehouse.profile import embedded_metastore
     from lakehouse.spark.session import spark_session
 
-    spark = spark_session(lake)
-    RunLog(spark, lake).ensure()  # a dbt source, tested by every build
-    t0 = time.monotonic()
     full_check = full_check or full_check_requested(dbt_args)
-    bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files(full_sweep=full_check)
-    report = BuildReport(bronze, {"bronze": time.monotonic() - t0})
-    report.seconds.update({f"bronze: {step}": seconds for step, seconds in bronze.seconds.items()})
+    seconds: dict[str, float] = {}
+    manifest: object | None = None
+    if _selects(dbt_args):  # only a selection needs the manifest to know whether it reads bronze
+        t0 = time.monotonic()
+        manifest = parse_project(lake, dbt_args, target_path=target_path)
+        seconds["dbt parse"] = time.monotonic() - t0
+        load_bronze = reads_bronze(lake, dbt_args, manifest, target_path=target_path)
+    else:
+        load_bronze = True
+    skip = False
+    bronze = BronzeLoadReport()
+    spark: SparkSession | None = None
+    # The local target's session is dbt's own too; on the engine, a build that loads no
+    # bronze needs no Spark application of its own (dbt talks to the Thrift server).
+    if load_bronze or embedded_metastore():
+        spark = spark_session(lake)
+        RunLog(spark, lake).ensure()  # a dbt source, tested by every build
+        t0 = time.monotonic()
+        if load_bronze:
+            bronze = BronzeLoader(spark, lake, loaded_at=loaded_at).load_new_files(full_sweep=full_check)
+            seconds.update({f"bronze: {step}": s for step, s in bronze.seconds.items()})
+        seconds["bronze"] = time.monotonic() - t0
+        skip = _reference_data_current(lake, spark)
+    report = BuildReport(bronze, seconds, reference_data_reloaded=not skip, bronze_loaded=load_bronze)
     t1 = time.monotonic()
-    skip = _reference_data_current(lake, spark)
-    report.reference_data_reloaded = not skip
-    whole = _whole_build(dbt_args) and not full_check
-    signature = build_signature(dbt_args) if whole else ""
-    # Read before dbt runs: the newest load this build's models will have processed.
-    latest = bronze.load_id if bronze.load_id is not None else latest_load_id(spark)
-    last = _last_build(lake)
-    if whole and skip and last.get("bronze_load_id") == latest and last.get("signature") == signature:
-        report.dbt_skipped = (
-            f"nothing new: the last build processed bronze up to load {latest}, "
-            "with the same project files, vars and reference data"
-        )
-        report.seconds["nothing-new check"] = time.monotonic() - t1
-        log.info("dbt build skipped: %s", report.dbt_skipped)
-        return report
+    whole = spark is not None and _whole_build(dbt_args) and not full_check
+    signature, latest, first_load_id = "", None, bronze.load_id
+    if whole and spark is not None:
+        signature = build_signature(dbt_args)
+        # Read before dbt runs: the newest load this build's models will have processed.
+        latest = bronze.load_id if bronze.load_id is not None else latest_load_id(spark)
+        last = _last_build(lake)
+        if skip and last.get("bronze_load_id") == latest and last.get("signature") == signature:
+            report.dbt_skipped = (
+                f"nothing new: the last build processed bronze up to load {latest}, "
+                "with the same project files, vars and reference data"
+            )
+            report.seconds["nothing-new check"] = time.monotonic() - t1
+            log.info("dbt build skipped: %s", report.dbt_skipped)
+            return report
+        built = last.get("bronze_load_id")
+        if isinstance(built, int) and latest is not None and built < latest:
+            # Loads since the last build that no build has run on (one died after bronze): checked too.
+            first_load_id = built + 1
+    if manifest is None:
+        t0 = time.monotonic()
+        manifest = parse_project(lake, dbt_args, target_path=target_path)
+        report.seconds["dbt parse"] = time.monotonic() - t0
     t1 = time.monotonic()
     exclude = [
         *(["resource_type:seed", "resource_type:snapshot"] if skip else []),
         *([] if unit_tests else ["resource_type:unit_test"]),
     ]
-    first_load_id = bronze.load_id
-    built = last.get("bronze_load_id")
-    if isinstance(built, int) and latest is not None and built < latest:
-        # Loads since the last build that no build has run on (one died after bronze): checked too.
-        first_load_id = built + 1
     run_dbt(
         dbt_build_args(dbt_args, first_load_id=first_load_id, full_check=full_check, exclude=exclude),
         lake,
         target_path=target_path,
+        manifest=manifest,
     )
     report.seconds["dbt build"] = time.monotonic() - t1
     if not skip and not _selects(dbt_args):

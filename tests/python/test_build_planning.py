@@ -4,6 +4,11 @@ dbt arguments of a run."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from lakehouse.pipeline.bronze_load import _range_predicate, check_capture_file
 from lakehouse.pipeline.lake_build import _whole_build, build_signature, dbt_build_args
@@ -61,3 +66,56 @@ def test_only_a_whole_build_may_be_skipped_and_its_vars_count() -> None:
         assert not _whole_build(partial), partial
     assert build_signature(["build"]) == build_signature(["build"])
     assert build_signature(["build"]) != build_signature(["build", "--vars", "{dedupe_horizon_hours: 48}"])
+
+
+def test_parse_and_ls_get_the_options_of_a_build_they_take() -> None:
+    from lakehouse.pipeline.lake_build import options_for
+
+    build = ["-s", "gold_site_metrics_1h+", "other", "--full-refresh", "--vars", "{a: 1}", "--threads", "2"]
+    build += ["--exclude", "resource_type:test", "resource_type:unit_test", "--target=local", "--fail-fast"]
+    assert options_for("list", build) == [
+        "-s",
+        "gold_site_metrics_1h+",
+        "other",
+        "--vars",
+        "{a: 1}",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+        "--target=local",
+        "--fail-fast",
+    ]
+    assert options_for("parse", build) == ["--vars", "{a: 1}", "--threads", "2", "--target=local", "--fail-fast"]
+
+
+@pytest.fixture
+def environment_kept() -> Iterator[None]:
+    """run_dbt exports the lake's variables for dbt's env_var(): put the environment back."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.mark.usefixtures("environment_kept")
+def test_a_selected_build_loads_bronze_only_when_a_selected_node_reads_it(tmp_path: Path) -> None:
+    """dbt parses the project (no Spark); the selections are resolved by dbt's own `ls`."""
+    from lakehouse.paths import Lake
+    from lakehouse.pipeline.lake_build import parse_project, reads_bronze
+
+    lake, target = Lake.at(tmp_path / "lake"), str(tmp_path / "target")
+    manifest = parse_project(lake, ["build"], target_path=target)
+
+    def loads(*selection: str) -> bool:
+        return reads_bronze(lake, ["build", *selection], manifest, target_path=target)
+
+    assert loads()  # a build of the project
+    assert loads("-s", "int_telemetry_validated")  # the model that reads bronze
+    assert loads("-s", "+gold_site_metrics_1h", "--exclude", "resource_type:test")
+    assert loads("--select", "bronze")  # bronze's own tests
+    # No node selected (the source is none): the bronze load alone, as the Azure flow uses it.
+    assert loads("--select", "bronze_capture_events", "--indirect-selection", "cautious")
+    # A gold model and its tests: matches_full_refresh reads only bronze's largest load id.
+    assert not loads("-s", "gold_site_metrics_1h", "--full-refresh")
+    assert not loads("-s", "gold_site_metrics_1h+")
+    assert not loads("-s", "silver_telemetry+")

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from lakehouse.cli.main import cli
 
-COMMANDS = ("simulate", "replay-csv", "dbt", "load-bronze", "run", "demo", "engine", "azure", "azurite", "serve")
+COMMANDS = ("simulate", "replay-csv", "dbt", "load-bronze", "run", "demo", "dev", "engine", "azure", "azurite", "serve")
 
 
 def test_the_group_lists_every_command() -> None:
