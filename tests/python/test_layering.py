@@ -24,6 +24,7 @@ LAYERS = {
     "profile": 0,
     "tables": 0,
     "azure_names": 0,
+    "settings": 0,  # what the environment configures, read once by an edge (tests/python/test_settings.py)
     "storage": 0,  # the lake's location, credentials and files seam (lakehouse.paths builds on it)
 }
 
