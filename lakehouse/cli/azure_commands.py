@@ -115,11 +115,10 @@ def land_command(ctx: click.Context, simulator: SimulatorConfig, capture: Captur
     """
     from lakehouse.ingestion.landing import land_simulation
 
-    config = simulator
     store = _blob_store(ctx, blob)
     t1 = time.monotonic()
     try:
-        landed = land_simulation(store, config, capture, progress=True)
+        landed = land_simulation(store, simulator, capture, progress=True)
     except BlobStoreError as exc:  # with what to do next, which only this command knows
         raise click.ClickException(
             f"{exc}\nFiles written so far are landed or quarantined; run the same command "
@@ -127,8 +126,8 @@ def land_command(ctx: click.Context, simulator: SimulatorConfig, capture: Captur
         ) from exc
     seconds, report = time.monotonic() - t1, landed.report
     click.echo(
-        f"simulated {landed.simulation.sends:,} sends from {config.devices:,} devices, "
-        f"{config.start:%Y-%m-%d %H:%M} to {config.end:%H:%M} UTC"
+        f"simulated {landed.simulation.sends:,} sends from {simulator.devices:,} devices, "
+        f"{simulator.start:%Y-%m-%d %H:%M} to {simulator.end:%H:%M} UTC"
     )
     stats = store.stats
     click.echo(
