@@ -32,6 +32,7 @@ import azure.functions as func
 from lakehouse.azure_names import azure_names, setting
 from lakehouse.ingestion.azure import function_hops
 from lakehouse.ingestion.azure.batch_lander import BatchLander
+from lakehouse.settings import Settings
 
 # The Event Hubs trigger's retries: 5 s doubling to 5 min, then every 5 min until the batch
 # lands (-1: retry indefinitely; the checkpoint waits for the retries to end).
@@ -42,13 +43,19 @@ names = azure_names()
 
 
 @functools.cache
+def _settings() -> Settings:
+    """The app settings, read once per instance (the one place the app reads its environment)."""
+    return Settings.from_environment()
+
+
+@functools.cache
 def _http_hop() -> function_hops.HttpHop:
-    return function_hops.http_hop()
+    return function_hops.http_hop(_settings().environ)
 
 
 @functools.cache
 def _lander() -> BatchLander:
-    return function_hops.capture_lander()
+    return function_hops.capture_lander(_settings().environ)
 
 
 @app.function_name("poll_http_source")

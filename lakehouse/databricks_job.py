@@ -15,7 +15,7 @@ The same code as `lakehouse load-bronze` and `lakehouse serve cosmos-sync` on a 
   `$LAKEHOUSE_LOCAL_DIR`, else, on Databricks, a folder under the driver's temp folder
   (the wheel's own folder is site-packages);
 - on Databricks the task uses the cluster's own Spark session
-  (`lakehouse.profile.on_databricks()`): its access to the lake is the Unity Catalog
+  (`Settings.on_databricks`): its access to the lake is the Unity Catalog
   external location over the lake container, so no storage setting is made here;
 - `--source` defaults to `$LAKEHOUSE_BRONZE_SOURCE` (the job cluster sets `cloudFiles`:
   Auto Loader, its checkpoint at `lake.checkpoint("bronze_capture_files")`, a URL
@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakehouse.cli.console import bronze_lines, sync_lines
 from lakehouse.paths import LAKE_ROOT_ENV, LOCAL_DIR_ENV, Lake
+from lakehouse.settings import Settings
 from lakehouse.storage.credentials import StorageCredentials
 from lakehouse.storage.location import LakeLocationError
 
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 ENTRY_POINT = "lakehouse-job"
 SOURCE_ENV = "LAKEHOUSE_BRONZE_SOURCE"
 SOURCE_FORMATS = ("binaryFile", "cloudFiles")
-DATABRICKS_RUNTIME_ENV = "DATABRICKS_RUNTIME_VERSION"  # what lakehouse.profile.on_databricks() reads
 
 
 class JobUsageError(ValueError):
@@ -102,14 +103,14 @@ def resolve_lake(url: str | None, env: Mapping[str, str], local_dir: Path | None
     if not local_dir and env.get(LOCAL_DIR_ENV):
         local_dir = Path(env[LOCAL_DIR_ENV])
     try:
-        lake = Lake.at(root, credentials=StorageCredentials.from_env(env))
+        lake = Lake.at(root, credentials=StorageCredentials.from_env(env), settings=Settings.from_environment(env))
     except LakeLocationError as exc:
         raise JobUsageError(str(exc)) from exc
     if lake.is_local:
         return lake
-    if local_dir is None and DATABRICKS_RUNTIME_ENV in env:
+    if local_dir is None and lake.settings.on_databricks:
         local_dir = Path(tempfile.gettempdir()) / "lakehouse" / lake.location.slug()
-    return Lake.at(root, local=local_dir, credentials=lake.credentials) if local_dir else lake
+    return Lake.at(root, local=local_dir, credentials=lake.credentials, settings=lake.settings) if local_dir else lake
 
 
 def resolve(argv: Sequence[str], env: Mapping[str, str] | None = None) -> JobTask:
@@ -127,9 +128,7 @@ def resolve(argv: Sequence[str], env: Mapping[str, str] | None = None) -> JobTas
 def job_session(lake: Lake) -> SparkSession:
     """The task's Spark session: on Databricks the cluster's own (its Unity Catalog
     metastore and its access to the lake), elsewhere the lake's session as the CLI's."""
-    from lakehouse.profile import on_databricks
-
-    if on_databricks():
+    if lake.settings.on_databricks:
         from pyspark.sql import SparkSession
 
         return SparkSession.builder.getOrCreate()
@@ -147,13 +146,13 @@ def run(task: JobTask) -> list[str]:
         with lake_lock(task.lake):  # nothing on Databricks (its metastore is shared)
             loader = BronzeLoader(job_session(task.lake), task.lake)
             report = loader.load_new_files(full_sweep=task.full_sweep, source_format=task.source_format)
-        return report.lines(task.lake)
+        return bronze_lines(report, task.lake)
     from lakehouse.serving.cosmos.sync import sync_gold_to_cosmos
 
     sync = sync_gold_to_cosmos(
         task.lake, concurrency=task.concurrency, full=task.full, lock_timeout_s=task.lock_timeout
     )
-    return sync.lines()
+    return sync_lines(sync)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -172,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{ENTRY_POINT}: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
     except CosmosSyncFailed as exc:
-        for line in exc.report.lines() if exc.report.containers else []:
+        for line in sync_lines(exc.report) if exc.report.containers else []:
             print(line)
         print(f"{ENTRY_POINT}: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from lakehouse.settings import Settings
 from lakehouse.storage.credentials import StorageCredentials
 from lakehouse.storage.files import LakeFiles, lake_files
 from lakehouse.storage.hadoop import hadoop_settings
@@ -34,11 +34,13 @@ class Lake:
     local quarantine. For a local lake both are the same folder.
 
     Every layer gets the lake passed in; `files` is its storage seam
-    (`lakehouse.storage.files`), `credentials` how this process reaches the storage."""
+    (`lakehouse.storage.files`), `credentials` how this process reaches the storage,
+    `settings` what this process's environment configures (`lakehouse.settings`)."""
 
     location: LakeLocation
     local: Path
     credentials: StorageCredentials = field(default_factory=StorageCredentials, compare=False)
+    settings: Settings = field(default_factory=Settings, compare=False)
 
     @classmethod
     def at(
@@ -47,17 +49,18 @@ class Lake:
         *,
         local: Path | None = None,
         credentials: StorageCredentials | None = None,
+        settings: Settings | None = None,
     ) -> Lake:
         """The lake at `root` (a folder or a URL), else ./lake in the repository. A remote
         lake's local side is `local`, else `<repository>/.lakes/<scheme>-<account>-<container>-<path>`.
         The process environment is not consulted: the CLI resolves --lake (or
-        $LAKEHOUSE_ROOT) and the credentials once and passes the lake down."""
+        $LAKEHOUSE_ROOT), the credentials and the settings once and passes the lake down."""
         location = LakeLocation.parse(root or PROJECT_DIR / "lake")
         if location.is_local:
             here = Path(location.path)
         else:
             here = Path(local).expanduser().resolve() if local else LOCAL_LAKES_DIR / location.slug()
-        return cls(location, here, credentials or StorageCredentials())
+        return cls(location, here, credentials or StorageCredentials(), settings or Settings())
 
     @property
     def root(self) -> str:
@@ -147,5 +150,5 @@ class Lake:
             LAKE_ROOT_ENV: self.root,
             LOCAL_DIR_ENV: str(self.local),
             "LAKEHOUSE_PROJECT_DIR": str(PROJECT_DIR),
-            "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+            "SPARK_LOCAL_IP": self.settings.spark_local_ip,
         }

@@ -1,6 +1,10 @@
 """The dbt profile, read by the Python jobs: which target runs, and Spark's settings for
 the lake from the `local` target.
 
+It reads the process environment the way dbt does (`DBT_TARGET`, the profile's
+`env_var()`s): what the Python jobs start must be what dbt, in the same process,
+reads; everything else of this process's configuration is `lakehouse.settings`.
+
 `profiles.example.yml` -> outputs.local.server_side_parameters is the one place that
 defines them (Delta, spark-avro, UTC, ANSI off, metastore and warehouse under the lake
 root); dbt-spark's session method passes the same block to `SparkSession.builder`.
@@ -14,6 +18,7 @@ import jinja2
 import yaml
 
 from lakehouse.paths import LAKE_ROOT_ENV, PROJECT_DIR, Lake
+from lakehouse.settings import Settings
 
 PROFILE_FILE = PROJECT_DIR / "profiles.example.yml"
 PROFILE_NAME = "telemetry_lakehouse"
@@ -24,15 +29,10 @@ def dbt_target() -> str:
     return os.environ.get("DBT_TARGET", "local")
 
 
-def on_databricks() -> bool:
-    """Whether this process runs on a Databricks cluster (a job task), which has its own session."""
-    return "DATABRICKS_RUNTIME_VERSION" in os.environ
-
-
-def embedded_metastore() -> bool:
+def embedded_metastore(settings: Settings) -> bool:
     """Whether Python jobs start the local session with its embedded Derby metastore
     (one process at a time), rather than joining a shared one (the engine, Databricks)."""
-    return dbt_target() != "cluster" and not on_databricks()
+    return dbt_target() != "cluster" and not settings.on_databricks
 
 
 def local_spark_conf(lake: Lake | None = None) -> dict[str, str]:

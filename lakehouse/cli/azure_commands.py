@@ -5,94 +5,62 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lakehouse.cli import params
 from lakehouse.cli.option_types import Duration
 from lakehouse.cli.params import (
+    BlobOptions,
+    EventHubOptions,
+    HttpOptions,
     blob_options,
     capture_options,
-    capture_settings,
     eventhub_options,
     http_options,
     lake_of,
-    simulator_config,
     simulator_options,
 )
-from lakehouse.ingestion.azure.auth import AzureConfigError
 from lakehouse.ingestion.azure.blob_store import BlobCaptureStore
 from lakehouse.ingestion.azure.blobs import BlobStoreError
 from lakehouse.ingestion.capture.format import Codec
 from lakehouse.ingestion.capture.lake_store import capture_store
+from lakehouse.ingestion.capture.lander import CaptureSettings
 from lakehouse.ingestion.capture.store import CaptureStore
 from lakehouse.ingestion.events import Event
-from lakehouse.ingestion.sources.http import HttpSourceConfig
 from lakehouse.ingestion.sources.simulator import SimulatorConfig
 
+if TYPE_CHECKING:
+    from lakehouse.ingestion.sources.batches import CsvSource
 
-def _blob_store(ctx: click.Context, kw: dict[str, Any]) -> BlobCaptureStore:
-    """The Blob store the `blob_options` in `kw` name (popped), credentials from the environment."""
+
+def _blob_store(ctx: click.Context, blob: BlobOptions) -> BlobCaptureStore:
+    """The Blob store `blob` names, with the credentials of the lake's settings (the environment)."""
     from lakehouse.ingestion.azure.blob_store import blob_capture_store_from_env
-    from lakehouse.ingestion.azure.retry import RetrySettings
 
-    container = kw.pop("container")
-    quarantine_dir = kw.pop("quarantine_dir", None) or lake_of(ctx).quarantine
-    defaults = RetrySettings()
-    retry = {
-        name: kw.pop(name, getattr(defaults, name))
-        for name in ("retry_total", "retry_backoff_factor", "retry_backoff_max", "connection_timeout", "read_timeout")
-    }
-    try:
-        return blob_capture_store_from_env(container, quarantine_dir=quarantine_dir, **retry)
-    except AzureConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    lake = lake_of(ctx)
+    return blob_capture_store_from_env(
+        blob.container,
+        quarantine_dir=blob.quarantine_dir or lake.quarantine,
+        env=lake.settings.environ,
+        **asdict(blob.retry),
+    )
 
 
 def _landing_store(ctx: click.Context, to_container: str | None) -> CaptureStore:
-    return _blob_store(ctx, {"container": to_container}) if to_container else capture_store(lake_of(ctx))
+    return _blob_store(ctx, BlobOptions(to_container)) if to_container else capture_store(lake_of(ctx))
 
 
-def _http_config(url: str, kw: dict[str, Any]) -> HttpSourceConfig:
-    """Pops the `http_options` from `kw`."""
-    headers = {}
-    for item in kw.pop("headers"):
-        name, sep, value = item.partition(":")
-        if not sep:
-            raise click.BadParameter(f"{item!r} is not NAME:VALUE", param_hint="--header")
-        headers[name.strip()] = value.strip()
-    return HttpSourceConfig(
-        url=url,
-        records_field=kw.pop("records_field"),
-        next_field=kw.pop("next_field"),
-        cursor_field=kw.pop("cursor_field"),
-        device_field=kw.pop("device_field"),
-        time_field=kw.pop("time_field"),
-        id_field=kw.pop("id_field"),
-        headers=headers,
-        max_attempts=kw.pop("max_attempts"),
-        max_pages=kw.pop("max_pages"),
-        max_response_bytes=int(kw.pop("max_response_mb") * 1024 * 1024),
-    )
+def _producer(ctx: click.Context, eventhub: EventHubOptions, dead_letter: Path | None) -> Any:
+    """(client, producer, dead-letter path) for the hub `eventhub` names."""
+    from lakehouse.ingestion.azure.producer import producer_from_env
 
-
-def _producer(ctx: click.Context, kw: dict[str, Any], dead_letter: Path | None) -> Any:
-    """(client, producer, dead-letter path) from the `eventhub_options` in `kw` (popped)."""
-    from lakehouse.ingestion.azure.producer import ProducerSettings, producer_from_env
-
-    settings = ProducerSettings(
-        retry_total=kw.pop("eh_retry_total"),
-        retry_backoff_factor=kw.pop("eh_retry_backoff"),
-        retry_backoff_max=kw.pop("eh_retry_backoff_max"),
-        send_timeout=kw.pop("send_timeout"),
-    )
-    try:
-        return producer_from_env(settings, lake_of(ctx), hub_name=kw.pop("hub_name"), dead_letter=dead_letter)
-    except AzureConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = eventhub.producer_settings()
+    return producer_from_env(settings, lake_of(ctx), hub_name=eventhub.hub_name, dead_letter=dead_letter)
 
 
 # --------------------------------------------------------------------------- group
@@ -133,7 +101,7 @@ def azure() -> None:
 @capture_options
 @blob_options
 @click.pass_context
-def land_command(ctx: click.Context, **kw: Any) -> None:
+def land_command(ctx: click.Context, simulator: SimulatorConfig, capture: CaptureSettings, blob: BlobOptions) -> None:
     """Simulate the fleet and land Capture files in a Blob container.
 
     Files that cannot be written after the retries go to quarantine (the
@@ -146,26 +114,21 @@ def land_command(ctx: click.Context, **kw: Any) -> None:
       lakehouse azure land --devices 500 --duration 1h --container capture
       lakehouse azure land --start 2026-11-22T10:00 --duration 30m --retry-total 3 --retry-backoff 0.2
     """
-    from lakehouse.ingestion.capture.store import CaptureConflictError, LockTimeout
     from lakehouse.ingestion.landing import land_simulation
 
-    config = simulator_config(kw)
-    settings = capture_settings(kw)
-    store = _blob_store(ctx, kw)
+    store = _blob_store(ctx, blob)
     t1 = time.monotonic()
     try:
-        landed = land_simulation(store, config, settings, progress=True)
-    except BlobStoreError as exc:
+        landed = land_simulation(store, simulator, capture, progress=True)
+    except BlobStoreError as exc:  # with what to do next, which only this command knows
         raise click.ClickException(
             f"{exc}\nFiles written so far are landed or quarantined; run the same command "
             "again when storage is back (landing resumes), then `lakehouse azure redrive`."
         ) from exc
-    except (LockTimeout, CaptureConflictError) as exc:
-        raise click.ClickException(str(exc)) from exc
     seconds, report = time.monotonic() - t1, landed.report
     click.echo(
-        f"simulated {landed.simulation.sends:,} sends from {config.devices:,} devices, "
-        f"{config.start:%Y-%m-%d %H:%M} to {config.end:%H:%M} UTC"
+        f"simulated {landed.simulation.sends:,} sends from {simulator.devices:,} devices, "
+        f"{simulator.start:%Y-%m-%d %H:%M} to {simulator.end:%H:%M} UTC"
     )
     stats = store.stats
     click.echo(
@@ -188,7 +151,7 @@ def land_command(ctx: click.Context, **kw: Any) -> None:
 @click.option("--prefix", default="", help="Only blobs under this Capture path prefix, e.g. telemetry-ns/telemetry/.")
 @blob_options
 @click.pass_context
-def sync_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
+def sync_command(ctx: click.Context, prefix: str, blob: BlobOptions) -> None:
     """Download landed Capture files from Blob into the lake's capture/ folder.
 
     Files already present with the same size and MD5 are skipped; downloads are
@@ -208,11 +171,8 @@ def sync_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
             "is on Azure storage: land into it directly (`lakehouse --lake URL azure land`, or point Event Hubs "
             "Capture at its container's capture/ folder)"
         )
-    store = _blob_store(ctx, kw)
-    try:
-        report = sync_to_lake(store, Path(lake.capture), prefix, progress=True)
-    except BlobStoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = _blob_store(ctx, blob)
+    report = sync_to_lake(store, Path(lake.capture), prefix, progress=True)
     click.echo(
         f"synced {store.describe(prefix)} -> {lake.capture}: {len(report.downloaded):,} downloaded "
         f"({report.bytes_downloaded / 1e6:.1f} MB), {report.skipped:,} already present, {report.seconds:.1f} s"
@@ -228,7 +188,7 @@ def sync_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
 @click.option("--prefix", default="", help="Only quarantined files under this Capture path prefix.")
 @blob_options
 @click.pass_context
-def redrive_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
+def redrive_command(ctx: click.Context, prefix: str, blob: BlobOptions) -> None:
     """Move quarantined Capture files to their real paths in the landing container.
 
     Reads both the `<container>-quarantine` container and the local quarantine
@@ -240,15 +200,10 @@ def redrive_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
       lakehouse azure redrive --container capture
       lakehouse azure redrive --quarantine-dir /var/lib/lakehouse/quarantine
     """
-
-    store = _blob_store(ctx, kw)
-    try:
-        waiting = store.quarantined(prefix)
-        for entry in waiting:
-            click.echo(f"  {entry.where:<9} {entry.path}  ({entry.reason})")
-        report = store.redrive(prefix, progress=True)
-    except BlobStoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = _blob_store(ctx, blob)
+    for entry in store.quarantined(prefix):
+        click.echo(f"  {entry.where:<9} {entry.path}  ({entry.reason})")
+    report = store.redrive(prefix, progress=True)
     click.echo(
         f"redrive: {len(report.landed)} landed, {len(report.already_landed)} were already landed, "
         f"{len(report.conflicts)} conflicts left in quarantine"
@@ -266,7 +221,9 @@ def redrive_command(ctx: click.Context, prefix: str, **kw: Any) -> None:
 @capture_options
 @params.to_container
 @click.pass_context
-def poll_http_command(ctx: click.Context, url: str, to_container: str | None, **kw: Any) -> None:
+def poll_http_command(
+    ctx: click.Context, url: str, to_container: str | None, http: HttpOptions, capture: CaptureSettings
+) -> None:
     """Poll a third-party HTTP GET endpoint and land its records as Capture files.
 
     Follows `next` links or `cursor` fields, waits out 429 Retry-After, backs off
@@ -283,22 +240,19 @@ def poll_http_command(ctx: click.Context, url: str, to_container: str | None, **
           --records-field data --time-field observed_at --header "Authorization: Bearer $TOKEN"
     """
     from lakehouse.ingestion.capture.lander import CaptureLander
-    from lakehouse.ingestion.landing import PollFailed, land_http_polls
+    from lakehouse.ingestion.landing import land_http_polls
     from lakehouse.ingestion.sources.http import HttpPoller
 
-    interval: timedelta = kw.pop("poll_interval")
-    polls: int | None = kw.pop("polls")
-    poller = HttpPoller(_http_config(url, kw))
-    lander = CaptureLander(_landing_store(ctx, to_container), capture_settings(kw))
+    poller = HttpPoller(http.config(url))
+    lander = CaptureLander(_landing_store(ctx, to_container), capture)
+    polls = land_http_polls(poller, lander, interval_seconds=http.poll_interval.total_seconds(), polls=http.polls)
     try:
-        for landed in land_http_polls(poller, lander, interval_seconds=interval.total_seconds(), polls=polls):
+        for landed in polls:
             click.echo(
                 f"poll: {landed.records:,} records landed in {landed.files} files"
                 if landed.records
                 else "poll: no new records"
             )
-    except PollFailed as exc:
-        raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("stopped")
 
@@ -306,26 +260,24 @@ def poll_http_command(ctx: click.Context, url: str, to_container: str | None, **
 # --------------------------------------------------------------------------- Event Hubs
 
 
-def _event_batches(source: str, csv_file: Path | None, url: str | None, kw: dict[str, Any]) -> Iterable[list[Event]]:
-    """The chosen source's event batches (one per page for http), from its options in `kw`."""
-    from lakehouse.ingestion.sources.batches import CsvSource, HttpSource, event_batches
-    from lakehouse.ingestion.sources.csv_replay import CsvReplayError
+def _event_batches(
+    source: str, simulator: SimulatorConfig, csv: CsvSource | None, http: HttpOptions, url: str | None
+) -> Iterable[list[Event]]:
+    """The chosen source's event batches (one per page for http)."""
+    from lakehouse.ingestion.sources.batches import HttpSource, event_batches
 
     chosen: SimulatorConfig | CsvSource | HttpSource
     if source == "simulate":
-        chosen = simulator_config(kw)
+        chosen = simulator
     elif source == "csv":
-        if csv_file is None:
+        if csv is None:
             raise click.UsageError("--source csv needs --csv FILE")
-        chosen = CsvSource(csv_file, kw.pop("timestamp_column"), kw.pop("device_column"))
+        chosen = csv
     else:
         if url is None:
             raise click.UsageError("--source http needs --url URL")
-        chosen = HttpSource(_http_config(url, kw), kw.pop("poll_interval"), kw.pop("polls"))
-    try:
-        return event_batches(chosen)
-    except CsvReplayError as exc:
-        raise click.ClickException(str(exc)) from exc
+        chosen = HttpSource(http.config(url), http.poll_interval, http.polls)
+    return event_batches(chosen)
 
 
 @azure.command("send")
@@ -344,7 +296,16 @@ def _event_batches(source: str, csv_file: Path | None, url: str | None, kw: dict
 @eventhub_options
 @click.pass_context
 def send_command(
-    ctx: click.Context, source: str, csv_file: Path | None, url: str | None, dead_letter: Path | None, **kw: Any
+    ctx: click.Context,
+    source: str,
+    csv_file: Path | None,
+    timestamp_column: str,
+    device_column: str,
+    url: str | None,
+    dead_letter: Path | None,
+    simulator: SimulatorConfig,
+    http: HttpOptions,
+    eventhub: EventHubOptions,
 ) -> None:
     """Send a source's events to Event Hubs, keyed by device id.
 
@@ -360,10 +321,13 @@ def send_command(
       lakehouse azure send --source csv --csv readings.csv
       lakehouse azure send --source http --url https://api.example.com/v1/readings --polls 10
     """
-    client, producer, path = _producer(ctx, kw, dead_letter)
+    from lakehouse.ingestion.sources.batches import CsvSource
+
+    csv = CsvSource(csv_file, timestamp_column, device_column) if csv_file else None
+    client, producer, path = _producer(ctx, eventhub, dead_letter)
     failed = 0
     with client:
-        for events in _event_batches(source, csv_file, url, kw):
+        for events in _event_batches(source, simulator, csv, http, url):
             report = producer.send(events, progress=True)
             click.echo(report.summary())
             failed += report.events_dead_lettered
@@ -380,7 +344,7 @@ def send_command(
 @click.argument("dead_letter_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @eventhub_options
 @click.pass_context
-def resend_command(ctx: click.Context, dead_letter_file: Path, **kw: Any) -> None:
+def resend_command(ctx: click.Context, dead_letter_file: Path, eventhub: EventHubOptions) -> None:
     """Send a dead-letter file's events again; sent events leave the file.
 
     If nothing can be sent the file is left exactly as it was.
@@ -392,7 +356,7 @@ def resend_command(ctx: click.Context, dead_letter_file: Path, **kw: Any) -> Non
     from lakehouse.ingestion.azure.dead_letters import DeadLetterFile
     from lakehouse.ingestion.azure.producer import resend_dead_letters
 
-    client, producer, _ = _producer(ctx, kw, dead_letter_file)
+    client, producer, _ = _producer(ctx, eventhub, dead_letter_file)
     with client:
         report = resend_dead_letters(DeadLetterFile(dead_letter_file), producer, progress=True)
     click.echo(f"resent {report.sent:,} of {report.letters:,} dead letters; {report.send.summary()}")
@@ -449,20 +413,12 @@ def consume_command(
       lakehouse azure consume --checkpoint-container checkpoints --duration 10m
       lakehouse azure consume --checkpoint-container checkpoints --to-container capture --window 60
     """
-    from lakehouse.ingestion.azure.auth import (
-        AzureConfigError,
-        checkpoint_store,
-        eventhub_consumer,
-        eventhub_target,
-    )
+    from lakehouse.ingestion.azure.auth import checkpoint_store, eventhub_consumer, eventhub_target
     from lakehouse.ingestion.azure.consumer_lander import EventHubsCaptureLander
-    from lakehouse.ingestion.capture.lander import CaptureSettings
 
-    try:
-        target = eventhub_target(eventhub_name=hub_name)
-        checkpoints = checkpoint_store(checkpoint_container)
-    except AzureConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    environ = lake_of(ctx).settings.environ
+    target = eventhub_target(environ, eventhub_name=hub_name)
+    checkpoints = checkpoint_store(checkpoint_container, environ)
     settings = CaptureSettings(
         namespace=target.namespace_name,
         event_hub=target.eventhub_name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from lakehouse.storage.azurite import AzuriteError, LakeAzurite
+from lakehouse.storage.azurite import LakeAzurite
 
 
 @click.group("azurite")
@@ -26,11 +26,8 @@ def azurite() -> None:
 def start_command() -> None:
     """Start Azurite on 127.0.0.1:10000 (nothing to do when it runs already)."""
     server = LakeAzurite()
-    try:
-        before = server.status()
-        now = server.start()
-    except AzuriteError as exc:
-        raise click.ClickException(str(exc)) from exc
+    before = server.status()
+    now = server.start()
     verb = "runs" if before.running else "started"
     click.echo(f"Azurite {verb} (pid {now.pid}) at {server.endpoint}; data in {server.location}, log {server.log_file}")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from lakehouse.cli.console import build_lines
 from lakehouse.cli.lake_commands import ready
 from lakehouse.cli.params import lake_of
 from lakehouse.paths import PROJECT_DIR
@@ -86,7 +87,8 @@ def dev_command(ctx: click.Context, builds: int | None, poll: float, dbt_args: t
     lake = ready(lake_of(ctx))
     done = 0
     with lake_lock(lake):
-        if embedded_metastore():  # the local target: dbt's session too (on the engine, the Thrift server works)
+        # The local target: dbt's session too (on the engine, the Thrift server works).
+        if embedded_metastore(lake.settings):
             t0 = time.monotonic()
             spark_session(lake)
             click.echo(f"spark started in {time.monotonic() - t0:.1f} s")
@@ -98,7 +100,7 @@ def dev_command(ctx: click.Context, builds: int | None, poll: float, dbt_args: t
                 outcome = f"FAILED ({exc})"
             else:
                 outcome = "ok (" + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()) + ")"
-                for line in report.lines(lake):
+                for line in build_lines(report, lake):
                     click.echo(line)
             done += 1
             click.echo(f"build {done}: {outcome} in {time.monotonic() - t0:.1f} s")

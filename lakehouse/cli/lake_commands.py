@@ -5,19 +5,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
 from lakehouse.cli import params
+from lakehouse.cli.console import bronze_lines, build_lines, served_lines
 from lakehouse.cli.option_types import UTC_TIME, Duration
-from lakehouse.cli.params import (
-    capture_options,
-    capture_settings,
-    lake_of,
-    simulator_config,
-    simulator_options,
-)
+from lakehouse.cli.params import capture_options, lake_of, simulator_options
 from lakehouse.ingestion.capture.lake_store import capture_store
 from lakehouse.ingestion.capture.lander import (
     CaptureLander,
@@ -46,7 +40,7 @@ def _say_landing(report: LandingReport, seconds: float) -> None:
 @simulator_options
 @capture_options
 @click.pass_context
-def simulate_command(ctx: click.Context, **kw: Any) -> None:
+def simulate_command(ctx: click.Context, simulator: SimulatorConfig, capture: CaptureSettings) -> None:
     """Simulate the device fleet and land the events as Capture files in the lake.
 
     \b
@@ -54,7 +48,7 @@ def simulate_command(ctx: click.Context, **kw: Any) -> None:
       lakehouse simulate --devices 500 --duration 1h
       lakehouse simulate --devices 50 --start 2026-11-22T06:00 --duration 3h --no-faults
     """
-    _land_simulation(lake_of(ctx), simulator_config(kw), capture_settings(kw))
+    _land_simulation(lake_of(ctx), simulator, capture)
 
 
 def ready(lake: Lake) -> Lake:
@@ -91,7 +85,7 @@ def replay_csv_command(
     device_column: str,
     speedup: float | None,
     skip_landed: bool,
-    **capture: Any,
+    capture: CaptureSettings,
 ) -> None:
     """Replay a CSV's rows, in event-time order, as telemetry events landed in the lake.
 
@@ -100,17 +94,11 @@ def replay_csv_command(
     a backfill: landed now, after those files (rows landed before are not landed
     twice); --skip-landed skips them instead. Example: lakehouse replay-csv readings.csv --speedup 60
     """
-    from lakehouse.ingestion.sources.csv_replay import CsvReplayError, replay_csv
+    from lakehouse.ingestion.sources.csv_replay import replay_csv
 
-    settings = capture_settings(capture)
     t0 = time.monotonic()
-    try:
-        events = list(
-            replay_csv(csv_file, timestamp_column=timestamp_column, device_column=device_column, speedup=speedup)
-        )
-    except CsvReplayError as exc:
-        raise click.ClickException(str(exc)) from exc
-    report = CaptureLander(capture_store(ready(lake_of(ctx))), settings).land(
+    events = list(replay_csv(csv_file, timestamp_column=timestamp_column, device_column=device_column, speedup=speedup))
+    report = CaptureLander(capture_store(ready(lake_of(ctx))), capture).land(
         events, progress=True, skip_landed=skip_landed
     )
     _say_landing(report, time.monotonic() - t0)
@@ -134,7 +122,7 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
     from dbt.cli.main import cli as dbt_cli
 
     from lakehouse.pipeline.bronze_load import ensure_bronze_table
-    from lakehouse.pipeline.dbt_runner import DbtFailed, run_dbt
+    from lakehouse.pipeline.dbt_runner import run_dbt
     from lakehouse.pipeline.lake_build import build_lake
     from lakehouse.spark.session import spark_session
 
@@ -145,21 +133,15 @@ def dbt_command(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
         )
     lake = lake_of(ctx)
     if args[:2] == ["docs", "serve"]:  # serves target/ only: no Spark, no lock held while it serves
-        try:
-            run_dbt(args, lake)
-        except DbtFailed as exc:
-            raise click.ClickException(str(exc)) from exc
+        run_dbt(args, lake)
         return
     with lake_lock(ready(lake)):
-        try:
-            if args[0] == "build":
-                for line in build_lake(lake, args).lines(lake):
-                    click.echo(line)
-            else:
-                ensure_bronze_table(spark_session(lake), lake)
-                run_dbt(args, lake)
-        except DbtFailed as exc:
-            raise click.ClickException(str(exc)) from exc
+        if args[0] == "build":
+            for line in build_lines(build_lake(lake, args), lake):
+                click.echo(line)
+        else:
+            ensure_bronze_table(spark_session(lake), lake)
+            run_dbt(args, lake)
 
 
 @click.command("load-bronze")
@@ -222,7 +204,7 @@ def load_bronze_command(
             report = loader.replay(replay_from.replace(tzinfo=UTC), replay_to.replace(tzinfo=UTC), event_hub=event_hub)
         else:
             report = loader.load_new_files(full_sweep=full_sweep, source_format=source_format)
-    for line in report.lines(lake):
+    for line in bronze_lines(report, lake):
         click.echo(line)
 
 
@@ -309,7 +291,7 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
 
     Run it again later and it lands the newer telemetry only and builds incrementally.
     """
-    from lakehouse.pipeline.dbt_runner import DbtFailed, run_dbt
+    from lakehouse.pipeline.dbt_runner import run_dbt
     from lakehouse.pipeline.lake_build import build_lake
     from lakehouse.pipeline.lake_report import reconciliation, table_states
     from lakehouse.serving.cosmos.sync import CosmosSyncFailed
@@ -323,20 +305,17 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
         config = SimulatorConfig(start=params.default_start(duration), duration=duration, devices=devices, seed=seed)
         report = _land_simulation(lake, config, CaptureSettings(write_empty_files=True))
         timings["simulate + land"] = time.monotonic() - t0
-        try:
-            built = build_lake(lake)
-            timings.update(built.seconds)
-            if docs:
-                t1 = time.monotonic()
-                run_dbt(["docs", "generate"], lake)
-                timings["dbt docs generate"] = time.monotonic() - t1
-        except DbtFailed as exc:
-            raise click.ClickException(str(exc)) from exc
+        built = build_lake(lake)
+        timings.update(built.seconds)
+        if docs:
+            t1 = time.monotonic()
+            run_dbt(["docs", "generate"], lake)
+            timings["dbt docs generate"] = time.monotonic() - t1
         states = table_states(lake)
         counts = reconciliation(spark_session(lake))
     try:
-        serving_notes = serve_gold(lake, PROJECT_DIR / "target")
-    except CosmosSyncFailed as exc:
+        served = serve_gold(lake, PROJECT_DIR / "target")
+    except CosmosSyncFailed as exc:  # the demo says which step failed
         raise click.ClickException(f"cosmos db sync failed: {exc}") from exc
     click.echo("")
     click.echo(f"lake: {lake.root}")
@@ -350,6 +329,6 @@ def demo_command(ctx: click.Context, devices: int, duration: timedelta, seed: in
     )
     if docs:
         click.echo("docs site: target/index.html (serve it with: bin/lakehouse dbt docs serve)")
-    for note in serving_notes:
-        click.echo(note)
+    for line in served_lines(served, PROJECT_DIR / "target"):
+        click.echo(line)
     click.echo("timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()))

@@ -1,11 +1,14 @@
-"""The `lakehouse` group: the lake every command works on, the console's verbosity,
-every command group, and the exit codes of the errors below the CLI."""
+"""The `lakehouse` group: the lake every command works on (with the settings of this
+process's environment, read here once), the console's verbosity, every command group,
+and the exit codes of the errors below the CLI (`ERRORS`, the one place they are mapped)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,16 +19,70 @@ from lakehouse.cli.console import configure_console
 from lakehouse.cli.dev_commands import dev_command
 from lakehouse.cli.engine_commands import engine
 from lakehouse.cli.serve_commands import serve
-from lakehouse.engine.errors import EngineError
 from lakehouse.paths import Lake
-from lakehouse.spark.metastore_lock import MetastoreBusy
-from lakehouse.spark.session import LakeMismatch
+from lakehouse.settings import Settings
 from lakehouse.storage.credentials import StorageCredentials
-from lakehouse.storage.files import LockBusy, StorageError
 from lakehouse.storage.location import LakeLocationError
 
+# The errors of the layers below that end a command with a message, not a traceback: the
+# first entry whose class the error is an instance of gives the exit code. Classes by
+# name, looked up among the modules imported so far (a module not imported raised
+# nothing), so that naming them costs the CLI's start no import.
+ERRORS: tuple[tuple[str, int], ...] = (
+    ("lakehouse.spark.metastore_lock:MetastoreBusy", 3),  # another process holds the embedded metastore
+    ("lakehouse.spark.session:LakeMismatch", 2),  # this process's session belongs to another lake
+    ("lakehouse.engine.errors:EngineError", 1),
+    ("lakehouse.storage.files:StorageError", 1),
+    ("lakehouse.storage.files:LockBusy", 1),
+    ("lakehouse.storage.azurite:AzuriteError", 1),
+    ("lakehouse.pipeline.dbt_runner:DbtFailed", 1),
+    ("lakehouse.tables:ManifestError", 1),
+    ("lakehouse.ingestion.sources.csv_replay:CsvReplayError", 1),
+    ("lakehouse.ingestion.azure.auth:AzureConfigError", 1),
+    ("lakehouse.ingestion.azure.blob_store:BlobStoreError", 1),
+    ("lakehouse.ingestion.capture.store:LockTimeout", 1),
+    ("lakehouse.ingestion.capture.store:CaptureConflictError", 1),
+    ("lakehouse.ingestion.landing:PollFailed", 1),
+    ("lakehouse.serving.cosmos.connection:CosmosNotConfigured", 1),
+    ("lakehouse.serving.cosmos.sync:CosmosSyncFailed", 1),
+    ("lakehouse.serving.synapse.publish:SynapseNotConfigured", 1),
+    ("lakehouse.serving.synapse.types:UnsupportedType", 1),
+    ("lakehouse.serving.synapse.types:UnsafeIdentifier", 1),
+)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+def exit_code_of(error: BaseException) -> int | None:
+    """The exit code `ERRORS` gives `error`, None when it is not one of them (a bug: a traceback)."""
+    for name, code in ERRORS:
+        module, _, cls = name.partition(":")
+        kind = getattr(sys.modules.get(module), cls, None)
+        if isinstance(kind, type) and isinstance(error, kind):
+            return code
+    return None
+
+
+class CommandFailed(click.ClickException):
+    """An error of the layers below, as click shows it: `Error: <message>`, its exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click reads it from the instance
+
+
+class LakehouseGroup(click.Group):
+    """The root group: a command's error listed in `ERRORS` ends it with its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            code = exit_code_of(exc)
+            if code is None:
+                raise
+            raise CommandFailed(str(exc), code) from exc
+
+
+@click.group(cls=LakehouseGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--lake",
     metavar="FOLDER|URL",
@@ -58,15 +115,17 @@ def cli(ctx: click.Context, lake: str | None, local_dir: Path | None, verbose: b
       lakehouse dev -s MODEL              rebuild a model and its tests on each save (warm Spark)
     """
     configure_console(verbose=verbose)
-    ctx.obj = {"lake": resolve_lake(lake, local_dir)}
+    settings = Settings.from_environment(os.environ)
+    ctx.obj = {"lake": resolve_lake(lake, local_dir, replace(settings, verbose=settings.verbose or verbose))}
 
 
-def resolve_lake(root: str | None, local_dir: Path | None) -> Lake:
-    """The lake the command line names, with the storage credentials of this process's
-    environment (read here, once; nothing below the CLI reads them). A local lake's
-    local side is its own folder (`local_dir` applies to a remote lake only)."""
+def resolve_lake(root: str | None, local_dir: Path | None, settings: Settings) -> Lake:
+    """The lake the command line names, with the storage credentials and the settings of
+    this process's environment (read here, once; nothing below the CLI reads them). A
+    local lake's local side is its own folder (`local_dir` applies to a remote lake only)."""
     try:
-        return Lake.at(root or None, local=local_dir, credentials=StorageCredentials.from_env(os.environ))
+        credentials = StorageCredentials.from_env(settings.environ)
+        return Lake.at(root or None, local=local_dir, credentials=credentials, settings=settings)
     except LakeLocationError as exc:
         raise click.BadParameter(str(exc), param_hint="'--lake' / $LAKEHOUSE_ROOT") from exc
 
@@ -88,17 +147,7 @@ for command in (
 
 
 def main() -> None:
-    try:
-        cli(prog_name="lakehouse")
-    except MetastoreBusy as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(3)
-    except LakeMismatch as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    except (EngineError, StorageError, LockBusy) as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+    cli(prog_name="lakehouse")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,37 @@
-"""Every option more than one command takes, defined once, and how options become
-the configuration objects of the layers below (dbt-core's `cli/params.py` is the model)."""
+"""Every option more than one command takes, defined once, and the typed values they
+become (dbt-core's `cli/params.py` is the model).
+
+An option group (`option_group`) is several click options that reach the command as
+one frozen value, built once from click's values: `@simulator_options` gives the
+command `simulator: SimulatorConfig`, `@capture_options` `capture: CaptureSettings`,
+`@http_options` `http: HttpOptions`, `@blob_options` `blob: BlobOptions`,
+`@eventhub_options` `eventhub: EventHubOptions`. No command takes `**kwargs`.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from lakehouse.cli.option_types import UTC_TIME, Duration
+from lakehouse.ingestion.azure.retry import RetrySettings
+from lakehouse.ingestion.capture.format import Codec
 from lakehouse.ingestion.capture.lander import CaptureSettings
+from lakehouse.ingestion.sources.http import HttpSourceConfig
 from lakehouse.ingestion.sources.simulator import FaultRates, SimulatorConfig
 from lakehouse.paths import Lake
 
+if TYPE_CHECKING:
+    from lakehouse.ingestion.azure.producer import ProducerSettings
+
 Decorator = Callable[[Any], Any]
+T = TypeVar("T")
 
 
 def options(*decorators: Decorator) -> Decorator:
@@ -29,9 +45,29 @@ def options(*decorators: Decorator) -> Decorator:
     return apply
 
 
+def option_group(name: str, build: Callable[..., T], *decorators: Decorator) -> Decorator:
+    """The click options `decorators` as one typed value: click's values of these options
+    are passed to `build` (by parameter name) and the command receives what it returns
+    as its keyword argument `name`, instead of the options one by one."""
+    probe: Any = options(*decorators)(lambda: None)
+    names = [param.name for param in probe.__click_params__]
+
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = build(**{key: kwargs.pop(key) for key in names})
+            return func(*args, **kwargs)
+
+        decorated: Callable[..., Any] = options(*decorators)(command)
+        return decorated
+
+    return apply
+
+
 def lake_of(ctx: click.Context) -> Lake:
     """The lake every command works on, resolved once by the root group (--lake, else
-    $LAKEHOUSE_ROOT, else ./lake) and passed from here to every layer."""
+    $LAKEHOUSE_ROOT, else ./lake), with the settings of this process's environment
+    (`lake.settings`), and passed from here to every layer."""
     obj = ctx.find_root().obj
     if not (isinstance(obj, dict) and isinstance(obj.get("lake"), Lake)):
         raise click.UsageError("no lake: run the command as `lakehouse [--lake ROOT] COMMAND`")
@@ -49,7 +85,29 @@ start = click.option(
 )
 duration = click.option("--duration", type=Duration(), default="1h", show_default=True, help="Simulated period.")
 
-simulator_options = options(
+
+def default_start(period: timedelta) -> datetime:
+    """The last whole 5 minutes (UTC) minus `period`."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return now - timedelta(minutes=now.minute % 5) - period
+
+
+def simulator_config(
+    *, devices: int, interval: timedelta, duration: timedelta, start: datetime | None, seed: int, faults: bool
+) -> SimulatorConfig:
+    return SimulatorConfig(
+        start=start.replace(tzinfo=UTC) if start else default_start(duration),
+        duration=duration,
+        devices=devices,
+        interval=interval,
+        seed=seed,
+        faults=FaultRates() if faults else FaultRates.none(),
+    )
+
+
+simulator_options = option_group(
+    "simulator",
+    simulator_config,
     devices,
     click.option(
         "--interval", type=Duration(), default="30s", show_default=True, help="Reporting interval per device."
@@ -65,27 +123,6 @@ simulator_options = options(
     ),
 )
 
-
-def default_start(period: timedelta) -> datetime:
-    """The last whole 5 minutes (UTC) minus `period`."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    return now - timedelta(minutes=now.minute % 5) - period
-
-
-def simulator_config(kw: dict[str, Any]) -> SimulatorConfig:
-    """Pops the simulator options from a command's keyword arguments."""
-    period: timedelta = kw.pop("duration")
-    begin: datetime | None = kw.pop("start")
-    return SimulatorConfig(
-        start=begin.replace(tzinfo=UTC) if begin else default_start(period),
-        duration=period,
-        devices=kw.pop("devices"),
-        interval=kw.pop("interval"),
-        seed=kw.pop("seed"),
-        faults=FaultRates() if kw.pop("faults") else FaultRates.none(),
-    )
-
-
 # --------------------------------------------------------------------------- Capture files
 
 window = click.option(
@@ -96,7 +133,31 @@ max_file_mb = click.option(
 )
 codec = click.option("--codec", type=click.Choice(["deflate", "null"]), default="deflate", show_default=True)
 
-capture_options = options(
+
+def capture_settings(
+    *,
+    namespace: str,
+    event_hub: str,
+    partitions: int,
+    window_seconds: int,
+    max_file_mb: int,
+    codec: Codec,
+    empty_files: bool,
+) -> CaptureSettings:
+    return CaptureSettings(
+        namespace=namespace,
+        event_hub=event_hub,
+        partitions=partitions,
+        window_seconds=window_seconds,
+        max_file_bytes=max_file_mb * 1024 * 1024,
+        codec=codec,
+        write_empty_files=empty_files,
+    )
+
+
+capture_options = option_group(
+    "capture",
+    capture_settings,
     click.option(
         "--namespace", default="telemetry-ns", show_default=True, help="Event Hubs namespace (first path level)."
     ),
@@ -114,20 +175,6 @@ capture_options = options(
         help="Write header-only files for empty windows, as Azure does.",
     ),
 )
-
-
-def capture_settings(kw: dict[str, Any]) -> CaptureSettings:
-    """Pops the Capture options from a command's keyword arguments."""
-    return CaptureSettings(
-        namespace=kw.pop("namespace"),
-        event_hub=kw.pop("event_hub"),
-        partitions=kw.pop("partitions"),
-        window_seconds=kw.pop("window_seconds"),
-        max_file_bytes=kw.pop("max_file_mb") * 1024 * 1024,
-        codec=kw.pop("codec"),
-        write_empty_files=kw.pop("empty_files"),
-    )
-
 
 skip_landed = click.option(
     "--skip-landed",
@@ -152,7 +199,49 @@ device_column = click.option(
     "--device-column", default="device_id", show_default=True, help="CSV column with the device id."
 )
 
-http_options = options(
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """The HTTP source's options: how to read a page (`config(url)`) and how often to poll."""
+
+    records_field: str
+    next_field: str
+    cursor_field: str
+    device_field: str
+    time_field: str
+    id_field: str
+    headers: tuple[str, ...]  # NAME:VALUE, as given (parsed by `config`, which says which one is wrong)
+    max_attempts: int
+    max_pages: int
+    max_response_mb: float
+    poll_interval: timedelta
+    polls: int | None
+
+    def config(self, url: str) -> HttpSourceConfig:
+        headers = {}
+        for item in self.headers:
+            name, sep, value = item.partition(":")
+            if not sep:
+                raise click.BadParameter(f"{item!r} is not NAME:VALUE", param_hint="--header")
+            headers[name.strip()] = value.strip()
+        return HttpSourceConfig(
+            url=url,
+            records_field=self.records_field,
+            next_field=self.next_field,
+            cursor_field=self.cursor_field,
+            device_field=self.device_field,
+            time_field=self.time_field,
+            id_field=self.id_field,
+            headers=headers,
+            max_attempts=self.max_attempts,
+            max_pages=self.max_pages,
+            max_response_bytes=int(self.max_response_mb * 1024 * 1024),
+        )
+
+
+http_options = option_group(
+    "http",
+    HttpOptions,
     click.option(
         "--records-field", default="items", show_default=True, help="Where a page's records are (object responses)."
     ),
@@ -190,7 +279,39 @@ http_options = options(
 
 # --------------------------------------------------------------------------- Azure
 
-blob_options = options(
+
+@dataclass(frozen=True)
+class BlobOptions:
+    """A Blob landing container, its local quarantine (None: the lake's) and its requests' retries."""
+
+    container: str
+    quarantine_dir: Path | None = None
+    retry: RetrySettings = field(default_factory=RetrySettings)
+
+
+def blob_settings(
+    *,
+    container: str,
+    quarantine_dir: Path | None,
+    retry_total: int,
+    retry_backoff_factor: float,
+    retry_backoff_max: float,
+    connection_timeout: float,
+    read_timeout: float,
+) -> BlobOptions:
+    retry = RetrySettings(
+        retry_total=retry_total,
+        retry_backoff_factor=retry_backoff_factor,
+        retry_backoff_max=retry_backoff_max,
+        connection_timeout=connection_timeout,
+        read_timeout=read_timeout,
+    )
+    return BlobOptions(container, quarantine_dir, retry)
+
+
+blob_options = option_group(
+    "blob",
+    blob_settings,
     click.option(
         "--container",
         default="capture",
@@ -223,7 +344,31 @@ hub_name = click.option(
     "--hub", "hub_name", help="Event hub name (default: $EVENTHUB_NAME or the connection string's EntityPath)."
 )
 
-eventhub_options = options(
+
+@dataclass(frozen=True)
+class EventHubOptions:
+    """The hub to send to (None: the one the environment names) and the producer's retries."""
+
+    hub_name: str | None
+    eh_retry_total: int
+    eh_retry_backoff: float
+    eh_retry_backoff_max: float
+    send_timeout: float
+
+    def producer_settings(self) -> ProducerSettings:
+        from lakehouse.ingestion.azure.producer import ProducerSettings  # the Event Hubs SDK: only when sending
+
+        return ProducerSettings(
+            retry_total=self.eh_retry_total,
+            retry_backoff_factor=self.eh_retry_backoff,
+            retry_backoff_max=self.eh_retry_backoff_max,
+            send_timeout=self.send_timeout,
+        )
+
+
+eventhub_options = option_group(
+    "eventhub",
+    EventHubOptions,
     hub_name,
     click.option("--eh-retry-total", default=3, show_default=True, help="SDK retries per connect/send."),
     click.option("--eh-retry-backoff", default=0.8, show_default=True, help="SDK exponential backoff factor, seconds."),

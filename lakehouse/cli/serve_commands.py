@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from lakehouse.cli.console import sync_lines
 from lakehouse.cli.option_types import StringLength
 from lakehouse.cli.params import lake_of
 
@@ -43,22 +44,16 @@ def cosmos_sync_command(ctx: click.Context, concurrency: int, full: bool, lock_t
     Cosmos DB refuses (e.g. an id with / \\ ? #) are set aside with the reason in
     <lake>/_serving/cosmos_dead_letters.jsonl and the sync goes on.
     """
-    from lakehouse.serving.cosmos.sync import (
-        CosmosNotConfigured,
-        CosmosSyncFailed,
-        sync_gold_to_cosmos,
-    )
+    from lakehouse.serving.cosmos.sync import CosmosSyncFailed, sync_gold_to_cosmos
 
     try:
         report = sync_gold_to_cosmos(lake_of(ctx), concurrency=concurrency, full=full, lock_timeout_s=lock_timeout)
-    except CosmosNotConfigured as exc:
-        raise click.ClickException(str(exc)) from exc
-    except CosmosSyncFailed as exc:
+    except CosmosSyncFailed as exc:  # what was synced before the failure, then the error (main.ERRORS)
         if exc.report.containers:
-            for line in exc.report.lines():
+            for line in sync_lines(exc.report):
                 click.echo(line)
-        raise click.ClickException(str(exc)) from exc
-    for line in report.lines():
+        raise
+    for line in sync_lines(report):
         click.echo(line)
 
 
@@ -112,9 +107,7 @@ def synapse_views_command(
     publish: bool,
 ) -> None:
     """Generate Synapse serverless views over the silver and gold Delta folders from the dbt contracts."""
-    from lakehouse.serving.synapse.publish import SynapseNotConfigured
     from lakehouse.serving.synapse.publish import publish as publish_scripts
-    from lakehouse.serving.synapse.types import UnsafeIdentifier, UnsupportedType
     from lakehouse.serving.synapse.views import (
         DEFAULT_MANIFEST,
         DEFAULT_OUT_DIR,
@@ -123,7 +116,7 @@ def synapse_views_command(
         write_scripts,
     )
     from lakehouse.serving.synapse.views import data_source_location as location_of
-    from lakehouse.tables import ManifestError, load_manifest, served_models
+    from lakehouse.tables import load_manifest, served_models
 
     lake = lake_of(ctx)
     try:
@@ -136,7 +129,7 @@ def synapse_views_command(
         )
         models = served_models(load_manifest(manifest or DEFAULT_MANIFEST))
         scripts = generate_scripts(models, settings)
-    except (ManifestError, UnsupportedType, UnsafeIdentifier, ValueError) as exc:
+    except ValueError as exc:  # the options, the lake or a contract cannot be served (the errors here all are)
         raise click.ClickException(str(exc)) from exc
     paths = write_scripts(scripts, out or DEFAULT_OUT_DIR)
     click.echo(
@@ -144,8 +137,5 @@ def synapse_views_command(
         f"under {paths[0].parent}"
     )
     if publish:
-        try:
-            how = publish_scripts(scripts, settings, lake)
-        except SynapseNotConfigured as exc:
-            raise click.ClickException(str(exc)) from exc
+        how = publish_scripts(scripts, settings, lake)
         click.echo(f"published through {how}")

@@ -89,7 +89,7 @@ class Engine:
 
     def __init__(self, lake: Lake, ports: Ports | None = None) -> None:
         self.lake = lake
-        self.ports = ports or Ports.from_env()
+        self.ports = ports or lake.settings.engine_ports
         self.layout = EngineLayout(lake)
         self.database = MetastoreDatabase(self.layout, self.ports.metastore)
 

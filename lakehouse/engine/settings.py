@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.paths import PROJECT_DIR, Lake
+from lakehouse.settings import EnginePorts as Ports  # every port on 127.0.0.1, each moved by its variable
 
 METASTORE_USER = "lakehouse"
 METASTORE_DATABASE = "metastore"
@@ -26,32 +26,6 @@ LOCAL_ONLY = (
     "spark.hadoop.javax.jdo.option.ConnectionURL",
     "spark.driver.extraJavaOptions",
 )
-
-
-def _port(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
-@dataclass(frozen=True)
-class Ports:
-    """Every port is on 127.0.0.1; each can be moved with its environment variable."""
-
-    metastore: int
-    master: int
-    master_ui: int
-    thrift: int
-
-    @classmethod
-    def from_env(cls) -> Ports:
-        return cls(
-            metastore=_port("LAKEHOUSE_METASTORE_PORT", 15432),
-            master=_port("LAKEHOUSE_SPARK_MASTER_PORT", 7077),
-            master_ui=_port("LAKEHOUSE_SPARK_UI_PORT", 18080),
-            thrift=_port("LAKEHOUSE_THRIFT_PORT", 10000),
-        )
-
-    def worker_ui(self, index: int) -> int:
-        return self.master_ui + 1 + index
 
 
 def write_private(path: Path, text: str) -> None:

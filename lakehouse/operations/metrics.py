@@ -1,13 +1,12 @@
 """The runner's figures as OpenTelemetry metrics (to Azure Monitor when configured).
 
-With APPLICATIONINSIGHTS_CONNECTION_STRING set, `from_environment()` configures the
+With APPLICATIONINSIGHTS_CONNECTION_STRING set (`Settings.app_insights`), `from_settings()` configures the
 Azure Monitor OpenTelemetry distro and records through the global meter provider;
 without it, metrics go nowhere. Tests pass a MeterProvider with an in-memory reader.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
 
     from lakehouse.pipeline.run_log import CycleRecord
+    from lakehouse.settings import Settings
 
 METER_NAME = "telemetry_lakehouse.runner"
 
@@ -37,8 +37,8 @@ class RunnerMetrics:
         self.files = meter.create_gauge("lakehouse.files_per_table", description="Data files per table")
 
     @classmethod
-    def from_environment(cls) -> RunnerMetrics:
-        if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+    def from_settings(cls, settings: Settings) -> RunnerMetrics:
+        if settings.app_insights:
             from azure.monitor.opentelemetry import configure_azure_monitor
 
             configure_azure_monitor()  # reads the connection string from the environment

@@ -72,7 +72,7 @@ class Runner:
         self.settings = settings
         self.land = land
         self.sync = sync
-        self.metrics = metrics or RunnerMetrics.from_environment()
+        self.metrics = metrics or RunnerMetrics.from_settings(lake.settings)
         self.spark = spark_session(lake)
         self.run_log = RunLog(self.spark, lake)
         self._stop = False

@@ -131,25 +131,6 @@ class BronzeLoadReport:
         """Add the seconds since `started` (time.monotonic()) to `step`."""
         self.seconds[step] = self.seconds.get(step, 0.0) + time.monotonic() - started
 
-    def line(self) -> str:
-        bad = f", {len(self.bad_files)} bad files set aside" if self.bad_files else ""
-        listed = "the whole Capture tree" if self.full_sweep else "recent hour folders"
-        return (
-            f"bronze ({listed}): {self.files:,} new Capture files, {self.records:,} records, "
-            f"{self.rows_added:,} rows added "
-            f"(load {self.load_id if self.load_id is not None else '-'}), "
-            f"{self.duplicate_keys:,} duplicate keys skipped{bad}"
-        )
-
-    def lines(self, lake: Lake) -> list[str]:
-        """The summary line, each file set aside this run, and what a full sweep found
-        still set aside, with the command that loads it once repaired."""
-        lines = [self.line(), *(f"  set aside: {bad.path}: {bad.problem}" for bad in self.bad_files)]
-        if self.still_set_aside:
-            lines.append(still_set_aside_message(lake, len(self.still_set_aside)))
-            lines += [f"  not loaded: {path}: {reason}" for path, reason in self.still_set_aside.items()]
-        return lines
-
 
 def still_set_aside_message(lake: Lake, count: int) -> str:
     return (

@@ -64,17 +64,6 @@ class BuildReport:
     bronze_loaded: bool = True
     dbt_skipped: str | None = None  # why `dbt build` did not run (nothing new), when it did not
 
-    def lines(self, lake: Lake) -> list[str]:
-        """What the build says about bronze: the load's lines, or why it loaded nothing."""
-        lines = (
-            self.bronze.lines(lake)
-            if self.bronze_loaded
-            else [
-                "bronze: not loaded (no selected node reads it; a build of its readers or `lakehouse load-bronze` does)"
-            ]
-        )
-        return [*lines, *([f"dbt build skipped: {self.dbt_skipped}"] if self.dbt_skipped else [])]
-
 
 def reference_data_digest() -> str:
     """A digest of the seed and snapshot files (CSV and YAML)."""
@@ -254,7 +243,7 @@ def build_lake(
     spark: SparkSession | None = None
     # The local target's session is dbt's own too; on the engine, a build that loads no
     # bronze needs no Spark application of its own (dbt talks to the Thrift server).
-    if load_bronze or embedded_metastore():
+    if load_bronze or embedded_metastore(lake.settings):
         spark = spark_session(lake)
         RunLog(spark, lake).ensure()  # a dbt source, tested by every build
         t0 = time.monotonic()

@@ -3,33 +3,36 @@ build produced and, when Cosmos DB is configured, gold synced to it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.paths import Lake
 from lakehouse.serving.cosmos.connection import CosmosNotConfigured
-from lakehouse.serving.cosmos.sync import sync_gold_to_cosmos
+from lakehouse.serving.cosmos.sync import SyncReport, sync_gold_to_cosmos
 from lakehouse.serving.synapse.views import LakeLocationMissing, write_synapse_views
 
 
-def serve_gold(lake: Lake, target: Path) -> list[str]:
+@dataclass(frozen=True)
+class GoldServed:
+    """What `serve_gold` did: the Synapse views' files written (or why none were: the
+    views need a location), and the Cosmos DB sync's report (None: not configured)."""
+
+    synapse_files: list[Path]
+    synapse_not_written: str | None
+    cosmos: SyncReport | None
+
+
+def serve_gold(lake: Lake, target: Path) -> GoldServed:
     """Writes `<target>/synapse/*.sql` from `<target>/manifest.json` (the data source at
     the lake's URL on Azure storage, or SYNAPSE_LAKE_URL / SYNAPSE_DATA_SOURCE_LOCATION) and syncs gold to
-    Cosmos DB when COSMOS_ENDPOINT is set. Returns what was done, as lines to print;
-    raises `CosmosSyncFailed` when the sync fails."""
+    Cosmos DB when COSMOS_ENDPOINT is set (`lake.settings`). Raises `CosmosSyncFailed`
+    when the sync fails."""
     try:
-        files = write_synapse_views(target / "manifest.json", target / "synapse", lake=lake)
-        notes = [
-            f"synapse serverless views: {len(files)} SQL files in {target.name}/synapse/ "
-            "(publish with: bin/lakehouse serve synapse-views --publish)"
-        ]
+        files, missing = write_synapse_views(target / "manifest.json", target / "synapse", lake=lake), None
     except LakeLocationMissing as exc:  # a local lake without SYNAPSE_LAKE_URL: the views need a location
-        notes = [f"synapse serverless views: not written: {exc}"]
+        files, missing = [], str(exc)
     try:
-        notes.extend(sync_gold_to_cosmos(lake).lines())
+        cosmos: SyncReport | None = sync_gold_to_cosmos(lake)
     except CosmosNotConfigured:
-        notes.append(
-            "cosmos db: not configured, skipped. Set COSMOS_ENDPOINT (and COSMOS_KEY, or use "
-            "DefaultAzureCredential) to sync gold. Locally, the Cosmos DB emulator works, or the "
-            "SQL-API test server in tests/python/serving/cosmos_test_server.py (COSMOS_CA_CERT for its cert)."
-        )
-    return notes
+        cosmos = None
+    return GoldServed(files, missing, cosmos)

@@ -16,7 +16,7 @@ from pathlib import Path
 from filelock import Timeout
 
 from lakehouse.paths import Lake
-from lakehouse.profile import embedded_metastore, on_databricks
+from lakehouse.profile import embedded_metastore
 from lakehouse.storage.files import local_file_lock, lock_holder
 
 
@@ -59,8 +59,8 @@ def lake_lock(lake: Lake) -> Iterator[None]:
     keeps commits apart within one Spark driver only). Databricks jobs run one task at a time
     on the lake and take no lease."""
     with ExitStack() as held:
-        held.enter_context(metastore_lock(lake.metastore) if embedded_metastore() else nullcontext())
-        if not lake.is_local and not on_databricks():
+        held.enter_context(metastore_lock(lake.metastore) if embedded_metastore(lake.settings) else nullcontext())
+        if not lake.is_local and not lake.settings.on_databricks:
             held.enter_context(
                 lake.files.lock(
                     Lake.writer_lock_key, timeout=WRITER_LOCK_WAIT_S, what=f"the lake {lake.root}'s writer lease"

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse.paths import Lake
-from lakehouse.profile import dbt_target, local_spark_conf, on_databricks
+from lakehouse.profile import dbt_target, local_spark_conf
 from lakehouse.spark.relocation import register_lake_tables, relocate_to_lake_root
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
-VERBOSE_ENV = "LAKEHOUSE_VERBOSE"  # "1": the JVM's own output (Ivy, log4j) goes to the console
 
 
 def _start_jvm_quietly(conf: dict[str, str], log_file: Path) -> None:
@@ -91,7 +90,7 @@ def spark_session(lake: Lake) -> SparkSession:
 def _start(lake: Lake) -> SparkSession:
     from pyspark.sql import SparkSession
 
-    if on_databricks():  # a job task: the cluster's session, its metastore (Unity Catalog)
+    if lake.settings.on_databricks:  # a job task: the cluster's session, its metastore (Unity Catalog)
         return SparkSession.builder.getOrCreate()
     # Python workers (the bronze loader's file checks) run in this interpreter's environment.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -110,7 +109,7 @@ def _start(lake: Lake) -> SparkSession:
     for key, value in conf.items():
         builder = builder.config(key, value)
     log.info("starting local Spark (lake %s); the first start resolves jars from Maven Central", lake.root)
-    if os.environ.get(VERBOSE_ENV) != "1":
+    if not lake.settings.verbose:
         _start_jvm_quietly(conf, lake.spark_log)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

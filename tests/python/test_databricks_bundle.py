@@ -39,7 +39,7 @@ MODELS = {"jobs": Job, "external_locations": ExternalLocation, "schemas": Schema
 LAKE_VARIABLE = "${var.lake_url}"
 ABFSS_LAKE = "abfss://lake@acct.dfs.core.windows.net/"
 # A job cluster's environment: the bundle's spark_env_vars with the variable given, and
-# the variable Databricks Runtime sets (lakehouse.profile.on_databricks()).
+# the variable Databricks Runtime sets (lakehouse.settings.Settings.on_databricks).
 CLUSTER_ENV = {LAKE_ROOT_ENV: ABFSS_LAKE, SOURCE_ENV: "cloudFiles", "DATABRICKS_RUNTIME_VERSION": "17.3"}
 
 

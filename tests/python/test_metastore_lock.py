@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.paths import PROJECT_DIR, Lake
+from lakehouse.settings import Settings
 from lakehouse.spark.metastore_lock import MetastoreBusy, lake_lock, metastore_lock
 
 
@@ -45,7 +46,7 @@ def test_only_the_embedded_metastore_is_locked(
     monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    lake = Lake.at(tmp_path / "lake")
+    lake = Lake.at(tmp_path / "lake", settings=Settings.from_environment())  # as the CLI reads it
     with metastore_lock(lake.metastore):  # flock: a second open of the lock file conflicts, even in one process
         if refused:
             with pytest.raises(MetastoreBusy), lake_lock(lake):

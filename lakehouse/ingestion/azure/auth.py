@@ -30,7 +30,6 @@ which variables to set, before any network call.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,9 +80,8 @@ class StorageTarget:
         return f"{self.account_url} ({'SAS token' if self.kind == 'sas' else 'DefaultAzureCredential'})"
 
 
-def storage_target(env: Mapping[str, str] | None = None) -> StorageTarget:
-    """Which Blob account and credential the environment names."""
-    env = os.environ if env is None else env
+def storage_target(env: Mapping[str, str]) -> StorageTarget:
+    """Which Blob account and credential the environment `env` names."""
     if env.get(STORAGE_CONNECTION_STRING):
         return StorageTarget("connection_string", connection_string=env[STORAGE_CONNECTION_STRING])
     if env.get(STORAGE_SAS_URL):
@@ -113,7 +111,7 @@ def storage_target(env: Mapping[str, str] | None = None) -> StorageTarget:
     raise AzureConfigError(f"no Azure Blob storage configured: {STORAGE_HELP}")
 
 
-def container_client(container: str, env: Mapping[str, str] | None = None, **client_kwargs: Any) -> ContainerClient:
+def container_client(container: str, env: Mapping[str, str], **client_kwargs: Any) -> ContainerClient:
     """A ``ContainerClient`` for `container` with the environment's credential.
 
     `client_kwargs` go to the client (retry_policy, connection_timeout, read_timeout...).
@@ -159,9 +157,8 @@ class EventHubTarget:
         return "eventhubs"
 
 
-def eventhub_target(env: Mapping[str, str] | None = None, *, eventhub_name: str | None = None) -> EventHubTarget:
-    """Which Event Hub and credential the environment names (`eventhub_name` overrides)."""
-    env = os.environ if env is None else env
+def eventhub_target(env: Mapping[str, str], *, eventhub_name: str | None = None) -> EventHubTarget:
+    """Which Event Hub and credential the environment `env` names (`eventhub_name` overrides)."""
     name = eventhub_name or env.get(EVENTHUB_NAME)
     if env.get(EVENTHUB_CONNECTION_STRING):
         conn = env[EVENTHUB_CONNECTION_STRING]
@@ -222,7 +219,7 @@ def eventhub_consumer(
     )
 
 
-def checkpoint_store(container: str, env: Mapping[str, str] | None = None) -> BlobCheckpointStore:
+def checkpoint_store(container: str, env: Mapping[str, str]) -> BlobCheckpointStore:
     """A ``BlobCheckpointStore`` in `container` of the environment's storage account."""
     from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
 
@@ -241,13 +238,12 @@ def checkpoint_store(container: str, env: Mapping[str, str] | None = None) -> Bl
 
 
 def functions_connection_env(
-    env: Mapping[str, str] | None = None, *, storage: str, eventhub: str, eventhub_name: str
+    env: Mapping[str, str], *, storage: str, eventhub: str, eventhub_name: str
 ) -> dict[str, str]:
     """The variables above, from the Functions connection settings named `storage` and
     `eventhub` (the names the triggers use), so one setting serves the host and the code.
 
     A system-assigned managed identity is used through ``DefaultAzureCredential``."""
-    env = os.environ if env is None else env
     out = {EVENTHUB_NAME: eventhub_name}
     if env.get(storage):
         out[STORAGE_CONNECTION_STRING] = env[storage]

@@ -220,10 +220,10 @@ def blob_capture_store_from_env(
     container: str,
     *,
     quarantine_dir: Path | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     **retry_settings: Any,
 ) -> BlobCaptureStore:
-    """A `BlobCaptureStore` for `container` with credentials from the environment.
+    """A `BlobCaptureStore` for `container` with the credentials the environment `env` names.
 
     `quarantine_dir` is the local quarantine folder (none by default: see
     `BlobCaptureStore`). `retry_settings` are `RetrySettings` fields (retry_total, retry_backoff_factor,

@@ -1,4 +1,5 @@
-"""The Azure Functions app's two hops, built from its app settings (`azure_functions/function_app.py`).
+"""The Azure Functions app's two hops, built from its app settings (`azure_functions/function_app.py`
+reads them, once per instance, and passes them in as `env`).
 
 - HTTP source -> Event Hubs: `HttpHop.tick()` polls the third-party endpoint from
   the cursor blob and sends what is new to the HTTP hub (`http_forwarder`).
@@ -13,7 +14,6 @@ instance and reused across calls.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 CALL_RETRY = RetrySettings(retry_total=3, retry_backoff_factor=0.5, retry_backoff_max=4.0)
 
 
-def hub_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+def hub_env(env: Mapping[str, str]) -> dict[str, str]:
     """The client variables for the HTTP hub and the lake's storage, from the app settings."""
     return functions_connection_env(
         env,
@@ -67,12 +67,11 @@ class HttpHop:
 
 
 def http_hop(
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     make_client: Callable[[Mapping[str, str]], Any] | None = None,
 ) -> HttpHop:
     """The timer's parts: the poller (URL and token from the app settings), the producer
     client and the cursor blob in the function-state container."""
-    env = os.environ if env is None else env
     url = env.get(setting("http_url"))
     if not url:
         raise AzureConfigError(f"set {setting('http_url')} to the third-party endpoint")
@@ -87,13 +86,12 @@ def http_hop(
     )
 
 
-def capture_lander(env: Mapping[str, str] | None = None) -> BatchLander:
+def capture_lander(env: Mapping[str, str]) -> BatchLander:
     """The Event Hubs trigger's lander: Capture files of the HTTP hub into the lake
     container's capture folder, under the namespace named by the app settings. A file
     that cannot be written raises, on every attempt: no quarantine, and no local
     quarantine folder (the instance's disk is not durable); the host retries the batch
     until it lands and checkpoints only then."""
-    env = os.environ if env is None else env
     clients = hub_env(env)
     namespace = env.get(setting("capture_namespace")) or eventhub_target(clients).namespace_name
     names = azure_names()

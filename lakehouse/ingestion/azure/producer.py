@@ -243,7 +243,7 @@ def producer_from_env(
     else the lake's file for the hub. Raises `AzureConfigError` when nothing is configured."""
     from lakehouse.ingestion.azure.auth import eventhub_producer, eventhub_target
 
-    target = eventhub_target(eventhub_name=hub_name)
+    target = eventhub_target(lake.settings.environ, eventhub_name=hub_name)
     path = dead_letter or lake.dead_letter_file(target.eventhub_name)
     client = eventhub_producer(target, **settings.client_kwargs())
     producer = EventHubsProducer(

@@ -17,7 +17,6 @@ throttled ones included, passes through `RequestStats` (the pipeline's
 from __future__ import annotations
 
 import ipaddress
-import os
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -59,8 +58,8 @@ class CosmosSettings:
     write_retries: int = 3
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CosmosSettings:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> CosmosSettings:
+        """The settings the environment `env` gives (`lake.settings.environ`)."""
         endpoint = env.get("COSMOS_ENDPOINT", "").strip()
         if not endpoint:
             raise CosmosNotConfigured(NOT_CONFIGURED_MESSAGE)

@@ -34,7 +34,6 @@ a second sync waits up to `lock_timeout_s`, then fails saying another is running
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -93,17 +92,6 @@ class ContainerReport:
     def items(self) -> int:
         return self.writes.items
 
-    def line(self) -> str:
-        if self.mode == "not built":
-            return f"  {self.container:<28} not built yet (no Delta table), skipped"
-        versions = f"v{self.to_version}" if self.from_version is None else f"v{self.from_version}..v{self.to_version}"
-        return (
-            f"  {self.container:<28} {self.mode:<11} {versions:<10} {self.writes.upserted:>9,} upserted "
-            f"{self.writes.deleted + self.writes.already_absent:>7,} deleted"
-            + (f" {self.writes.rejected:>5,} dead-lettered" if self.writes.rejected else "")
-            + (f"  ({self.reason})" if self.reason else "")
-        )
-
 
 @dataclass
 class SyncReport:
@@ -127,23 +115,6 @@ class SyncReport:
     def items_per_second(self) -> float:
         busy = sum(c.seconds for c in self.containers if c.items)
         return self.items / busy if busy else 0.0
-
-    def lines(self) -> list[str]:
-        return [
-            f"Cosmos DB {self.endpoint} database {self.database}:",
-            *(c.line() for c in self.containers),
-            f"{self.items:,} items in {self.seconds:.1f} s ({self.items_per_second:,.0f} items/s while writing), "
-            f"{self.request_charge:,.1f} RU"
-            + (f", {self.throttled:,} throttled responses retried" if self.throttled else ""),
-            *(
-                [
-                    f"WARNING: {self.dead_lettered:,} items were refused by Cosmos DB and set aside with the reason in "
-                    f"{self.dead_letter_file}"
-                ]
-                if self.dead_lettered
-                else []
-            ),
-        ]
 
 
 class CosmosSyncFailed(RuntimeError):
@@ -352,7 +323,7 @@ def sync_gold_to_cosmos(
     the state file is unreadable, or another sync held it past `lock_timeout_s`
     (then `__cause__` is the SyncStateError).
     """
-    settings = settings or CosmosSettings.from_env()
+    settings = settings or CosmosSettings.from_env(lake.settings.environ)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     try:
@@ -456,6 +427,6 @@ def _sync_locked(
 
 def cosmos_sync_step(lake: Lake) -> Callable[[], SyncReport] | None:
     """The sync as a runner step when COSMOS_ENDPOINT is set, else None."""
-    if not os.environ.get("COSMOS_ENDPOINT"):
+    if not lake.settings.environ.get("COSMOS_ENDPOINT"):
         return None
     return lambda: sync_gold_to_cosmos(lake)

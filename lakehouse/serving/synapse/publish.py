@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 
 from lakehouse.paths import Lake
@@ -73,7 +72,7 @@ def publish(
     scripts: Sequence[SqlScript], settings: SynapseSettings, lake: Lake, env: Mapping[str, str] | None = None
 ) -> str:
     """Run the scripts on Synapse; returns how they were sent."""
-    env = os.environ if env is None else env
+    env = lake.settings.environ if env is None else env
     if settings.location_missing:
         raise SynapseNotConfigured(missing_location_message(settings.lake))
     if env.get("SYNAPSE_ODBC_CONNECTION_STRING"):

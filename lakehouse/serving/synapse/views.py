@@ -35,7 +35,6 @@ other file of the folder alone.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,12 +96,9 @@ class SynapseSettings:
     lake: Lake | None = None  # for the message when the location is missing
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, *, lake: Lake | None = None, **overrides: object
-    ) -> SynapseSettings:
+    def from_env(cls, env: Mapping[str, str], *, lake: Lake | None = None, **overrides: object) -> SynapseSettings:
         """Settings from SYNAPSE_* (SYNAPSE_DATA_SOURCE_LOCATION, SYNAPSE_LAKE_URL, ...); the
         location from the lake's URL when it is on Azure storage and neither is set."""
-        env = os.environ if env is None else env
         values: dict[str, Any] = {
             "data_source_location": data_source_location(
                 lake,
@@ -245,4 +241,5 @@ def write_synapse_views(
     Without `settings`, from the environment and `lake` (its URL when it is on Azure storage);
     raises LakeLocationMissing when no location is known."""
     models = served_models(load_manifest(manifest_path))
-    return write_scripts(generate_scripts(models, settings or SynapseSettings.from_env(lake=lake)), out_dir)
+    settings = settings or SynapseSettings.from_env(lake.settings.environ if lake else {}, lake=lake)
+    return write_scripts(generate_scripts(models, settings), out_dir)

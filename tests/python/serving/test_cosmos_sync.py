@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from lakehouse.cli.console import sync_lines
 from lakehouse.paths import Lake
 from lakehouse.serving.cosmos.connection import CosmosNotConfigured, CosmosSettings
 from lakehouse.serving.cosmos.sync import CosmosSyncFailed, SyncReport, sync_gold_to_cosmos
@@ -305,7 +306,7 @@ def test_items_cosmos_refuses_are_dead_lettered_and_the_sync_goes_on(
     bad_ids = {slash["metric_id"], long_id["metric_id"], tab["metric_id"], refused["metric_id"]}
     assert (first.containers[0].writes.upserted, first.containers[0].writes.rejected) == (6, 3)
     assert (second.containers[0].writes.upserted, second.containers[0].writes.rejected) == (1, 2)
-    assert "2 items were refused" in second.lines()[-1]
+    assert "2 items were refused" in sync_lines(second)[-1]
     assert [c.mode for c in third.containers] == ["unchanged", "not built"] and third.items == 0
     assert synced_versions(gold_lake) == {DEVICES: 1}  # the version advanced past the refused items
     in_cosmos = container_items(settings, DEVICES)
