@@ -5,6 +5,8 @@
     differs from their description (all of them when a table is created, none on an
     ordinary incremental run), in one ALTER TABLE ... ALTER COLUMN a COMMENT ..., b
     COMMENT ... (Spark 4 and Delta take several columns at once): one commit at most.
+    Documented columns the table lacks are left out (spark__persist_docs calls this
+    without listing the table's columns first).
 -#}
 {% macro spark__alter_column_comment(relation, column_dict) %}
     {%- if config.get('file_format', validator=validation.any[basestring]) not in ['delta'] -%}
@@ -22,7 +24,7 @@
     {%- set changes = [] -%}
     {%- for name, column in column_dict.items() -%}
         {%- set description = column['description'] or '' -%}
-        {%- if description != current.get(name | lower, '') -%}
+        {%- if name | lower in current and description != current[name | lower] -%}
             {%- do changes.append(adapter.quote(name) ~ " comment '"
                                   ~ description | replace('\\', '\\\\') | replace("'", "\\'") ~ "'") -%}
         {%- endif -%}

@@ -129,6 +129,26 @@ def _check_lake(spark: Any, state: LakeState, *, full_refresh: bool = False) -> 
     return want
 
 
+SILVER_CONSTRAINTS = {
+    "event_id_not_null",
+    "device_id_not_null",
+    "event_time_not_null",
+    "temperature_c_range",
+    "humidity_pct_range",
+    "pressure_hpa_range",
+    "battery_pct_range",
+    "status_accepted",
+    "schema_version_accepted",
+}
+
+
+def _constraints(spark: Any, table: str) -> set[str]:
+    """The Delta CHECK constraints of `table`."""
+    prefix = "delta.constraints."
+    keys = [r["key"] for r in spark.sql(f"show tblproperties {table}").collect()]
+    return {key[len(prefix) :] for key in keys if key.startswith(prefix)}
+
+
 def _snapshot(spark: Any) -> dict[str, list]:
     tables = [
         "bronze.bronze_capture_events",
@@ -197,6 +217,11 @@ def test_two_landings_with_late_data_and_resends(lake: Lake, spark: Any, run_dbt
     assert restated == expected
     assert all(ws + timedelta(minutes=5) <= final_before for _, ws in expected)
 
+    # The contracts' not_null and check constraints are Delta CHECK constraints on the
+    # tables (the writes check them). A table without one (built before its contract
+    # declared it) gets it on its next build.
+    spark.sql("alter table silver.silver_telemetry drop constraint temperature_c_range")
+
     # Building again with no new files changes no table, and the unchanged
     # registry seed and its snapshot are not reloaded.
     before = _snapshot(spark)
@@ -204,6 +229,13 @@ def test_two_landings_with_late_data_and_resends(lake: Lake, spark: Any, run_dbt
     assert not run_dbt("build").reference_data_reloaded
     assert _snapshot(spark) == before
     assert spark.sql("describe history reference.device_registry limit 1").first()["version"] == seed_version
+    assert _constraints(spark, "silver.silver_telemetry") >= SILVER_CONSTRAINTS
+    # Delta refuses a write that breaks one, naming it, and changes nothing.
+    with pytest.raises(Exception, match="temperature_c_range"):
+        spark.sql("update silver.silver_telemetry set temperature_c = 150.5 where temperature_c is not null")
+    with pytest.raises(Exception, match="reason_accepted"):
+        spark.sql("update silver.silver_telemetry_quarantine set reason = 'no_such_rule'")
+    assert _snapshot(spark) == before
 
     # A third landing, loaded while the clock stands a day behind the last load's:
     # hand-off is by load id, so its rows still reach silver and gold.
