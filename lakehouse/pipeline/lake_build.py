@@ -200,7 +200,7 @@ def reads_bronze(lake: Lake, args: Sequence[str], manifest: Any, *, target_path:
     selected = {json.loads(line)["unique_id"] for line in listed}  # type: ignore[attr-defined]
 
     def reads(node: Any) -> bool:
-        needs = set(node.depends_on.nodes)
+        needs = set(getattr(node.depends_on, "nodes", ()))  # a seed depends on macros only
         if node.resource_type == "test":  # a test of bronze itself; others read it only for the run's scope
             return bool(needs) and needs <= bronze
         return bool(needs & bronze)

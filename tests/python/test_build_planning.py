@@ -119,3 +119,6 @@ def test_a_selected_build_loads_bronze_only_when_a_selected_node_reads_it(tmp_pa
     assert not loads("-s", "gold_site_metrics_1h", "--full-refresh")
     assert not loads("-s", "gold_site_metrics_1h+")
     assert not loads("-s", "silver_telemetry+")
+    # A seed depends on macros only: selecting it loads nothing (and is no error).
+    assert not loads("--select", "device_registry", "--indirect-selection", "cautious")
+    assert loads("--select", "device_registry", "source:bronze", "--indirect-selection", "cautious")

@@ -44,7 +44,8 @@ def test_the_lake_option_builds_that_lake_and_leaves_the_default_lake_unchanged(
     checkout = release(tmp_path / "checkout")
     default, other = Lake.at(checkout / "lake"), Lake.at(tmp_path / "other-lake")
     simulate = ("simulate", "--devices", "4", "--duration", "10m")
-    build = ("dbt", "build", "--select", "device_registry", "--indirect-selection", "cautious")  # bronze, the seed
+    # Bronze (a selected bronze source loads it, with its tests) and the seed.
+    build = ("dbt", "build", "--select", "device_registry", "source:bronze", "--indirect-selection", "cautious")
     # The checkout's default lake, landed and built without --lake.
     _lakehouse(checkout, *simulate, "--start", "2026-05-01T06:00", "--seed", "1")
     _lakehouse(checkout, *build)
