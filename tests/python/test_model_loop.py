@@ -99,7 +99,7 @@ def test_dev_rebuilds_a_saved_gold_model_and_its_tests_without_loading_bronze(
     first = "".join(loop.until("watching"))
     assert "build 1: ok" in first
     assert "bronze: not loaded" in first
-    assert "1 of 10 START sql incremental model gold.gold_site_metrics_1h" in first  # the model, then its 9 tests
+    assert "1 of 5 START sql incremental model gold.gold_site_metrics_1h" in first  # the model, then its 4 tests
     assert site_windows(lake) == built
 
     # Save an edit that leaves one site out: the rebuilt table lacks it, and the model's
