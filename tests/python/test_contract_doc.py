@@ -88,8 +88,10 @@ def test_the_quarantine_accepts_exactly_the_emitted_reason_codes() -> None:
     models = yaml.safe_load((PROJECT_DIR / "models" / "silver" / "_silver__models.yml").read_text())["models"]
     (quarantine,) = [m for m in models if m["name"] == "silver_telemetry_quarantine"]
     (reason,) = [c for c in quarantine["columns"] if c["name"] == "reason"]
-    (accepted,) = [t["accepted_values"] for t in reason["data_tests"] if isinstance(t, dict) and "accepted_values" in t]
-    assert sorted(accepted["arguments"]["values"]) == sorted(emitted_reason_codes())
+    # The accepted codes are a Delta CHECK constraint of the contract: `reason in ('a', 'b', ...)`.
+    (check,) = [c["expression"] for c in reason["constraints"] if c.get("name") == "reason_accepted"]
+    assert re.fullmatch(r"\s*reason in \((\s*'[^']+',?)+\s*\)\s*", check), check
+    assert sorted(re.findall(r"'([^']+)'", check)) == sorted(emitted_reason_codes())
 
 
 def test_no_tracked_file_names_a_contract_outside_the_repository() -> None:
