@@ -13,7 +13,9 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import re
+import subprocess
 import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -80,3 +82,23 @@ def test_the_functions_app_is_in_a_folder_dbt_does_not_claim() -> None:
     assert "function-paths" not in project
     assert not (PROJECT_DIR / "functions").exists()
     assert (PROJECT_DIR / "azure_functions" / "function_app.py").is_file()
+
+
+def test_the_fast_tier_setup_needs_no_java(tmp_path: Path) -> None:
+    """`bin/test --fast` runs `bin/setup --no-jvm`: on a machine without Java it installs
+    the Python env (here already installed: a no-op) and succeeds; plain `bin/setup`,
+    which the main command needs, still refuses with how to install Java."""
+    path = tmp_path / "bin"
+    path.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for tool in Path(folder).iterdir():
+            if tool.name != "java" and not (path / tool.name).exists():
+                (path / tool.name).symlink_to(tool)
+    env = {"PATH": str(path), "HOME": str(tmp_path)}
+    fast = subprocess.run(
+        ["bin/setup", "--no-jvm"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    )
+    assert fast.returncode == 0, fast.stderr
+    full = subprocess.run(["bin/setup"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    assert full.returncode == 1
+    assert "'java' is required" in full.stderr
