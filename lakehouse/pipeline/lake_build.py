@@ -121,7 +121,8 @@ def dbt_build_args(
     args: Sequence[str], *, first_load_id: int | None, full_check: bool, exclude: Sequence[str] = ()
 ) -> list[str]:
     """`args` with this run's vars added (merged into any --vars given) and, unless
-    the caller selects or excludes nodes itself, `exclude` left out."""
+    the caller selects nodes itself, `exclude` left out too (added to the caller's own
+    --exclude, which would otherwise replace it)."""
     args = list(args)
     extra: dict[str, object] = {}
     if first_load_id is not None:
@@ -134,8 +135,13 @@ def dbt_build_args(
             args[at] = json.dumps({**(yaml.safe_load(args[at]) or {}), **extra})
         else:
             args += ["--vars", json.dumps(extra)]
-    if exclude and "--exclude" not in args and not _selects(args):
-        args += ["--exclude", *exclude]
+    if exclude and not _selects(args):
+        args = [part for arg in args for part in (arg.split("=", 1) if arg.startswith("--exclude=") else [arg])]
+        if "--exclude" in args:
+            at = args.index("--exclude") + 1
+            args[at:at] = exclude
+        else:
+            args += ["--exclude", *exclude]
     return args
 
 
@@ -149,6 +155,10 @@ def full_check_requested(args: Sequence[str]) -> bool:
 
 def _selects(args: Sequence[str]) -> bool:
     return any(a.split("=")[0] in ("--select", "-s", "--selector", "-m", "--models") for a in args)
+
+
+def _excludes(args: Sequence[str]) -> bool:
+    return any(a.split("=")[0] == "--exclude" for a in args)
 
 
 def options_for(command: str, args: Sequence[str]) -> list[str]:
@@ -289,7 +299,7 @@ def build_lake(
         manifest=manifest,
     )
     report.seconds["dbt build"] = time.monotonic() - t1
-    if not skip and not _selects(dbt_args):
+    if not skip and not _selects(dbt_args) and not _excludes(dbt_args):
         lake.files.write_json(REFERENCE_STATE, {"digest": reference_data_digest()})
     if whole:  # only now: every model has processed bronze up to `latest`
         lake.files.write_json(BUILD_STATE, {"bronze_load_id": latest, "signature": signature})

@@ -35,6 +35,16 @@ def test_a_build_gets_its_run_scope_and_leaves_out_what_is_current() -> None:
         ["build", "--select", "silver_telemetry+"], first_load_id=None, full_check=False, exclude=["resource_type:seed"]
     )
     assert selected == ["build", "--select", "silver_telemetry+"]
+    # The caller's own --exclude keeps what is current left out too (it would replace it).
+    excluded = dbt_build_args(
+        ["build", "--exclude", "gold_site_metrics_1h"],
+        first_load_id=None,
+        full_check=False,
+        exclude=["resource_type:seed"],
+    )
+    assert excluded == ["build", "--exclude", "resource_type:seed", "gold_site_metrics_1h"]
+    equals = dbt_build_args(["build", "--exclude=tag:x"], first_load_id=None, full_check=False, exclude=["a", "b"])
+    assert equals == ["build", "--exclude", "a", "b", "tag:x"]
 
 
 def test_file_checks_name_what_is_wrong() -> None:
