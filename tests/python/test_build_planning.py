@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.paths import Lake
 from lakehouse.pipeline.bronze_load import _range_predicate, check_capture_file
 from lakehouse.pipeline.lake_build import _whole_build, build_signature, dbt_build_args
 
@@ -108,12 +109,13 @@ def environment_kept() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("environment_kept")
-def test_a_selected_build_loads_bronze_only_when_a_selected_node_reads_it(tmp_path: Path) -> None:
-    """dbt parses the project (no Spark); the selections are resolved by dbt's own `ls`."""
-    from lakehouse.paths import Lake
+def test_a_selected_build_loads_bronze_only_when_a_selected_node_reads_it(lake: Lake, tmp_path: Path) -> None:
+    """dbt parses the project (no Spark); the selections are resolved by dbt's own `ls`.
+    On the session's lake: a process whose Spark session belongs to one lake refuses dbt
+    on another, and the Spark tests of the same pytest process may have started it."""
     from lakehouse.pipeline.lake_build import parse_project, reads_bronze
 
-    lake, target = Lake.at(tmp_path / "lake"), str(tmp_path / "target")
+    target = str(tmp_path / "target")
     manifest = parse_project(lake, ["build"], target_path=target)
 
     def loads(*selection: str) -> bool:
