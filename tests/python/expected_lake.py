@@ -84,6 +84,7 @@ def first_reason(body: bytes | None) -> tuple[str | None, dict[str, Any] | None]
 
 
 DEDUPE_HORIZON = timedelta(hours=24)  # dbt_project.yml's dedupe_horizon_hours
+WATERMARK_DELAY = timedelta(hours=2)  # dbt_project.yml's watermark_delay_minutes
 
 
 @dataclass
@@ -92,6 +93,15 @@ class ExpectedSilver:
     quarantine: dict[str, str]  # capture_record_id -> reason
     duplicates: int
     record_batch: dict[str, int]  # capture_record_id -> landing batch
+    # The latest event time among the valid records of every load, duplicates included:
+    # what the contract's watermark is taken from (a resend's `ts` counts though silver
+    # keeps the earlier send).
+    latest_valid_event_time: datetime | None = None
+
+    @property
+    def watermark(self) -> datetime | None:
+        """The contract's watermark: the latest valid event time seen, minus the delay."""
+        return None if self.latest_valid_event_time is None else self.latest_valid_event_time - WATERMARK_DELAY
 
     @property
     def rows(self) -> dict[str, dict[str, Any]]:
@@ -171,7 +181,11 @@ def expected_silver(
             duplicates += len(compared)
             kept[event_id] = [row for row in kept[event_id] if row not in compared] + [new]
     rows = {row["capture_record_id"]: row for event_rows in kept.values() for row in event_rows}
-    return ExpectedSilver(rows, quarantine, duplicates, batches)
+    latest = max(
+        (send["event_time"] for by_event in valid.values() for sends in by_event.values() for send in sends),
+        default=None,
+    )
+    return ExpectedSilver(rows, quarantine, duplicates, batches, latest)
 
 
 def window_start(ts: datetime, minutes: int) -> datetime:
@@ -194,12 +208,17 @@ def _max(values: list[float | None]) -> float | None:
     return max(present) if present else None
 
 
-def watermark(rows: list[dict[str, Any]], delay: timedelta = timedelta(hours=2)) -> datetime:
+def watermark(rows: list[dict[str, Any]], delay: timedelta = WATERMARK_DELAY) -> datetime:
     return max(r["event_time"] for r in rows) - delay
 
 
-def expected_device_metrics(rows: list[dict[str, Any]], minutes: int = 5) -> dict[str, dict[str, Any]]:
-    mark = watermark(rows)
+def expected_device_metrics(
+    rows: list[dict[str, Any]], minutes: int = 5, mark: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Gold per device and window from silver's `rows`; `mark` is the watermark (by
+    default the latest of `rows` minus the delay, which is the contract's unless a resend
+    silver did not keep carried a later `ts`: ExpectedSilver.watermark)."""
+    mark = mark or watermark(rows)
     groups: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[(row["device_id"], window_start(row["event_time"], minutes))].append(row)
@@ -225,8 +244,10 @@ def expected_device_metrics(rows: list[dict[str, Any]], minutes: int = 5) -> dic
     return out
 
 
-def expected_site_metrics(rows: list[dict[str, Any]], minutes: int = 60) -> dict[str, dict[str, Any]]:
-    mark = watermark(rows)
+def expected_site_metrics(
+    rows: list[dict[str, Any]], minutes: int = 60, mark: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    mark = mark or watermark(rows)
     groups: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["site_id"] is not None:

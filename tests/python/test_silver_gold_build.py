@@ -123,9 +123,9 @@ def _check_lake(spark: Any, state: LakeState, *, full_refresh: bool = False) -> 
 
     rows = list(want.kept.values())
     device = {r["metric_id"]: r for r in _table(spark, "gold.gold_device_metrics_5m")}
-    _assert_rows_equal(device, ex.expected_device_metrics(rows), GOLD_DEVICE)
+    _assert_rows_equal(device, ex.expected_device_metrics(rows, mark=want.watermark), GOLD_DEVICE)
     site = {r["metric_id"]: r for r in _table(spark, "gold.gold_site_metrics_1h")}
-    _assert_rows_equal(site, ex.expected_site_metrics(rows), GOLD_SITE)
+    _assert_rows_equal(site, ex.expected_site_metrics(rows, mark=want.watermark), GOLD_SITE)
     return want
 
 
