@@ -11,7 +11,7 @@ that has no Delta table there stops the command with what to do. Every table of 
 project, seeds included, is external, so nothing is written to a schema's own folder.
 
 New metastore. The lake's tables are `<root>/<schema>/<table>/` (the schemas are named for
-the layers: macros/generate_schema_name.sql), so the lake describes itself: when the
+the layers: macros/adapters/generate_schema_name.sql), so the lake describes itself: when the
 session starts on a new metastore (a remote lake's local side deleted or on another
 machine, a local lake copied without its `_metastore`), every Delta table found there is
 registered (`CREATE TABLE <schema>.<table> USING delta LOCATION '<url>'`) before any job

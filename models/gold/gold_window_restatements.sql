@@ -1,7 +1,7 @@
 {{
     config(
         unique_key='restatement_id',
-        post_hook="{{ save_processed_load_id(latest_load_id(ref('int_bronze_loads'))) }}",
+        post_hook="{{ save_loads_processed(loads_processed_by(ref('int_bronze_loads'))) }}",
     )
 }}
 
@@ -11,11 +11,12 @@
     and already had events, yet received late events in it. Derived from silver
     alone, so it is exact after any sequence of runs. An incremental run reads the
     silver rows of the loads it has not processed (kept in a table property, since
-    most loads restate nothing) and the hours they fall in.
+    most loads restate nothing: macros/load_watermarks.sql) and the hours they fall
+    in.
 -#}
 
-{%- set since = saved_processed_load_id() %}
-{%- set upto = latest_load_id(ref('int_bronze_loads')) %}
+{%- set since = loads_processed_by(this, kept_in='tblproperties') if is_incremental() else -1 %}
+{%- set upto = loads_processed_by(ref('int_bronze_loads')) %}
 {%- set new_rows = 'bronze_load_id > ' ~ since ~ ' and bronze_load_id <= ' ~ upto %}
 {%- set grains = [
     ('gold_device_metrics_5m', 'device_id', var('device_window_minutes')),
@@ -100,19 +101,29 @@ watermarks as (
         and w.bronze_load_id > {{ since }} and w.bronze_load_id <= {{ upto }}
     group by w.window_key, w.window_start, w.bronze_load_id
 
-){{ "," if not loop.last }}
+),
 {%- endfor %}
 
-select
-    concat_ws(
-        '|', gold_model, window_key, cast(window_start as string), cast(bronze_load_id as string)
-    ) as restatement_id,
-    *
-from (
+restatements as (
+
     {%- for model_name, key, minutes in grains %}
     select * from {{ key }}_restatements
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
-) as restatements
+
+),
+
+final as (
+
+    select
+        concat_ws(
+            '|', gold_model, window_key, cast(window_start as string), cast(bronze_load_id as string)
+        ) as restatement_id,
+        *
+    from restatements
+
+)
+
+select * from final

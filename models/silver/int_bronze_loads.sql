@@ -16,7 +16,7 @@ validated as (
 
     select *
     from {{ ref('int_telemetry_validated') }}
-    where bronze_load_id > {{ processed_load_id('bronze_load_id') }}
+    where bronze_load_id > {{ loads_processed_by(this) if is_incremental() else -1 }}
 
 )
 

@@ -12,9 +12,9 @@
     The silver rows an earlier send of their event replaced, from silver's change feed:
     where each event was before (device, site, event time), and the bronze load of the
     send that replaced it. Gold recomputes the windows these rows left
-    (macros/changed_windows.sql). An incremental run reads the silver versions after
-    the one it last read (kept in a table property); a first or full run reads none
-    and starts from silver's current version.
+    (gold_window_events, macros/windows.sql). An incremental run reads the silver
+    versions after the one it last read (kept in a table property); a first or full
+    run reads none and starts from silver's current version.
 -#}
 
 {%- set silver = ref('silver_telemetry') %}

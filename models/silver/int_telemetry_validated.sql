@@ -32,7 +32,7 @@ bronze as (
         body,
         load_id as bronze_load_id
     from {{ source('bronze', 'bronze_capture_events') }}
-    where load_id > {{ processed_load_id('bronze_load_id') }}
+    where load_id > {{ loads_processed_by(this) if is_incremental() else -1 }}
 
 ),
 

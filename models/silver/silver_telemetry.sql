@@ -17,16 +17,16 @@
     runs: a later run replaces a silver row only with an earlier send. Across runs a
     new send is compared with the silver rows of its event_id that fall in the same
     event hour or were enqueued within the dedupe horizon of it (var
-    dedupe_horizon_hours; macros/compared_sends.sql), so a resend whose body carries
+    dedupe_horizon_hours; macros/dedupe.sql), so a resend whose body carries
     another `ts` is deduped too. An incremental run reads the validated rows of the
     bronze loads after the last one it holds and, of itself, only those hours and
     the rows enqueued within the horizon of the new sends; the merge deletes the
     rows the new sends replace (in whichever hour they are) and inserts the new sends
-    (macros/get_merge_sql.sql). Its change feed says which rows were replaced
+    (macros/adapters/get_merge_sql.sql). Its change feed says which rows were replaced
     (int_silver_replaced_sends), so gold recomputes the windows they left.
 -#}
 
-{%- set since = processed_load_id('bronze_load_id') %}
+{%- set since = loads_processed_by(this) if is_incremental() else -1 %}
 {%- set new_valid_rows = 'size(reasons) = 0 and bronze_load_id > ' ~ since %}
 
 with

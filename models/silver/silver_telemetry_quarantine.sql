@@ -17,7 +17,7 @@ validated as (
 
     select *
     from {{ ref('int_telemetry_validated') }}
-    where size(reasons) > 0 and bronze_load_id > {{ processed_load_id('bronze_load_id') }}
+    where size(reasons) > 0 and bronze_load_id > {{ loads_processed_by(this) if is_incremental() else -1 }}
 
 )
 

@@ -105,10 +105,7 @@ def test_dev_rebuilds_a_saved_gold_model_and_its_tests_without_loading_bronze(
     # Save an edit that leaves one site out: the rebuilt table lacks it, and the model's
     # tests ran on the rebuilt table (the full-refresh comparison fails on the missing windows).
     dropped = sites[0]
-    edited = original.replace(
-        "select * from {{ ref('silver_telemetry') }}",
-        f"select * from {{{{ ref('silver_telemetry') }}}} where site_id <> '{dropped}'",
-    )
+    edited = original.replace("    from events\n", f"    from events\n    where site_id <> '{dropped}'\n")
     assert edited != original
     model_file.write_text(edited)
     second = "".join(loop.until("build 2"))

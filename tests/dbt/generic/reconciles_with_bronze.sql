@@ -10,7 +10,7 @@
 {% test reconciles_with_bronze(model, bronze, quarantine) %}
 
 {%- set full = var('full_check', false) %}
-{%- set first = run_first_load_id() %}
+{%- set first = run_first_load() %}
 {%- set event_hour = "date_trunc('hour', to_timestamp(get_json_object(cast(body as string), '$.ts')))" %}
 {%- set bronze_of_run = 'true' if full else 'load_id >= ' ~ first %}
 {%- set of_run = 'true' if full else 'bronze_load_id >= ' ~ first %}

@@ -11,7 +11,7 @@
     Two models' merges do more, as their `meta` says:
     - `merge_replaces_compared_sends` (silver_telemetry): each new row is an event's
       send that beats every silver row of its event_id the dedupe compares it with
-      (macros/compared_sends.sql); the merge deletes those rows, in whichever hour
+      (macros/dedupe.sql); the merge deletes those rows, in whichever hour
       partition they are (the pruning lists their hours too), and inserts the new
       row, in one commit.
     - `merge_deletes_when_zero: <column>` (gold): a new row whose <column> is 0 is a
