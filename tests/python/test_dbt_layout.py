@@ -34,9 +34,7 @@ def documented(yml: Path) -> dict[str, dict]:
 
 def macro_files() -> dict[Path, list[str]]:
     """Each macro file of macros/ (and its subfolders) and the macros it defines."""
-    return {
-        path: [name for kind, name, _ in blocks(path) if kind == "macro"] for path in sorted(MACROS.rglob("*.sql"))
-    }
+    return {path: [name for kind, name, _ in blocks(path) if kind == "macro"] for path in sorted(MACROS.rglob("*.sql"))}
 
 
 def test_an_override_has_a_file_named_after_it() -> None:
