@@ -46,7 +46,7 @@ import fastavro
 from lakehouse.ingestion.capture.format import CAPTURE_SCHEMA, CapturePath, parse_enqueued_time
 from lakehouse.paths import Lake
 from lakehouse.pipeline.capture_discovery import CAPTURE_GLOB, CaptureDiscovery, listing_digest
-from lakehouse.pipeline.capture_manifest import CaptureManifest, ProcessedFile
+from lakehouse.pipeline.capture_manifest import BRONZE_TABLE, CaptureManifest, ProcessedFile
 from lakehouse.pipeline.capture_tree import (
     capture_file_uri,
     capture_relative,
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BRONZE_TABLE = "bronze.bronze_capture_events"
 KEY = ("namespace", "event_hub", "partition_id", "sequence_number")
 _PROPERTY_MAP = "map<string, struct<member0: bigint, member1: double, member2: string, member3: binary>>"
 BRONZE_COLUMNS = (

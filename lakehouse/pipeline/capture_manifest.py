@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 CAPTURE_FILES_TABLE = "bronze.bronze_capture_files"
+BRONZE_TABLE = "bronze.bronze_capture_events"  # the records (bronze_load.py writes them)
 OUTCOMES = ("loaded", "empty", "set_aside")
 _COLUMNS = (
     ("capture_path", "string"),
@@ -130,8 +131,6 @@ class CaptureManifest:
 
     def _derived(self) -> list[ProcessedFile]:
         """The rows of a lake loaded before the manifest: bronze's files and the set-aside ones."""
-        from lakehouse.pipeline.bronze_load import BRONZE_TABLE
-
         derived = []
         if self.spark.catalog.tableExists(BRONZE_TABLE):
             rows = self.spark.sql(

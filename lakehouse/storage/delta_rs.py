@@ -23,21 +23,18 @@ The options hold secrets: they go to delta-rs only, never to a log or a message.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from lakehouse.storage.credentials import EMULATOR_ACCOUNT_KEY
-
-if TYPE_CHECKING:
-    from lakehouse.paths import Lake
+from lakehouse.storage.credentials import EMULATOR_ACCOUNT_KEY, StorageCredentials
+from lakehouse.storage.location import LakeLocation
 
 
-def table_uri_and_options(lake: Lake, key: str) -> tuple[str, dict[str, str]]:
-    """The delta-rs URI of the table at `key` (relative to the lake root) and its storage options."""
-    location = lake.location
+def table_uri_and_options(
+    location: LakeLocation, credentials: StorageCredentials, key: str
+) -> tuple[str, dict[str, str]]:
+    """The delta-rs URI of the table at `key` (relative to the lake root at `location`)
+    and its storage options (a lake's `location` and `credentials`)."""
     if location.is_local:
         return location.url_of(key), {}
     uri = f"az://{location.container}/{location.blob_name(key)}"
-    credentials = lake.credentials
     options = {"account_name": location.account}
     if location.is_emulator:
         options.update(use_emulator="true", account_key=credentials.account_key or EMULATOR_ACCOUNT_KEY)

@@ -96,7 +96,7 @@ class DeltaSource:
         """The table at `key` (e.g. `gold/gold_device_metrics_5m`) of `lake`."""
         from lakehouse.storage.delta_rs import table_uri_and_options
 
-        uri, options = table_uri_and_options(lake, key)
+        uri, options = table_uri_and_options(lake.location, lake.credentials, key)
         return cls(lake.files, key.strip("/"), uri, options)
 
     @classmethod

@@ -30,7 +30,7 @@ def azure_lake(azurite_lake_server: Azurite, tmp_path: Path) -> Lake:
 
 
 def gold_table(lake: Lake, model: str) -> GoldTable:
-    uri, options = table_uri_and_options(lake, f"gold/{model}")
+    uri, options = table_uri_and_options(lake.location, lake.credentials, f"gold/{model}")
     return GoldTable(uri, DEVICE_METRICS, storage_options=options)
 
 
@@ -38,26 +38,31 @@ def test_the_delta_rs_uri_and_options_of_each_kind_of_lake(tmp_path: Path) -> No
     from lakehouse.storage.credentials import EMULATOR_ACCOUNT_KEY, StorageCredentials
 
     local = Lake.at(tmp_path / "lake")
-    assert table_uri_and_options(local, "gold/t") == (f"{tmp_path}/lake/gold/t", {})
+    assert table_uri_and_options(local.location, local.credentials, "gold/t") == (f"{tmp_path}/lake/gold/t", {})
     emulator = Lake.at("wasb://c@devstoreaccount1/p")
-    assert table_uri_and_options(emulator, "gold/t") == (
+    assert table_uri_and_options(emulator.location, emulator.credentials, "gold/t") == (
         "az://c/p/gold/t",
         {"account_name": "devstoreaccount1", "account_key": EMULATOR_ACCOUNT_KEY, "use_emulator": "true"},
     )
     keyed = Lake.at("abfss://lake@acct.dfs.core.windows.net/", credentials=StorageCredentials(account_key="k"))
-    assert table_uri_and_options(keyed, "gold/t") == ("az://lake/gold/t", {"account_name": "acct", "account_key": "k"})
+    assert table_uri_and_options(keyed.location, keyed.credentials, "gold/t") == (
+        "az://lake/gold/t",
+        {"account_name": "acct", "account_key": "k"},
+    )
     sas = Lake.at("wasbs://lake@acct.blob.core.windows.net/x", credentials=StorageCredentials(sas_token="sv=1"))
-    assert table_uri_and_options(sas, "t")[1] == {"account_name": "acct", "sas_token": "sv=1"}
+    assert table_uri_and_options(sas.location, sas.credentials, "t")[1] == {"account_name": "acct", "sas_token": "sv=1"}
     principal = StorageCredentials(client_id="id", tenant_id="tn", client_secret="s")  # pragma: allowlist secret
     sp = Lake.at("abfss://lake@acct.dfs.core.windows.net/x", credentials=principal)
-    assert table_uri_and_options(sp, "t")[1] == {
+    assert table_uri_and_options(sp.location, sp.credentials, "t")[1] == {
         "account_name": "acct",
         "client_id": "id",
         "client_secret": "s",  # pragma: allowlist secret
         "tenant_id": "tn",
     }
     identity = Lake.at("abfss://lake@acct.dfs.core.windows.net/x")
-    assert table_uri_and_options(identity, "t")[1] == {"account_name": "acct"}  # object_store: managed identity
+    assert table_uri_and_options(identity.location, identity.credentials, "t")[1] == {
+        "account_name": "acct"
+    }  # object_store: managed identity
 
 
 def test_gold_on_azure_storage_syncs_then_only_changes_are_sent(
@@ -111,7 +116,7 @@ def test_escaped_partition_folders_on_azure_storage_are_read_from_the_log(azure_
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    uri, options = table_uri_and_options(azure_lake, "gold/t")
+    uri, options = table_uri_and_options(azure_lake.location, azure_lake.credentials, "gold/t")
     rows = [device_row(d, w) for d in range(3) for w in range(2)]
     write_deltalake(
         uri,
