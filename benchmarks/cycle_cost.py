@@ -1,8 +1,9 @@
 """What a 5-minute cycle costs, split by step and by dbt node, and how much of it is fixed.
 
     .venv/bin/python -m benchmarks.cycle_cost --lake /tmp/plant --devices 10000             # the plant
-    .venv/bin/python -m benchmarks.cycle_cost --lake /tmp/ten-plants --devices 100000 \\
-        --landed-beforehand                                                                 # ten plants
+
+Ten plants (`--devices 100000 --landed-beforehand`) do not run yet: the simulator's fleet
+is the device registry seed, 10,000 devices, and it refuses a larger one.
 
 The simulated fleet (faults on) reports every 30 s: 10,000 devices give about 100,000
 events a cycle, 100,000 devices about 1,000,000. The lake gets one cycle of history and
