@@ -104,6 +104,17 @@ def test_changed_reference_data_still_builds(built: Lake, spark: Any, run_dbt: A
     assert run_dbt("build").dbt_skipped  # the digest recorded again: nothing new now
 
 
+def test_a_build_that_excludes_the_seed_leaves_the_reference_data_stale(built: Lake, spark: Any, run_dbt: Any) -> None:
+    """The user's own --exclude leaves the seed and snapshot out: they were not loaded, so the
+    build does not record the seed files as current; the next whole build loads them."""
+    stale = {"digest": "the digest of other seed files"}
+    built.files.write_json(REFERENCE_STATE, stale)
+    run_dbt("build", "--exclude", "resource_type:seed", "resource_type:snapshot")
+    assert built.files.read_json(REFERENCE_STATE) == stale
+    assert run_dbt("build").reference_data_reloaded
+    assert built.files.read_json(REFERENCE_STATE) != stale
+
+
 def test_another_dbt_command_that_writes_forgets_the_build(built: Lake, spark: Any, run_dbt: Any) -> None:
     """A dbt command that may write tables (here a seed) removes the record first: the
     next whole build runs, whatever the command did."""
