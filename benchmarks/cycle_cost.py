@@ -5,6 +5,11 @@
 Ten plants (`--devices 100000 --landed-beforehand`) do not run yet: the simulator's fleet
 is the device registry seed, 10,000 devices, and it refuses a larger one.
 
+The lake's history (one cycle) is shorter than gold's watermark delay (2 h): no window
+becomes final in these cycles and silver holds only these cycles, so this is a lake's
+first hours, not its steady state. `benchmarks.plant_cycles --hours 1 --cycles 1`
+prints a cycle after 2 h of history.
+
 The simulated fleet (faults on) reports every 30 s: 10,000 devices give about 100,000
 events a cycle, 100,000 devices about 1,000,000. The lake gets one cycle of history and
 a first build (printed, not counted), then `--cycles` cycles through the runner
